@@ -1,0 +1,543 @@
+/*
+ * token_source.c - bearer tokens for agent invocations (see token_source.h).
+ *
+ * Every token_source_get() becomes a token_request that waits in the token
+ * cache.  The first miss for a key starts the fetch on the next loop
+ * iteration, so nothing ever completes inside token_source_get():
+ *
+ *   [discovery]  GET the OIDC configuration once, cached for the process
+ *   secret       from secret_source (cached, single flight of its own)
+ *   token        POST to the token endpoint; invalid_client drops the
+ *                secret and goes back to "secret" once
+ *
+ * A fixed bearer token is "fetched" by reading its file; an invalidated one
+ * is read again.  A source may be freed only when no request is pending
+ * (after loop_run() returned): deferred calls still point at it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/oauth_client.h"
+#include "auth/secret_source.h"
+#include "auth/token_cache.h"
+#include "auth/token_source.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define ERR_LEN 512
+
+struct token_source
+{
+	enum token_mode mode;
+	struct loop *loop;
+	bool allow_http;
+	struct token_cache *cache; /* tokens and the discovered endpoint */
+	char *bearer_file;
+	char *issuer;
+	char *discovery_key;
+	char *token_url; /* configured, or NULL until discovered */
+	char *client_id;
+	char *scopes;    /* normalised */
+	char *token_key; /* NULL until token_url is known */
+	struct secret_source *secrets;
+	/* The token fetch in flight (one key, so at most one). */
+	struct token_cache_waiter secret_waiter;
+	struct http_request *request; /* token or discovery request */
+	char *secret;                 /* during the token request, for redaction */
+	bool secret_refetched;
+	struct token_source_stats stats;
+};
+
+/* One token_source_get(), until its callback has run. */
+struct token_request
+{
+	struct token_cache_waiter waiter; /* first: the cache hands it back */
+	struct token_source *source;
+	token_ready_fn ready;
+	void *arg;
+	int64_t asked_ns;
+	bool hit;
+	char *token; /* a cached token or an error, kept for deferred delivery */
+	char *error;
+};
+
+/* Wipe and free a string that may hold a secret or a token. */
+static void
+wipe_free(char *s)
+{
+	if (s != NULL)
+	{
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Abort on allocation failure where the contract leaves no error path. */
+static void *
+must(void *p)
+{
+	if (p == NULL)
+	{
+		log_error("out of memory in the token source");
+		abort();
+	}
+	return p;
+}
+
+/* Run the caller's callback once and free the request. */
+static void
+deliver(struct token_request *request, const char *token, const char *error)
+{
+	struct token_result result = {
+	    .access_token = error ? NULL : token,
+	    .error = error,
+	    .cache_hit = request->hit,
+	    .wait_ms = clock_ms_between(request->asked_ns, clock_mono_ns()),
+	};
+
+	request->ready(request->arg, &result);
+	wipe_free(request->token);
+	free(request->error);
+	free(request);
+}
+
+/* Deliver what token_source_get() prepared, one loop iteration later. */
+static void
+deliver_deferred(void *arg)
+{
+	struct token_request *request = arg;
+
+	deliver(request, request->token, request->error);
+}
+
+/* Queue the delivery of a copy of token or error. */
+static void
+defer_result(struct token_request *request, const char *token, const char *error)
+{
+	if (token != NULL)
+		request->token = must(strdup(token));
+	if (error != NULL)
+		request->error = must(strdup(error));
+	loop_defer(request->source->loop, deliver_deferred, request);
+}
+
+/* The token flight ended: hand its result to this waiter. */
+static void
+token_ready(struct token_cache_waiter *waiter, const char *token, const char *error)
+{
+	deliver((struct token_request *) waiter, token, error);
+}
+
+/* Log a hit or a miss with the key's public parts only. */
+static void
+log_lookup(const struct token_source *source, const char *what)
+{
+	if (source->mode == TOKEN_BEARER_FILE)
+		log_debug("token cache %s: bearer token file %s", what, source->bearer_file);
+	else
+		log_debug("token cache %s: %s client %s scopes \"%s\"", what, source->token_url,
+		          source->client_id, source->scopes);
+}
+
+/* Read the fixed bearer token and end the flight with it. */
+static void
+read_bearer_file(struct token_source *source)
+{
+	char err[ERR_LEN];
+	char *token = NULL;
+
+	if (secret_read_file(source->bearer_file, &token, err, sizeof(err)) != 0)
+		token_cache_complete(source->cache, source->token_key, NULL, 0, err);
+	else if (!oauth_token_chars_valid(token, strlen(token)))
+	{
+		snprintf(err, sizeof(err), "%s: a bearer token is printable ASCII without spaces",
+		         source->bearer_file);
+		token_cache_complete(source->cache, source->token_key, NULL, 0, err);
+	}
+	else
+		token_cache_complete(source->cache, source->token_key, token, TOKEN_CACHE_FOREVER, NULL);
+	wipe_free(token);
+}
+
+/* End the token flight; clears the per-fetch state first. */
+static void
+finish_fetch(struct token_source *source, const char *token, int64_t expires_ns, const char *error)
+{
+	http_request_free(source->request);
+	source->request = NULL;
+	wipe_free(source->secret);
+	source->secret = NULL;
+	token_cache_complete(source->cache, source->token_key, token, expires_ns, error);
+}
+
+static void secret_ready(struct token_cache_waiter *waiter, const char *secret, const char *error);
+
+/* The token endpoint answered (or could not be reached). */
+static void
+token_response(void *arg, const struct http_response *response)
+{
+	struct token_source *source = arg;
+	struct oauth_token token;
+	char why[ERR_LEN], err[ERR_LEN + 256];
+	enum oauth_status status;
+
+	if (response->error != NULL)
+	{
+		snprintf(err, sizeof(err), "token endpoint %s: %s", source->token_url, response->error);
+		finish_fetch(source, NULL, 0, err);
+		return;
+	}
+	status = oauth_parse_token_response(response->status, response->body, response->body_len,
+	                                    &token, why, sizeof(why));
+	if (status == OAUTH_OK)
+	{
+		finish_fetch(source, token.access_token,
+		             token_cache_expiry(response->sent_ns, token.expires_in_s), NULL);
+		oauth_token_clear(&token);
+		return;
+	}
+	if (status == OAUTH_INVALID_CLIENT && !source->secret_refetched)
+	{
+		/* The secret may have been rotated: fetch it again, once. */
+		log_debug("token endpoint %s: invalid_client; fetching the client secret again",
+		          source->token_url);
+		source->secret_refetched = true;
+		http_request_free(source->request);
+		source->request = NULL;
+		wipe_free(source->secret);
+		source->secret = NULL;
+		secret_source_invalidate(source->secrets);
+		source->secret_waiter.done = secret_ready;
+		secret_source_get(source->secrets, &source->secret_waiter);
+		return;
+	}
+	/* The server's description is untrusted: never echo the secret. */
+	if (strstr(why, source->secret) != NULL)
+		snprintf(why, sizeof(why), "HTTP %ld, error description withheld", response->status);
+	snprintf(err, sizeof(err), "token endpoint %s: %s", source->token_url, why);
+	finish_fetch(source, NULL, 0, err);
+}
+
+/* The client secret is known: send the token request. */
+static void
+secret_ready(struct token_cache_waiter *waiter, const char *secret, const char *error)
+{
+	struct token_source *source =
+	    (struct token_source *) ((char *) waiter - offsetof(struct token_source, secret_waiter));
+	char err[ERR_LEN + 64];
+
+	if (error != NULL)
+	{
+		snprintf(err, sizeof(err), "client secret: %s", error);
+		finish_fetch(source, NULL, 0, err);
+		return;
+	}
+	source->secret = strdup(secret);
+	source->request = source->secret
+	                      ? oauth_token_request(source->loop, source->token_url, source->allow_http,
+	                                            source->client_id, secret, source->scopes,
+	                                            &source->stats.token_requests)
+	                      : NULL;
+	if (source->request == NULL)
+	{
+		finish_fetch(source, NULL, 0, "out of memory building the token request");
+		return;
+	}
+	http_request_start(source->request, token_response, source);
+}
+
+/* Start the fetch of the token flight (deferred from the first miss). */
+static void
+start_token_fetch(void *arg)
+{
+	struct token_source *source = arg;
+
+	if (source->mode == TOKEN_BEARER_FILE)
+	{
+		read_bearer_file(source);
+		return;
+	}
+	source->secret_refetched = false;
+	source->secret_waiter.done = secret_ready;
+	secret_source_get(source->secrets, &source->secret_waiter);
+}
+
+/* Look the token up; a miss waits for the (possibly new) flight. */
+static void
+ask_token(struct token_request *request)
+{
+	struct token_source *source = request->source;
+	const char *token;
+
+	request->waiter.done = token_ready;
+	switch (token_cache_get(source->cache, source->token_key, clock_mono_ns(), &request->waiter,
+	                        &token))
+	{
+		case TOKEN_CACHE_HIT:
+			source->stats.hits++;
+			log_lookup(source, "hit");
+			request->hit = true;
+			defer_result(request, token, NULL);
+			break;
+		case TOKEN_CACHE_NOMEM:
+			defer_result(request, NULL, "out of memory");
+			break;
+		case TOKEN_CACHE_FETCH:
+			loop_defer(source->loop, start_token_fetch, source);
+			/* fall through */
+		case TOKEN_CACHE_WAIT:
+			source->stats.misses++;
+			log_lookup(source, "miss");
+			break;
+	}
+}
+
+/* The discovery document arrived: take the token endpoint. */
+static void
+discovery_response(void *arg, const struct http_response *response)
+{
+	struct token_source *source = arg;
+	char why[ERR_LEN], err[ERR_LEN + 256];
+	char *endpoint = NULL;
+
+	if (response->error != NULL)
+		snprintf(why, sizeof(why), "%s", response->error);
+	else if (oauth_parse_discovery(response->status, response->body, response->body_len,
+	                               source->issuer, source->allow_http, &endpoint, why,
+	                               sizeof(why)) == 0)
+	{
+		char *key = token_cache_token_key(endpoint, source->client_id, source->scopes);
+
+		if (key == NULL)
+			snprintf(why, sizeof(why), "out of memory");
+		else
+		{
+			source->token_url = endpoint;
+			source->token_key = key;
+			log_debug("issuer %s: token endpoint %s", source->issuer, endpoint);
+		}
+	}
+	http_request_free(source->request);
+	source->request = NULL;
+	if (source->token_key != NULL)
+		token_cache_complete(source->cache, source->discovery_key, endpoint, TOKEN_CACHE_FOREVER,
+		                     NULL);
+	else
+	{
+		free(endpoint);
+		snprintf(err, sizeof(err), "OIDC discovery for issuer %s: %s", source->issuer, why);
+		token_cache_complete(source->cache, source->discovery_key, NULL, 0, err);
+	}
+}
+
+/* GET the issuer's OpenID configuration (deferred from the first request). */
+static void
+start_discovery(void *arg)
+{
+	struct token_source *source = arg;
+	char *url = oauth_discovery_url(source->issuer);
+
+	source->request = url ? http_request_new(source->loop, url, source->allow_http,
+	                                         &source->stats.discovery_requests)
+	                      : NULL;
+	free(url);
+	if (source->request == NULL)
+	{
+		token_cache_complete(source->cache, source->discovery_key, NULL, 0,
+		                     "out of memory building the discovery request");
+		return;
+	}
+	http_request_start(source->request, discovery_response, source);
+}
+
+/* Discovery ended: go on to the token, or fail. */
+static void
+discovery_ready(struct token_cache_waiter *waiter, const char *endpoint, const char *error)
+{
+	struct token_request *request = (struct token_request *) waiter;
+
+	if (error != NULL)
+		deliver(request, NULL, error);
+	else
+		ask_token(request);
+}
+
+/* Ask for a token: from the cache, or by joining or starting a fetch. */
+void
+token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
+{
+	struct token_request *request = must(calloc(1, sizeof(*request)));
+	const char *endpoint;
+
+	request->source = source;
+	request->ready = ready;
+	request->arg = arg;
+	request->asked_ns = clock_mono_ns();
+	if (source->mode == TOKEN_NONE)
+	{
+		request->hit = true;
+		defer_result(request, NULL, NULL);
+		return;
+	}
+	if (source->token_key != NULL)
+	{
+		ask_token(request);
+		return;
+	}
+	/* The token endpoint is still to be discovered. */
+	request->waiter.done = discovery_ready;
+	switch (token_cache_get(source->cache, source->discovery_key, clock_mono_ns(), &request->waiter,
+	                        &endpoint))
+	{
+		case TOKEN_CACHE_HIT: /* token_key is set by then; not reached */
+		case TOKEN_CACHE_NOMEM:
+			defer_result(request, NULL, "out of memory");
+			break;
+		case TOKEN_CACHE_FETCH:
+			loop_defer(source->loop, start_discovery, source);
+			break;
+		case TOKEN_CACHE_WAIT:
+			break;
+	}
+}
+
+/* The agent refused this token: drop it if it is still the cached one. */
+void
+token_source_invalidate(struct token_source *source, const char *access_token)
+{
+	if (source->token_key != NULL && access_token != NULL &&
+	    token_cache_invalidate(source->cache, source->token_key, access_token))
+		log_lookup(source, "drop after 401");
+}
+
+/* Copy the counters. */
+void
+token_source_get_stats(const struct token_source *source, struct token_source_stats *stats)
+{
+	*stats = source->stats;
+}
+
+/* True when s is non-empty printable ASCII (a client id goes into keys and logs). */
+static bool
+printable(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* Check and copy the client-credentials part of the configuration. */
+static int
+setup_client_credentials(struct token_source *source, const struct token_config *config, char *err,
+                         size_t errlen)
+{
+	if (!printable(config->client_id))
+	{
+		snprintf(err, errlen, "--client-id is required and must be printable ASCII");
+		return -1;
+	}
+	if ((config->token_url == NULL) == (config->issuer == NULL))
+	{
+		snprintf(err, errlen, "give exactly one of --token-url and --issuer");
+		return -1;
+	}
+	if (http_url_check(config->token_url ? config->token_url : config->issuer,
+	                   config->allow_insecure_http, err, errlen) != 0)
+		return -1;
+	source->scopes = token_cache_scope_string(config->scopes, config->n_scopes, err, errlen);
+	if (source->scopes == NULL)
+		return -1;
+	source->secrets =
+	    secret_source_new(config, source->loop, &source->stats.secret_requests, err, errlen);
+	if (source->secrets == NULL)
+		return -1;
+	source->client_id = must(strdup(config->client_id));
+	if (config->token_url != NULL)
+	{
+		source->token_url = must(strdup(config->token_url));
+		source->token_key =
+		    must(token_cache_token_key(source->token_url, source->client_id, source->scopes));
+	}
+	else
+	{
+		source->issuer = must(strdup(config->issuer));
+		source->discovery_key = must(token_cache_token_key("discovery", source->issuer, ""));
+	}
+	return 0;
+}
+
+/* Validate the configuration and build the source. */
+struct token_source *
+token_source_new(const struct token_config *config, struct loop *loop, char *err, size_t errlen)
+{
+	struct token_source *source = must(calloc(1, sizeof(*source)));
+	char *token = NULL;
+	int rc = 0;
+
+	source->mode = config->mode;
+	source->loop = loop;
+	source->allow_http = config->allow_insecure_http;
+	source->cache = must(token_cache_new());
+	switch (config->mode)
+	{
+		case TOKEN_NONE:
+			break;
+		case TOKEN_BEARER_FILE:
+			/* Read it once now, so that a bad file is reported at start-up. */
+			if (config->bearer_file == NULL)
+			{
+				snprintf(err, errlen, "--bearer-token-file is required");
+				rc = -1;
+			}
+			else if ((rc = secret_read_file(config->bearer_file, &token, err, errlen)) == 0 &&
+			         !oauth_token_chars_valid(token, strlen(token)))
+			{
+				snprintf(err, errlen, "%s: a bearer token is printable ASCII without spaces",
+				         config->bearer_file);
+				rc = -1;
+			}
+			wipe_free(token);
+			if (rc == 0)
+			{
+				source->bearer_file = must(strdup(config->bearer_file));
+				source->token_key = must(token_cache_token_key("bearer", source->bearer_file, ""));
+			}
+			break;
+		case TOKEN_CLIENT_CREDENTIALS:
+			rc = setup_client_credentials(source, config, err, errlen);
+			break;
+		default:
+			snprintf(err, errlen, "unknown token mode %d", (int) config->mode);
+			rc = -1;
+	}
+	if (rc != 0)
+	{
+		token_source_free(source);
+		return NULL;
+	}
+	return source;
+}
+
+/* Free the source, wiping every cached token and secret. */
+void
+token_source_free(struct token_source *source)
+{
+	if (source == NULL)
+		return;
+	http_request_free(source->request);
+	secret_source_free(source->secrets);
+	token_cache_free(source->cache);
+	wipe_free(source->secret);
+	free(source->bearer_file);
+	free(source->issuer);
+	free(source->discovery_key);
+	free(source->token_url);
+	free(source->client_id);
+	free(source->scopes);
+	free(source->token_key);
+	free(source);
+}
