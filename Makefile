@@ -2,7 +2,10 @@
 #
 # The install script is assembled from sql/parts/*.sql in name order, so each
 # responsibility (schema, classification, aggregates, summaries) keeps its own
-# file.  Upgrade scripts sql/loomlat--A--B.sql ship as they are.
+# file.  The parts name the extension's schema @extschema@; since the
+# extension itself is registered in pg_catalog (see loomlat.control), the
+# build writes the real schema, loomlat, in its place.  Upgrade scripts
+# sql/loomlat--A--B.sql ship as they are.
 
 EXTENSION    = loomlat
 EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -25,4 +28,4 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
-	cat $(SQL_PARTS) > $@
+	cat $(SQL_PARTS) | sed 's/@extschema@/$(EXTENSION)/g' > $@

@@ -1,5 +1,5 @@
 /*
- * loomlat install script, assembled from sql/parts/*.sql in name order.
+ * loomlat install script, assembled from the files of sql/parts, in name order.
  *
  * Security rules for every part (PostgreSQL, "Security Considerations for
  * Extensions"): plain CREATE only (no OR REPLACE / IF NOT EXISTS); every name
@@ -10,3 +10,8 @@
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION loomlat" to load this file. \quit
+
+-- The schema is a member of the extension: DROP EXTENSION removes it, and an
+-- existing "loomlat" schema (perhaps with loose privileges) makes this fail.
+CREATE SCHEMA @extschema@;
+COMMENT ON SCHEMA @extschema@ IS 'loomlat: TTFT and cold-start latency analytics';

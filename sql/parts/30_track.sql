@@ -1,0 +1,89 @@
+/*
+ * track(tbl): classify cold starts in a backend's own invocations table (the
+ * Loom backend's, for one), which has cold_start_latency_ms in ms.  Adds
+ * ttft_ms and was_cold_start when missing, installs the classification
+ * trigger, and back-fills was_cold_start.  The trigger is the registration:
+ * nothing else is stored, so a tracked table stays tracked through
+ * pg_dump/pg_restore.  Returns the number of rows whose was_cold_start it set.
+ */
+CREATE FUNCTION @extschema@.track(tbl pg_catalog.regclass) RETURNS bigint
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $track$
+DECLARE
+	kind      "char";
+	ms_types  CONSTANT regtype[] := ARRAY['float8', 'float4', 'numeric', 'int2', 'int4', 'int8']::regtype[];
+	col_type  regtype;
+	classify  CONSTANT regprocedure := '@extschema@.classify_cold_start()'::regprocedure;
+	backfilled bigint;
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'loomlat.track() needs a table, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid
+			USING ERRCODE = 'undefined_table';
+	END IF;
+	IF kind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::"char"[]) THEN
+		RAISE EXCEPTION '"%" is not a table', tbl
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'loomlat.track() works on ordinary and partitioned tables that store invocations.';
+	END IF;
+
+	SELECT a.atttypid INTO col_type FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) 'cold_start_latency_ms'
+	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % has no column "cold_start_latency_ms"', tbl
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'loomlat.track() classifies cold starts from that column: agent start time minus client invoke time, in milliseconds.';
+	END IF;
+	IF col_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
+		RAISE EXCEPTION 'column "cold_start_latency_ms" of table % is %, not a number', tbl, col_type
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+
+	SELECT a.atttypid INTO col_type FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) 'ttft_ms'
+	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN ttft_ms pg_catalog.float8', tbl);
+	ELSIF col_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
+		RAISE EXCEPTION 'column "ttft_ms" of table % is %, not a number', tbl, col_type
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+
+	SELECT a.atttypid INTO col_type FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) 'was_cold_start'
+	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN was_cold_start boolean', tbl);
+	ELSIF col_type OPERATOR(pg_catalog.<>) 'boolean'::regtype THEN
+		RAISE EXCEPTION 'column "was_cold_start" of table % is %, not boolean', tbl, col_type
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+
+	PERFORM FROM pg_catalog.pg_trigger t
+	 WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgfoid OPERATOR(pg_catalog.=) classify
+	   AND NOT t.tgisinternal;
+	IF NOT FOUND THEN
+		EXECUTE pg_catalog.format(
+			'CREATE TRIGGER loomlat_classify_cold_start'
+			' BEFORE INSERT OR UPDATE OF cold_start_latency_ms ON %s'
+			' FOR EACH ROW EXECUTE FUNCTION %s', tbl, classify);
+	END IF;
+
+	EXECUTE pg_catalog.format(
+		'UPDATE %1$s SET was_cold_start = @extschema@.is_cold_start(cold_start_latency_ms::pg_catalog.float8)'
+		' WHERE was_cold_start IS DISTINCT FROM @extschema@.is_cold_start(cold_start_latency_ms::pg_catalog.float8)',
+		tbl);
+	GET DIAGNOSTICS backfilled = ROW_COUNT;
+	RETURN backfilled;
+END
+$track$;
+
+COMMENT ON FUNCTION @extschema@.track(pg_catalog.regclass) IS
+	'Classify cold starts in an existing invocations table: adds ttft_ms/was_cold_start, installs the trigger, back-fills; returns rows back-filled';
