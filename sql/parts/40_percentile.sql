@@ -1,0 +1,97 @@
+/*
+ * Exact percentile aggregates (src/percentile.c).
+ *
+ * Same answers as percentile_cont(...) WITHIN GROUP (ORDER BY value), but as
+ * plain aggregates they hash-group, take FILTER and run in parallel.  They
+ * keep every non-NULL value (8 bytes each) in the aggregate's memory, not
+ * bounded by work_mem; a parallel or partitionwise partial state is limited to
+ * 1 GB (about 134 million values per process and group).
+ */
+
+CREATE FUNCTION @extschema@.percentile_transfn(internal, pg_catalog.float8, pg_catalog.float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'loomlat_percentile_transfn'
+LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.percentiles_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
+RETURNS internal
+AS 'MODULE_PATHNAME', 'loomlat_percentiles_transfn'
+LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.latency_percentiles_transfn(internal, pg_catalog.float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'loomlat_latency_percentiles_transfn'
+LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.percentile_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'loomlat_percentile_combine'
+LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.percentile_serialize(internal)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'loomlat_percentile_serialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.percentile_deserialize(pg_catalog.bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'loomlat_percentile_deserialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.percentile_final(internal)
+RETURNS pg_catalog.float8
+AS 'MODULE_PATHNAME', 'loomlat_percentile_final'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.percentiles_final(internal)
+RETURNS pg_catalog.float8[]
+AS 'MODULE_PATHNAME', 'loomlat_percentiles_final'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+/*
+ * SSPACE: the planner's per-group estimate for HashAggregate.  A state grows
+ * with its group (8 bytes a value); 8 kB is a group of about a thousand values.
+ * The selection permutes the values but keeps them, hence SHAREABLE.
+ */
+CREATE AGGREGATE @extschema@.percentile(value pg_catalog.float8, fraction pg_catalog.float8) (
+	SFUNC = @extschema@.percentile_transfn,
+	STYPE = internal,
+	SSPACE = 8192,
+	FINALFUNC = @extschema@.percentile_final,
+	FINALFUNC_MODIFY = SHAREABLE,
+	COMBINEFUNC = @extschema@.percentile_combine,
+	SERIALFUNC = @extschema@.percentile_serialize,
+	DESERIALFUNC = @extschema@.percentile_deserialize,
+	PARALLEL = SAFE
+);
+
+CREATE AGGREGATE @extschema@.percentiles(value pg_catalog.float8, fractions pg_catalog.float8[]) (
+	SFUNC = @extschema@.percentiles_transfn,
+	STYPE = internal,
+	SSPACE = 8192,
+	FINALFUNC = @extschema@.percentiles_final,
+	FINALFUNC_MODIFY = SHAREABLE,
+	COMBINEFUNC = @extschema@.percentile_combine,
+	SERIALFUNC = @extschema@.percentile_serialize,
+	DESERIALFUNC = @extschema@.percentile_deserialize,
+	PARALLEL = SAFE
+);
+
+CREATE AGGREGATE @extschema@.latency_percentiles(value pg_catalog.float8) (
+	SFUNC = @extschema@.latency_percentiles_transfn,
+	STYPE = internal,
+	SSPACE = 8192,
+	FINALFUNC = @extschema@.percentiles_final,
+	FINALFUNC_MODIFY = SHAREABLE,
+	COMBINEFUNC = @extschema@.percentile_combine,
+	SERIALFUNC = @extschema@.percentile_serialize,
+	DESERIALFUNC = @extschema@.percentile_deserialize,
+	PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.percentile(pg_catalog.float8, pg_catalog.float8) IS
+	'percentile_cont(fraction) WITHIN GROUP (ORDER BY value), exactly, as a parallel plain aggregate';
+COMMENT ON AGGREGATE @extschema@.percentiles(pg_catalog.float8, pg_catalog.float8[]) IS
+	'percentile_cont(fractions) WITHIN GROUP (ORDER BY value), exactly, as a parallel plain aggregate';
+COMMENT ON AGGREGATE @extschema@.latency_percentiles(pg_catalog.float8) IS
+	'{p50, p95, p99} of value, exactly as percentile_cont(ARRAY[0.5, 0.95, 0.99])';
