@@ -21,6 +21,8 @@ server's defaults (--ttft-ms ...), so one URL describes one scenario:
   scenario       ok | pings | dribble | no_text | cut (chunked body dropped
                  mid-stream) | cut_close (close-delimited body ended early) |
                  malformed | error_event | http500 | http401
+  every          k: only every k-th request naming this scenario gets it (the
+                 others are "ok"), so one run mixes failures and successes
 
 GET /truth returns, for every request, the wall-clock time (time.time())
 right after the first text event was handed to the socket ("first_text"),
@@ -45,7 +47,7 @@ import time
 import httpmock
 
 KNOBS = ("ttft_ms", "first_byte_ms", "cold", "cold_ms", "report", "tokens", "gap_ms",
-         "phases", "auth", "scenario")
+         "phases", "auth", "scenario", "every")
 SCENARIOS = {"ok", "pings", "dribble", "no_text", "cut", "cut_close", "malformed",
              "error_event", "http500", "http401"}
 SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
@@ -295,6 +297,7 @@ class Agent:
 
     def reset(self):
         self.truth = []
+        self.scenario_counts = {}
         self.stats = {"requests": 0, "by_status": {}, "by_format": {}, "bearer_tokens": {},
                       "cold": 0, "warm": 0}
 
@@ -303,7 +306,8 @@ class Agent:
         a = self.args
         knobs = {"ttft_ms": a.ttft_ms, "first_byte_ms": a.first_byte_ms, "cold": a.cold,
                  "cold_ms": a.cold_ms, "report": a.report, "tokens": a.tokens,
-                 "gap_ms": a.gap_ms, "phases": a.phases, "auth": a.auth, "scenario": "ok"}
+                 "gap_ms": a.gap_ms, "phases": a.phases, "auth": a.auth, "scenario": "ok",
+                 "every": 1}
         if a.profile == "realistic":
             lognormal = self.rng.lognormvariate
             knobs.update(
@@ -349,10 +353,19 @@ class Agent:
         if knobs["scenario"] not in SCENARIOS:
             await request.respond(400, {"error": "unknown scenario"})
             return
-        cold = knobs["cold"] == "1" or (knobs["cold"] == "auto" and new_session)
+        try:
+            every = int(knobs["every"])
+            seen = self.scenario_counts.get(knobs["scenario"], 0)
+            self.scenario_counts[knobs["scenario"]] = seen + 1
+            if every < 1 or seen % every != 0:
+                knobs["scenario"] = "ok"
+            cold = knobs["cold"] == "1" or (knobs["cold"] == "auto" and new_session)
+            inv = Invocation(request, fmt, key, session, knobs, cold)
+        except ValueError:
+            await request.respond(400, {"error": "a numeric knob is not a number"})
+            return
         if session is not None:
             self.sessions.add(session)
-        inv = Invocation(request, fmt, key, session, knobs, cold)
         self.truth.append(inv)
         self.stats["requests"] += 1
         self.stats["cold" if cold else "warm"] += 1

@@ -121,7 +121,9 @@ class TokenEndpoint:
 def main():
     parser = httpmock.base_arguments(__doc__.split("\n")[0])
     parser.add_argument("--client-id", default="loomlat-test")
-    parser.add_argument("--client-secret", required=True)
+    secret = parser.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--client-secret")
+    secret.add_argument("--client-secret-file", help="read the client secret from this file")
     parser.add_argument("--scope", action="append", default=[],
                         help="an allowed scope (repeatable)")
     parser.add_argument("--expires-in", type=int, default=3600)
@@ -129,6 +131,9 @@ def main():
     parser.add_argument("--mode", default="ok",
                         choices=["ok", "invalid_client", "invalid_scope", "http500"])
     args = parser.parse_args()
+    if args.client_secret_file:
+        with open(args.client_secret_file, encoding="utf-8") as f:
+            args.client_secret = f.read().strip()
     httpmock.serve(TokenEndpoint(args), args.port_file)
 
 

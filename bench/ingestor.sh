@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# bench/ingestor.sh - measure the ingestor against its targets, on loopback.
+#
+# Builds the release binary and installs the extension, then, inside a
+# throwaway cluster (pg_virtualenv), runs bench/ingestor_bench.py: 100 and
+# 1,000 concurrent streams from one client process pinned to one core, the
+# measurement error of every first token against the mock agent's own send
+# time, and the token requests with a warm and with a cold cache.  Prints
+# one table with PASS/FAIL per target; exits 1 if any target is missed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+if [ "$(nproc)" -lt 2 ]; then
+	echo "bench/ingestor.sh: needs 2 CPUs (client on one, mocks on the other)" >&2
+	exit 69
+fi
+make -s -C ingestor loomlat
+flock /tmp/loomlat-ext.lock -c "make -s PG_CONFIG=$PG_CONFIG && make -s install PG_CONFIG=$PG_CONFIG" >/dev/null
+# 1,000 streams need ~2,000 descriptors in the client and the mock.
+ulimit -n 65536
+export LOOMLAT_BIN=$PWD/ingestor/loomlat
+pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py

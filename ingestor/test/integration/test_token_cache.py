@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The client-credentials token cache: one request for many invocations, one
+for a cold herd, a refetch at expiry, refetch-and-retry on 401, OIDC
+discovery, and the token wait overlapping the database connection."""
+
+import tempfile
+
+import harness
+
+CLIENT_ID = "loomlat-test"
+SECRET = "cs-" + "7f3a9c1e5b2d4a6f8e0c"
+
+
+class Setup:
+    """A token endpoint and an agent for one scenario."""
+
+    def __init__(self, tmp, *token_args, agent_args=()):
+        self.token = harness.start_mock("token_server", "--client-id", CLIENT_ID,
+                                        "--client-secret", SECRET, "--scope", "invoke",
+                                        "--scope", "read", *token_args)
+        self.agent = harness.start_mock("agent_server", "--ttft-ms", "10", "--tokens", "3",
+                                        "--gap-ms", "1", "--cold", "0", *agent_args)
+        self.secret_file = harness.secret_file(tmp, "secret-%d" % self.token.port, SECRET)
+
+    def run(self, db, *args, issuer=False):
+        auth = (["--issuer", self.token.url] if issuer
+                else ["--token-url", self.token.url + "/oauth2/token"])
+        return harness.loomlat("invoke", "--url", self.agent.url + "/v1/chat/completions",
+                               "--format", "openai", "--agent-id", "1", "--agent-name", "mock",
+                               "--db", db.conninfo, "--allow-http", "--json", *auth,
+                               "--client-id", CLIENT_ID, "--scope", "read", "--scope", "invoke",
+                               "--client-secret-file", self.secret_file, *args)
+
+
+def count_rows(db, where="true"):
+    return db.value("SELECT count(*) FROM loomlat.invocations WHERE %s" % where)
+
+
+def warm_cache(tap, tmp):
+    s = Setup(tmp)
+    db = harness.Database("warm")
+    res = s.run(db, "-n", "200", "-c", "20")
+    tap.eq(res.rc, 0, "warm cache: 200 invocations exit 0") or tap.diag("\n".join(res.explain()))
+    stats = s.token.get("/stats")
+    tap.eq(stats["token_requests"], 1, "warm cache: exactly one token request for 200 invocations")
+    summary = res.json() or {}
+    tap.eq((summary.get("token_requests"), summary.get("token_cache_hits")), (1, 199),
+           "warm cache: the summary reports 1 token request and 199 cache hits")
+    bearer = s.agent.get("/stats")["bearer_tokens"]
+    tap.eq(bearer, {stats["tokens"][0]: 200},
+           "warm cache: every invocation sent the one issued token as its bearer")
+    tap.eq(count_rows(db, "status = 'complete'"), 200, "warm cache: 200 complete rows")
+    tap.eq(count_rows(db, "token_cache_hit"), 199, "warm cache: token_cache_hit on 199 rows")
+
+
+def cold_herd(tap, tmp):
+    """100 invocations start together against a slow token endpoint."""
+    s = Setup(tmp, "--delay-ms", "300")
+    db = harness.Database("herd")
+    res = s.run(db, "-n", "100", "-c", "100")
+    tap.eq(res.rc, 0, "cold herd: 100 concurrent invocations exit 0") or tap.diag(
+        "\n".join(res.explain()))
+    stats = s.token.get("/stats")
+    tap.eq((stats["token_requests"], stats["max_in_flight"]), (1, 1),
+           "cold herd: 100 waiting invocations cause one token request")
+    tap.eq(count_rows(db, "status = 'complete' AND NOT token_cache_hit"), 100,
+           "cold herd: all 100 rows complete, each marked as having waited for the fetch")
+    waits = db.rows("SELECT start_ms, duration_ms FROM loomlat.invocation_phases "
+                    "WHERE phase = 'token'")
+    tap.ok(len(waits) == 100 and all(w["duration_ms"] >= 290 for w in waits),
+           "cold herd: every row has a token phase of about the endpoint's 300 ms delay",
+           "token phases: %r" % waits[:5])
+    overlap(tap, db)
+
+
+def overlap(tap, db):
+    """The first invocation waits for the token and the database connection at once."""
+    rows = db.rows("SELECT t.start_ms AS t_start, t.duration_ms AS t_dur, d.start_ms AS d_start, "
+                   "d.duration_ms AS d_dur FROM loomlat.invocation_phases t "
+                   "JOIN loomlat.invocation_phases d USING (invocation_id) "
+                   "WHERE t.phase = 'token' AND d.phase = 'db'")
+    if not tap.ok(rows, "overlap: an invocation has both a token and a db phase"):
+        return
+    r = rows[0]
+    tap.ok(r["t_start"] < 5 and r["d_start"] < 5,
+           "overlap: the token and db phases both start at ~0 ms",
+           "token starts %r, db starts %r" % (r["t_start"], r["d_start"]))
+    shared = min(r["t_start"] + r["t_dur"], r["d_start"] + r["d_dur"]) - max(r["t_start"],
+                                                                             r["d_start"])
+    tap.ok(shared > 0, "overlap: the token and db phases overlap (%.1f ms shared)" % shared)
+
+
+def expiry(tap, tmp):
+    """expires_in=2 is a short lifetime: cached for half of it, 1 s."""
+    s = Setup(tmp, "--expires-in", "2")
+    db = harness.Database("expiry")
+    res = s.run(db, "-n", "16", "-c", "1", "--rate", "5")
+    tap.eq(res.rc, 0, "expiry: 16 invocations over ~3 s exit 0") or tap.diag(
+        "\n".join(res.explain()))
+    n = s.token.get("/stats")["token_requests"]
+    tap.ok(3 <= n <= 4, "expiry: the token is refetched once its cached life is over (%d fetches "
+           "in ~3 s for a 1 s life)" % n)
+    tap.eq(len(s.agent.get("/stats")["bearer_tokens"]), n,
+           "expiry: each fetched token was used by the agent calls that followed")
+
+
+def unauthorized(tap, tmp):
+    """The agent rejects the first token: drop it, fetch another, retry once."""
+    s = Setup(tmp, agent_args=("--auth", "reject_first"))
+    db = harness.Database("reject")
+    res = s.run(db, "-n", "5", "-c", "5")
+    tap.eq(res.rc, 0, "401: rejected invocations are retried and succeed (exit 0)") or tap.diag(
+        "\n".join(res.explain()))
+    tap.eq(s.token.get("/stats")["token_requests"], 2,
+           "401: the rejected token is dropped and one new token fetched")
+    agent = s.agent.get("/stats")
+    tap.eq((agent["by_status"].get("401"), agent["by_status"].get("200")), (5, 5),
+           "401: each of the 5 invocations was retried exactly once")
+    tap.eq(count_rows(db, "status = 'complete'"), 5, "401: 5 complete rows")
+    always = harness.start_mock("agent_server")
+    res = harness.loomlat("invoke", "--url", always.url + "/v1/chat/completions?scenario=http401",
+                          "--format", "openai", "--agent-id", "1", "--db", db.conninfo,
+                          "--allow-http", "--token-url", s.token.url + "/oauth2/token",
+                          "--client-id", CLIENT_ID, "--client-secret-file", s.secret_file,
+                          "-n", "1")
+    tap.eq(res.rc, 2, "401 twice: the invocation fails after one retry (exit 2)")
+    tap.eq(always.get("/stats")["requests"], 2, "401 twice: no more than one retry")
+    err = db.value("SELECT error_message FROM loomlat.invocations WHERE status = 'error'")
+    tap.ok(err and "401" in err, "401 twice: the error row says 401", "error: %r" % err)
+
+
+def discovery(tap, tmp):
+    s = Setup(tmp)
+    db = harness.Database("oidc")
+    res = s.run(db, "-n", "20", "-c", "5", issuer=True)
+    tap.eq(res.rc, 0, "OIDC: --issuer finds the token endpoint, 20 invocations exit 0") or tap.diag(
+        "\n".join(res.explain()))
+    stats = s.token.get("/stats")
+    tap.eq((stats["discovery_requests"], stats["token_requests"]), (1, 1),
+           "OIDC: one discovery request and one token request")
+
+
+def main():
+    tap = harness.Tap()
+    harness.require_binary(tap)
+    with tempfile.TemporaryDirectory() as tmp:
+        warm_cache(tap, tmp)
+        cold_herd(tap, tmp)
+        expiry(tap, tmp)
+        unauthorized(tap, tmp)
+        discovery(tap, tmp)
+
+
+if __name__ == "__main__":
+    main()
