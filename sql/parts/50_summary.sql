@@ -1,0 +1,387 @@
+/*
+ * Latency summaries: what the dashboard's Latency tab shows, as one jsonb
+ * document (latency_summary) and as rows analysts can join (latency_by_agent,
+ * ttft_histogram).  All of them run one scan of the window
+ * (as_of - range, as_of] on client_invoke_time.
+ *
+ * Sources.  By default the extension's own invocations table is read.  Any
+ * table registered with track() (it carries the loomlat_classify_cold_start
+ * trigger) can be passed as "source"; its agent is found through foreign keys
+ * in the catalog: an agent_id column referencing the agents table, or a
+ * session_id column referencing a table whose agent_id references it (the
+ * Loom shape).  The agents table needs a "name" column.  client_invoke_time
+ * may be timestamptz, timestamp (naive UTC) or double precision (Unix
+ * seconds).  Every identifier in the generated SQL comes from the catalog
+ * through format('%I'); no caller text ever reaches it.
+ *
+ * Privileges.  Nothing here is SECURITY DEFINER: a caller needs USAGE on the
+ * schema and SELECT on the source tables, and row-level security on them
+ * applies to the caller as for any query.
+ */
+
+-- One agent's (or the whole window's) numbers; the JSON keys of latency_summary.
+CREATE TYPE @extschema@.agent_latency AS (
+	agent_id               bigint,
+	agent_name             text,
+	invocation_count       bigint,
+	cold_start_count       bigint,
+	cold_start_pct         pg_catalog.float8,
+	ttft_p50_ms            pg_catalog.float8,
+	ttft_p95_ms            pg_catalog.float8,
+	ttft_p99_ms            pg_catalog.float8,
+	cold_start_ttft_p50_ms pg_catalog.float8,
+	warm_ttft_p50_ms       pg_catalog.float8,
+	duration_p50_ms        pg_catalog.float8,
+	duration_p95_ms        pg_catalog.float8,
+	slow                   boolean
+);
+
+/*
+ * Validate a histogram's upper bounds and name its buckets: bucket i (0-based)
+ * holds lower_ms <= ttft_ms < upper_ms; the first starts at 0, the last is
+ * open.  Labels are in seconds when every bound is whole seconds ("1-3s"),
+ * otherwise in milliseconds ("250-500ms").
+ */
+CREATE FUNCTION @extschema@.histogram_buckets(bounds_ms pg_catalog.float8[])
+	RETURNS TABLE (bucket_index integer, bucket text,
+				   lower_ms pg_catalog.float8, upper_ms pg_catalog.float8)
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	n       integer := cardinality(bounds_ms);
+	scale   float8 := 1000;
+	unit    text := 's';
+BEGIN
+	IF bounds_ms IS NULL OR n = 0 OR array_ndims(bounds_ms) <> 1 THEN
+		RAISE EXCEPTION 'histogram bounds must be a non-empty one-dimensional array of milliseconds'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT FROM unnest(bounds_ms) WITH ORDINALITY AS b(ms, i)
+			   WHERE b.ms IS NULL OR NOT (b.ms > 0 AND b.ms < 'Infinity')
+				  OR b.ms <= bounds_ms[array_lower(bounds_ms, 1) + b.i::integer - 2]) THEN
+		RAISE EXCEPTION 'histogram bounds must be finite, positive and strictly increasing: %', bounds_ms
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT FROM unnest(bounds_ms) AS b(ms) WHERE b.ms <> trunc(b.ms / 1000) * 1000) THEN
+		scale := 1;
+		unit := 'ms';
+	END IF;
+
+	RETURN QUERY
+		SELECT (e.i - 1)::integer,
+			   CASE WHEN e.upper_ms IS NULL THEN '>' || (e.lower_ms / scale) || unit
+					ELSE (e.lower_ms / scale) || '-' || (e.upper_ms / scale) || unit END,
+			   e.lower_ms, e.upper_ms
+		FROM unnest(array_prepend(0::float8, bounds_ms), bounds_ms) WITH ORDINALITY
+			 AS e(lower_ms, upper_ms, i)
+		ORDER BY e.i;
+END
+$$;
+
+/*
+ * The select list that counts ttft_ms per histogram bucket, as one bigint[]
+ * over the bounds passed as $5: the single definition of bucket membership.
+ */
+CREATE FUNCTION @extschema@.histogram_counts_sql(nbounds integer)
+	RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	RETURN 'ARRAY[count(*) FILTER (WHERE r.ttft_ms < $5[1]), '
+		|| (SELECT string_agg(format('count(*) FILTER (WHERE r.ttft_ms >= $5[%s] AND r.ttft_ms < $5[%s]), ',
+									 k, k + 1), '' ORDER BY k)
+			FROM generate_series(1, nbounds - 1) AS k)
+		|| format('count(*) FILTER (WHERE r.ttft_ms >= $5[%s])]', nbounds);
+
+/*
+ * The column that references another table through a one-column foreign key:
+ * that table and the referenced column, or nothing.
+ */
+CREATE FUNCTION @extschema@.referenced_column(rel pg_catalog.regclass, col name,
+											  OUT target pg_catalog.regclass, OUT target_col name)
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		SELECT c.confrelid::regclass, fa.attname
+		FROM pg_constraint c
+			 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+			 JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]
+		WHERE c.contype = 'f' AND c.conrelid = rel AND cardinality(c.conkey) = 1
+		  AND a.attname = col
+		ORDER BY c.oid
+		LIMIT 1;
+	END;
+
+/*
+ * Check the arguments every summary shares and resolve where its rows come
+ * from.  rows_sql yields (agent_id, ttft_ms, duration_ms, cold) for the window
+ * with $1 = window start, $2 = as_of, $3 = agent_id or NULL, $4 = what-if
+ * threshold or NULL (then the stored was_cold_start is used); agents_sql
+ * yields (agent_id, agent_name) for $3.
+ */
+CREATE FUNCTION @extschema@.resolve_window(range text, agent_id bigint, as_of timestamptz,
+										   cold_start_threshold_ms pg_catalog.float8,
+										   source pg_catalog.regclass,
+										   OUT window_start timestamptz,
+										   OUT rows_sql text, OUT agents_sql text)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	rel        regclass := resolve_window.source;
+	missing    text;
+	time_type  regtype;
+	window_sql text;
+	agent_rel  regclass;
+	agent_key  name;
+	agent_expr text := 'i.agent_id';
+	join_sql   text := '';
+	via        record;
+	known      boolean;
+BEGIN
+	IF range IS NULL OR range <> ALL ('{1h,24h,7d,30d}') THEN
+		RAISE EXCEPTION 'range must be one of 1h, 24h, 7d, 30d, not %', coalesce(quote_literal(range), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF as_of IS NULL OR NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be a finite timestamp, not %', coalesce(as_of::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- in hours, not days: a window is 168 h even across a daylight-saving change
+	window_start := as_of - CASE range
+		WHEN '1h' THEN interval '1 hour'
+		WHEN '24h' THEN interval '24 hours'
+		WHEN '7d' THEN interval '168 hours'
+		ELSE interval '720 hours' END;
+	-- is_cold_start() owns the rule and rejects a threshold it cannot use
+	PERFORM @extschema@.is_cold_start(0, cold_start_threshold_ms);
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'source must be a table, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	PERFORM FROM pg_trigger t
+	WHERE t.tgrelid = rel AND t.tgfoid = '@extschema@.classify_cold_start()'::regprocedure;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is not tracked by loomlat', rel
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = format('Register it with @extschema@.track(%L) first.', rel::text);
+	END IF;
+	SELECT string_agg(c.name, ', ' ORDER BY c.i) INTO missing
+	FROM unnest('{client_invoke_time,ttft_ms,client_duration_ms,cold_start_latency_ms,was_cold_start}'::name[])
+		 WITH ORDINALITY AS c(name, i)
+	WHERE NOT EXISTS (SELECT FROM pg_attribute a
+					  WHERE a.attrelid = rel AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped);
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'table % lacks the columns %', rel, missing
+			USING ERRCODE = 'undefined_column';
+	END IF;
+
+	SELECT a.atttypid INTO time_type FROM pg_attribute a
+	WHERE a.attrelid = rel AND a.attname = 'client_invoke_time';
+	window_sql := CASE time_type
+		WHEN 'timestamp with time zone'::regtype
+			THEN 'i.client_invoke_time > $1 AND i.client_invoke_time <= $2'
+		WHEN 'timestamp without time zone'::regtype
+			THEN 'i.client_invoke_time > ($1 AT TIME ZONE ''UTC'')'
+				 ' AND i.client_invoke_time <= ($2 AT TIME ZONE ''UTC'')'
+		-- the epoch of the UTC wall time is immutable, so the bounds fold to constants
+		WHEN 'double precision'::regtype
+			THEN 'i.client_invoke_time > date_part(''epoch'', $1 AT TIME ZONE ''UTC'')'
+				 ' AND i.client_invoke_time <= date_part(''epoch'', $2 AT TIME ZONE ''UTC'')' END;
+	IF window_sql IS NULL THEN
+		RAISE EXCEPTION 'column client_invoke_time of table % has type %', rel, time_type
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Use timestamptz, timestamp (UTC) or double precision (Unix seconds).';
+	END IF;
+
+	SELECT f.target, f.target_col INTO agent_rel, agent_key
+	FROM @extschema@.referenced_column(rel, 'agent_id') f;
+	IF agent_rel IS NULL THEN
+		SELECT f.target, f.target_col INTO via FROM @extschema@.referenced_column(rel, 'session_id') f;
+		IF via.target IS NOT NULL THEN
+			SELECT f.target, f.target_col INTO agent_rel, agent_key
+			FROM @extschema@.referenced_column(via.target, 'agent_id') f;
+			SELECT format(' JOIN %I.%I s ON s.%I = i.session_id', n.nspname, c.relname, via.target_col)
+			INTO join_sql
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = via.target;
+			agent_expr := 's.agent_id';
+		END IF;
+	END IF;
+	PERFORM FROM pg_attribute a
+	WHERE a.attrelid = agent_rel AND a.attname = 'name' AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'cannot find the agents of table %', rel
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Expected a foreign key from its agent_id to a table with a name column, or from'
+						   ' its session_id to a table with such a foreign key on agent_id.';
+	END IF;
+
+	SELECT format('SELECT %1$s::bigint AS agent_id, i.ttft_ms::float8 AS ttft_ms,'
+				  ' i.client_duration_ms::float8 AS duration_ms,'
+				  ' CASE WHEN $4 IS NULL THEN i.was_cold_start'
+				  ' ELSE @extschema@.is_cold_start(i.cold_start_latency_ms::float8, $4) END AS cold'
+				  ' FROM %2$I.%3$I i%4$s WHERE %5$s AND ($3 IS NULL OR %1$s = $3)',
+				  agent_expr, n.nspname, c.relname, join_sql, window_sql)
+	INTO rows_sql
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+	SELECT format('SELECT a.%1$I::bigint AS agent_id, a.name::text AS agent_name FROM %2$I.%3$I a'
+				  ' WHERE $3 IS NULL OR a.%1$I = $3', agent_key, n.nspname, c.relname)
+	INTO agents_sql
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = agent_rel;
+
+	IF agent_id IS NOT NULL THEN
+		EXECUTE format('SELECT EXISTS (%s)', agents_sql) INTO known
+			USING NULL::timestamptz, NULL::timestamptz, agent_id;
+		IF NOT known THEN
+			RAISE EXCEPTION 'agent % does not exist', agent_id
+				USING ERRCODE = 'no_data_found';
+		END IF;
+	END IF;
+END
+$$;
+
+/*
+ * One row per agent of the window plus the window's total row (is_total, and
+ * agent.agent_id NULL): the single scan behind latency_by_agent and
+ * latency_summary.  Agents under min_invocations are left out (with 0, agents
+ * without invocations are listed too); the total row always covers every
+ * invocation of the window that matches agent_id.  ttft_histogram counts
+ * ttft_ms per bucket of bounds_ms (NULL: not computed).
+ */
+CREATE FUNCTION @extschema@.latency_rollup(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+										   min_invocations integer DEFAULT 1,
+										   as_of timestamptz DEFAULT pg_catalog.now(),
+										   cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
+										   source pg_catalog.regclass DEFAULT '@extschema@.invocations',
+										   bounds_ms pg_catalog.float8[] DEFAULT NULL)
+	RETURNS TABLE (is_total boolean, agent @extschema@.agent_latency, ttft_histogram bigint[])
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	w          record;
+	counts_sql text := 'NULL::bigint[]';
+BEGIN
+	IF min_invocations IS NULL OR min_invocations < 0 THEN
+		RAISE EXCEPTION 'min_invocations must be 0 or more, not %', coalesce(min_invocations::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF bounds_ms IS NOT NULL THEN
+		PERFORM FROM @extschema@.histogram_buckets(bounds_ms);
+		counts_sql := @extschema@.histogram_counts_sql(cardinality(bounds_ms));
+	END IF;
+	SELECT * INTO w FROM @extschema@.resolve_window(range, agent_id, as_of, cold_start_threshold_ms, source);
+
+	-- One pass: the grouping set () gives the window's exact percentiles,
+	-- which per-agent results cannot be merged into.
+	RETURN QUERY EXECUTE format(
+		'WITH g AS ('
+		'  SELECT GROUPING(r.agent_id) = 1 AS is_total, r.agent_id, count(*) AS n,'
+		'         count(*) FILTER (WHERE r.cold) AS n_cold,'
+		'         @extschema@.percentiles(r.ttft_ms, ''{0.5,0.95,0.99}'') AS ttft,'
+		'         @extschema@.percentile(r.ttft_ms, 0.5) FILTER (WHERE r.cold) AS cold_p50,'
+		'         @extschema@.percentile(r.ttft_ms, 0.5) FILTER (WHERE NOT r.cold) AS warm_p50,'
+		'         @extschema@.percentiles(r.duration_ms, ''{0.5,0.95}'') AS duration,'
+		'         %1$s AS hist'
+		'  FROM (%2$s) r'
+		'  GROUP BY GROUPING SETS ((r.agent_id), ()))'
+		' SELECT coalesce(g.is_total, false),'
+		'        ROW(coalesce(g.agent_id, a.agent_id), a.agent_name, coalesce(g.n, 0), coalesce(g.n_cold, 0),'
+		'            g.n_cold::float8 / nullif(g.n, 0), g.ttft[1], g.ttft[2], g.ttft[3], g.cold_p50,'
+		'            g.warm_p50, g.duration[1], g.duration[2], g.ttft[2] > 10000)::@extschema@.agent_latency,'
+		'        g.hist'
+		' FROM g FULL JOIN (%3$s) a ON a.agent_id = g.agent_id'
+		' WHERE g.is_total OR coalesce(g.n, 0) >= $6'
+		' ORDER BY g.is_total, coalesce(g.agent_id, a.agent_id)',
+		counts_sql, w.rows_sql, w.agents_sql)
+		USING w.window_start, as_of, agent_id, cold_start_threshold_ms, bounds_ms, min_invocations;
+END
+$$;
+
+/*
+ * latency_summary's agents as rows, ordered by agent_id.
+ */
+CREATE FUNCTION @extschema@.latency_by_agent(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+											 min_invocations integer DEFAULT 1,
+											 as_of timestamptz DEFAULT pg_catalog.now(),
+											 cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
+											 source pg_catalog.regclass DEFAULT '@extschema@.invocations')
+	RETURNS SETOF @extschema@.agent_latency
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		SELECT (r.agent).*
+		FROM @extschema@.latency_rollup(latency_by_agent.range, latency_by_agent.agent_id,
+										latency_by_agent.min_invocations, latency_by_agent.as_of,
+										latency_by_agent.cold_start_threshold_ms,
+										latency_by_agent.source, NULL) r
+		WHERE NOT r.is_total
+		ORDER BY (r.agent).agent_id;
+	END;
+
+/*
+ * Everything the Latency tab shows, from one scan of the window.
+ */
+CREATE FUNCTION @extschema@.latency_summary(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+											min_invocations integer DEFAULT 1,
+											as_of timestamptz DEFAULT pg_catalog.now(),
+											cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
+											source pg_catalog.regclass DEFAULT '@extschema@.invocations')
+	RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		WITH r AS (
+			SELECT *
+			FROM @extschema@.latency_rollup(latency_summary.range, latency_summary.agent_id,
+											latency_summary.min_invocations, latency_summary.as_of,
+											latency_summary.cold_start_threshold_ms,
+											latency_summary.source, '{1000,3000,5000,10000}'))
+		SELECT jsonb_build_object(
+			'range', latency_summary.range,
+			'as_of', latency_summary.as_of,
+			'total_invocations', (t.agent).invocation_count,
+			'cold_start_pct', (t.agent).cold_start_pct,
+			'ttft_p50_ms', (t.agent).ttft_p50_ms,
+			'ttft_p95_ms', (t.agent).ttft_p95_ms,
+			'ttft_p99_ms', (t.agent).ttft_p99_ms,
+			'ttft_histogram',
+				(SELECT jsonb_agg(jsonb_build_object('bucket', b.bucket,
+													 'count', t.ttft_histogram[b.bucket_index + 1])
+								  ORDER BY b.bucket_index)
+				 FROM @extschema@.histogram_buckets('{1000,3000,5000,10000}') b),
+			'agents',
+				(SELECT coalesce(jsonb_agg(to_jsonb(a.agent) ORDER BY (a.agent).agent_id), '[]')
+				 FROM r a WHERE NOT a.is_total))
+		FROM r t
+		WHERE t.is_total;
+	END;
+
+/*
+ * How many TTFTs of the window fall in each bucket of bounds_ms (lower bound
+ * inclusive); NULL TTFTs are in no bucket.
+ */
+CREATE FUNCTION @extschema@.ttft_histogram(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+										   as_of timestamptz DEFAULT pg_catalog.now(),
+										   bounds_ms pg_catalog.float8[] DEFAULT '{1000,3000,5000,10000}',
+										   source pg_catalog.regclass DEFAULT '@extschema@.invocations')
+	RETURNS TABLE (bucket text, lower_ms pg_catalog.float8, upper_ms pg_catalog.float8, count bigint)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	w      record;
+	counts bigint[];
+BEGIN
+	PERFORM FROM @extschema@.histogram_buckets(bounds_ms);
+	SELECT * INTO w FROM @extschema@.resolve_window(range, agent_id, as_of, NULL, source);
+	EXECUTE format('SELECT %s FROM (%s) r', @extschema@.histogram_counts_sql(cardinality(bounds_ms)), w.rows_sql)
+		INTO counts
+		USING w.window_start, as_of, agent_id, NULL::float8, bounds_ms;
+	RETURN QUERY
+		SELECT b.bucket, b.lower_ms, b.upper_ms, counts[b.bucket_index + 1]
+		FROM @extschema@.histogram_buckets(bounds_ms) b
+		ORDER BY b.bucket_index;
+END
+$$;

@@ -1,0 +1,179 @@
+-- latency_summary(), latency_by_agent(), ttft_histogram() over the
+-- extension's own tables: every field against percentile_cont.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS loomlat;
+RESET client_min_messages;
+SET TimeZone = 'UTC';
+
+-- Agents 9001-9002 carry the bulk, 9003 a handful of hand-placed rows
+-- (histogram bounds, window edges), 9004 nothing; all in 2031, far from
+-- other tests' rows.
+INSERT INTO loomlat.agents (agent_id, name)
+VALUES (9001, 'Support'), (9002, 'Research'), (9003, 'Batch "nightly"'), (9004, 'Idle');
+
+-- 2600 invocations 17 minutes apart going back ~30.7 days from the as_of
+-- used below; some TTFTs, latencies and durations are NULL.
+INSERT INTO loomlat.invocations (invocation_id, agent_id, client_invoke_time,
+								 cold_start_latency_ms, ttft_ms, client_duration_ms)
+SELECT md5('summary' || g)::uuid, 9001 + g % 2,
+	   '2031-03-15 12:00:00+00'::timestamptz - g * interval '17 minutes',
+	   CASE WHEN g % 53 <> 0 THEN (g * 613) % 2500 - 300 END,
+	   CASE WHEN g % 41 <> 0 THEN ((g * 7919) % 20000) * 0.75 + (g % 7) * 0.125 END,
+	   CASE WHEN g % 59 <> 0 THEN (g * 31) % 4000 + 80.5 END
+FROM generate_series(1, 2600) AS g;
+
+-- Agent 9003: TTFTs on the bucket bounds, one row at as_of (inside every
+-- window) and one exactly 24 h earlier (outside 24h, inside 7d).
+INSERT INTO loomlat.invocations (invocation_id, agent_id, client_invoke_time,
+								 cold_start_latency_ms, ttft_ms, client_duration_ms)
+VALUES (md5('summary-b1')::uuid, 9003, '2031-03-15 12:00:00+00', 12000, 0, 10),
+	   (md5('summary-b2')::uuid, 9003, '2031-03-15 11:59:00+00', 20, 999.999, 1500),
+	   (md5('summary-b3')::uuid, 9003, '2031-03-15 11:58:00+00', 20, 1000, 1600),
+	   (md5('summary-b4')::uuid, 9003, '2031-03-15 11:57:00+00', 20, 3000, 3100),
+	   (md5('summary-b5')::uuid, 9003, '2031-03-15 11:56:00+00', 900, 5000, 5200),
+	   (md5('summary-b6')::uuid, 9003, '2031-03-15 11:55:00+00', 501, 10000, 10300),
+	   (md5('summary-b7')::uuid, 9003, '2031-03-14 12:00:00+00', 499, 25000.5, 26000);
+
+-- Independent reference: the same numbers with percentile_cont, grouped
+-- the plain way, classification from the stored column or a threshold.
+CREATE FUNCTION pg_temp.expected_agents(lo timestamptz, hi timestamptz, agent bigint,
+										threshold float8 DEFAULT NULL)
+RETURNS SETOF loomlat.agent_latency LANGUAGE sql AS $$
+	SELECT i.agent_id, a.name, count(*),
+		   count(*) FILTER (WHERE i.cold),
+		   (count(*) FILTER (WHERE i.cold))::float8 / count(*),
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms),
+		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms),
+		   percentile_cont(0.99) WITHIN GROUP (ORDER BY i.ttft_ms),
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms) FILTER (WHERE i.cold),
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms) FILTER (WHERE NOT i.cold),
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.client_duration_ms),
+		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.client_duration_ms),
+		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms) > 10000
+	FROM (SELECT v.*, CASE WHEN threshold IS NULL THEN v.was_cold_start
+						   ELSE v.cold_start_latency_ms > threshold END AS cold
+		  FROM loomlat.invocations v) i
+		 JOIN loomlat.agents a ON a.agent_id = i.agent_id
+	WHERE i.client_invoke_time > lo AND i.client_invoke_time <= hi
+	  AND (agent IS NULL OR i.agent_id = agent)
+	GROUP BY i.agent_id, a.name
+$$;
+
+CREATE FUNCTION pg_temp.expected_summary(rng text, lo timestamptz, hi timestamptz, agent bigint,
+										 min_invocations int, threshold float8 DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql AS $$
+	SELECT jsonb_build_object(
+		'range', rng, 'as_of', hi,
+		'total_invocations', count(*),
+		'cold_start_pct', (count(*) FILTER (WHERE i.cold))::float8 / nullif(count(*), 0),
+		'ttft_p50_ms', percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms),
+		'ttft_p95_ms', percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms),
+		'ttft_p99_ms', percentile_cont(0.99) WITHIN GROUP (ORDER BY i.ttft_ms),
+		'ttft_histogram', jsonb_build_array(
+			jsonb_build_object('bucket', '0-1s', 'count', count(*) FILTER (WHERE i.ttft_ms < 1000)),
+			jsonb_build_object('bucket', '1-3s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 1000 AND i.ttft_ms < 3000)),
+			jsonb_build_object('bucket', '3-5s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 3000 AND i.ttft_ms < 5000)),
+			jsonb_build_object('bucket', '5-10s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 5000 AND i.ttft_ms < 10000)),
+			jsonb_build_object('bucket', '>10s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 10000))),
+		'agents', (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.agent_id), '[]')
+				   FROM pg_temp.expected_agents(lo, hi, agent, threshold) e
+				   WHERE e.invocation_count >= min_invocations))
+	FROM (SELECT v.*, CASE WHEN threshold IS NULL THEN v.was_cold_start
+						   ELSE v.cold_start_latency_ms > threshold END AS cold
+		  FROM loomlat.invocations v) i
+	WHERE i.client_invoke_time > lo AND i.client_invoke_time <= hi
+	  AND (agent IS NULL OR i.agent_id = agent)
+$$;
+
+-- The dashboard call: last 24 h, every agent.
+SELECT jsonb_pretty(loomlat.latency_summary('24h', as_of => '2031-03-15 12:00:00+00'));
+SELECT loomlat.latency_summary('24h', as_of => '2031-03-15 12:00:00+00')
+	   = pg_temp.expected_summary('24h', '2031-03-14 12:00:00+00', '2031-03-15 12:00:00+00', NULL, 1)
+	   AS summary_24h_matches;
+
+-- The same agents as rows, and each field against the reference.
+SELECT * FROM loomlat.latency_by_agent('24h', as_of => '2031-03-15 12:00:00+00');
+SELECT count(*) AS mismatched_agents
+FROM loomlat.latency_by_agent('24h', as_of => '2031-03-15 12:00:00+00') l
+	 FULL JOIN pg_temp.expected_agents('2031-03-14 12:00:00+00', '2031-03-15 12:00:00+00', NULL) e
+	 ON e.agent_id = l.agent_id
+WHERE l IS DISTINCT FROM e;
+
+-- Every range, with and without an agent, min_invocations and a what-if
+-- threshold: the whole document must equal the reference.
+SELECT r.rng, a.agent, m.min_inv, t.threshold,
+	   (s->>'total_invocations')::int AS total,
+	   jsonb_array_length(s->'agents') AS agents,
+	   s = pg_temp.expected_summary(r.rng, '2031-03-15 12:00:00+00'::timestamptz - r.span,
+									'2031-03-15 12:00:00+00', a.agent, m.min_inv, t.threshold) AS matches
+FROM (VALUES ('1h', interval '1 hour'), ('24h', '24 hours'), ('7d', '168 hours'), ('30d', '720 hours'))
+		 AS r(rng, span),
+	 (VALUES (NULL::bigint), (9002), (9003)) AS a(agent),
+	 (VALUES (1), (700)) AS m(min_inv),
+	 (VALUES (NULL::float8), (1000)) AS t(threshold),
+	 LATERAL loomlat.latency_summary(r.rng, a.agent, m.min_inv, '2031-03-15 12:00:00+00',
+									 t.threshold) AS s
+ORDER BY r.span, a.agent NULLS FIRST, m.min_inv, t.threshold NULLS FIRST;
+
+-- The what-if threshold reclassifies; the stored column is untouched.
+SELECT agent_id, cold_start_count, cold_start_ttft_p50_ms, warm_ttft_p50_ms
+FROM loomlat.latency_by_agent('7d', as_of => '2031-03-15 12:00:00+00', cold_start_threshold_ms => 2000);
+SELECT count(*) FILTER (WHERE was_cold_start) AS stored_cold
+FROM loomlat.invocations WHERE agent_id BETWEEN 9001 AND 9004;
+
+-- Window edges: (as_of - range, as_of].  9003's row at as_of counts in
+-- 1h; its row exactly 24 h back is outside 24h and inside 7d.
+SELECT r.rng, s.invocation_count
+FROM unnest('{1h,24h,7d}'::text[]) WITH ORDINALITY AS r(rng, i),
+	 loomlat.latency_by_agent(r.rng, 9003, as_of => '2031-03-15 12:00:00+00') s
+ORDER BY r.i;
+
+-- Histogram buckets are lower-inclusive: 999.999 is 0-1s, 1000 is 1-3s.
+SELECT * FROM loomlat.ttft_histogram('24h', 9003, '2031-03-15 12:00:00+00');
+SELECT * FROM loomlat.ttft_histogram('7d', 9003, '2031-03-15 12:00:00+00', '{999.999,10000,25000.5}');
+SELECT * FROM loomlat.ttft_histogram('30d', NULL, '2031-03-15 12:00:00+00', '{500,2000}');
+SELECT h.count = x.n AS matches
+FROM loomlat.ttft_histogram('30d', NULL, '2031-03-15 12:00:00+00', '{500,2000}') h
+	 JOIN (VALUES ('0-500ms', (SELECT count(*) FROM loomlat.invocations
+							   WHERE ttft_ms < 500 AND client_invoke_time > '2031-02-13 12:00:00+00'
+								 AND client_invoke_time <= '2031-03-15 12:00:00+00')),
+				  ('>2000ms', (SELECT count(*) FROM loomlat.invocations
+							   WHERE ttft_ms >= 2000 AND client_invoke_time > '2031-02-13 12:00:00+00'
+								 AND client_invoke_time <= '2031-03-15 12:00:00+00'))) AS x(bucket, n)
+	 ON x.bucket = h.bucket;
+
+-- min_invocations: under it an agent leaves "agents" but stays in the
+-- totals; 0 lists agents without invocations too.
+SELECT s->'total_invocations' AS total, jsonb_path_query_array(s, '$.agents[*].agent_id') AS agents
+FROM loomlat.latency_summary('24h', NULL, 100, '2031-03-15 12:00:00+00') AS s;
+SELECT * FROM loomlat.latency_by_agent('24h', 9004, 0, '2031-03-15 12:00:00+00');
+SELECT * FROM loomlat.latency_by_agent('24h', 9004, 1, '2031-03-15 12:00:00+00');
+
+-- An empty window: zero counts, JSON nulls, no agents.
+SELECT jsonb_pretty(loomlat.latency_summary('1h', NULL, 1, '2030-01-01 00:00:00+00'));
+
+-- Bad input is an error, never a number.
+\set VERBOSITY terse
+SELECT loomlat.latency_summary('2h');
+SELECT loomlat.latency_summary(NULL);
+SELECT loomlat.latency_summary('24h', NULL, -1);
+SELECT loomlat.latency_summary('24h', NULL, NULL);
+SELECT loomlat.latency_summary('24h', 424242);
+SELECT loomlat.latency_summary('24h', NULL, 1, NULL);
+SELECT loomlat.latency_summary('24h', NULL, 1, 'infinity');
+SELECT loomlat.latency_summary('24h', cold_start_threshold_ms => -5);
+SELECT loomlat.latency_summary('24h', cold_start_threshold_ms => 'NaN');
+SELECT loomlat.latency_by_agent('7d', source => NULL);
+SELECT loomlat.latency_by_agent('7d', source => 'loomlat.agents');
+SELECT * FROM loomlat.ttft_histogram(bounds_ms => '{}');
+SELECT * FROM loomlat.ttft_histogram(bounds_ms => NULL);
+SELECT * FROM loomlat.ttft_histogram(bounds_ms => '{1000,1000}');
+SELECT * FROM loomlat.ttft_histogram(bounds_ms => '{1000,NULL}');
+SELECT * FROM loomlat.ttft_histogram(bounds_ms => '{-1,1000}');
+SELECT * FROM loomlat.ttft_histogram(bounds_ms => '{1000,Infinity}');
+SELECT * FROM loomlat.ttft_histogram(bounds_ms => '{{1000},{2000}}');
+\set VERBOSITY default
+
+DELETE FROM loomlat.invocations WHERE agent_id BETWEEN 9001 AND 9004;
+DELETE FROM loomlat.agents WHERE agent_id BETWEEN 9001 AND 9004;
+RESET TimeZone;
