@@ -30,14 +30,12 @@ static void
 CheckFiniteMs(double value, const char *what)
 {
 	if (isnan(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s must be a number of milliseconds, not NaN", what)));
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+		                errmsg("%s must be a number of milliseconds, not NaN", what)));
 	if (isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s must be a finite number of milliseconds, not %s",
-						what, value > 0 ? "Infinity" : "-Infinity")));
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+		                errmsg("%s must be a finite number of milliseconds, not %s", what,
+		                       value > 0 ? "Infinity" : "-Infinity")));
 }
 
 /*
@@ -47,11 +45,11 @@ static void
 CheckThreshold(double threshold_ms)
 {
 	if (isnan(threshold_ms) || threshold_ms < 0 ||
-		threshold_ms > LOOMLAT_MAX_COLD_START_THRESHOLD_MS)
+	    threshold_ms > LOOMLAT_MAX_COLD_START_THRESHOLD_MS)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cold-start threshold must be between 0 and %.0f ms, not %s",
-						LOOMLAT_MAX_COLD_START_THRESHOLD_MS, float8out_internal(threshold_ms))));
+		        (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+		         errmsg("cold-start threshold must be between 0 and %.0f ms, not %s",
+		                LOOMLAT_MAX_COLD_START_THRESHOLD_MS, float8out_internal(threshold_ms))));
 }
 
 /*
@@ -88,7 +86,7 @@ loomlat_is_cold_start(PG_FUNCTION_ARGS)
 Datum
 loomlat_is_cold_start_threshold(PG_FUNCTION_ARGS)
 {
-	double		threshold_ms = PG_GETARG_FLOAT8(1);
+	double threshold_ms = PG_GETARG_FLOAT8(1);
 
 	CheckThreshold(threshold_ms);
 	PG_RETURN_BOOL(IsColdStart(PG_GETARG_FLOAT8(0), threshold_ms));
@@ -115,10 +113,9 @@ DatumGetMs(Datum value, Oid typid)
 		case NUMERICOID:
 			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, value));
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column type %s is not a number of milliseconds",
-							format_type_be(typid))));
+			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+			                errmsg("column type %s is not a number of milliseconds",
+			                       format_type_be(typid))));
 	}
 	pg_unreachable();
 }
@@ -129,7 +126,7 @@ DatumGetMs(Datum value, Oid typid)
 static int
 ColumnNumber(TupleDesc tupdesc, const char *name)
 {
-	int			attnum = SPI_fnumber(tupdesc, name);
+	int attnum = SPI_fnumber(tupdesc, name);
 
 	return attnum > 0 ? attnum : 0;
 }
@@ -140,8 +137,8 @@ ColumnNumber(TupleDesc tupdesc, const char *name)
 static bool
 GetMsColumn(HeapTuple tuple, TupleDesc tupdesc, int attnum, double *value)
 {
-	bool		isnull;
-	Datum		datum = heap_getattr(tuple, attnum, tupdesc, &isnull);
+	bool isnull;
+	Datum datum = heap_getattr(tuple, attnum, tupdesc, &isnull);
 
 	if (isnull)
 		return false;
@@ -155,8 +152,8 @@ GetMsColumn(HeapTuple tuple, TupleDesc tupdesc, int attnum, double *value)
 static void
 CheckOptionalMsColumn(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 {
-	int			attnum = ColumnNumber(tupdesc, name);
-	double		value;
+	int attnum = ColumnNumber(tupdesc, name);
+	double value;
 
 	if (attnum != 0 && GetMsColumn(tuple, tupdesc, attnum, &value))
 		CheckFiniteMs(value, name);
@@ -172,42 +169,42 @@ Datum
 loomlat_classify_cold_start(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	tupdesc;
-	HeapTuple	tuple;
-	int			latency_att;
-	int			flag_att;
-	double		latency = 0;
-	bool		has_latency;
-	Datum		flag;
-	bool		flag_isnull;
+	TupleDesc tupdesc;
+	HeapTuple tuple;
+	int latency_att;
+	int flag_att;
+	double latency = 0;
+	bool has_latency;
+	Datum flag;
+	bool flag_isnull;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("classify_cold_start() must be called as a trigger")));
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+		                errmsg("classify_cold_start() must be called as a trigger")));
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("classify_cold_start() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+	    !(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+	      TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(
+		    ERROR,
+		    (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+		     errmsg("classify_cold_start() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
 
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
-		: trigdata->tg_trigtuple;
+	                                                    : trigdata->tg_trigtuple;
 
 	latency_att = ColumnNumber(tupdesc, "cold_start_latency_ms");
 	flag_att = ColumnNumber(tupdesc, "was_cold_start");
 	if (latency_att == 0 || flag_att == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("table \"%s\" needs columns cold_start_latency_ms and was_cold_start",
-						RelationGetRelationName(trigdata->tg_relation)),
-				 errhint("Use loomlat.track() to prepare a table for this trigger.")));
+		        (errcode(ERRCODE_UNDEFINED_COLUMN),
+		         errmsg("table \"%s\" needs columns cold_start_latency_ms and was_cold_start",
+		                RelationGetRelationName(trigdata->tg_relation)),
+		         errhint("Use loomlat.track() to prepare a table for this trigger.")));
 	if (TupleDescAttr(tupdesc, flag_att - 1)->atttypid != BOOLOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column was_cold_start of table \"%s\" must be boolean",
-						RelationGetRelationName(trigdata->tg_relation))));
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+		                errmsg("column was_cold_start of table \"%s\" must be boolean",
+		                       RelationGetRelationName(trigdata->tg_relation))));
 
 	CheckOptionalMsColumn(tuple, tupdesc, "ttft_ms");
 	CheckOptionalMsColumn(tuple, tupdesc, "client_duration_ms");
@@ -217,9 +214,8 @@ loomlat_classify_cold_start(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
-		double		old_latency = 0;
-		bool		had_latency = GetMsColumn(trigdata->tg_trigtuple, tupdesc, latency_att,
-											  &old_latency);
+		double old_latency = 0;
+		bool had_latency = GetMsColumn(trigdata->tg_trigtuple, tupdesc, latency_att, &old_latency);
 
 		if (had_latency == has_latency && (!has_latency || old_latency == latency))
 			return PointerGetDatum(tuple);
@@ -227,6 +223,6 @@ loomlat_classify_cold_start(PG_FUNCTION_ARGS)
 
 	flag_isnull = !has_latency;
 	flag = BoolGetDatum(has_latency && IsColdStart(latency, loomlat_cold_start_threshold_ms));
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, &flag_att, &flag,
-													 &flag_isnull));
+	return PointerGetDatum(
+	    heap_modify_tuple_by_cols(tuple, tupdesc, 1, &flag_att, &flag, &flag_isnull));
 }

@@ -12,7 +12,7 @@ PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
 
-double		loomlat_cold_start_threshold_ms = LOOMLAT_DEFAULT_COLD_START_THRESHOLD_MS;
+double loomlat_cold_start_threshold_ms = LOOMLAT_DEFAULT_COLD_START_THRESHOLD_MS;
 
 /*
  * Define the settings.  The threshold is PGC_SUSET: ops set it in
@@ -22,15 +22,13 @@ double		loomlat_cold_start_threshold_ms = LOOMLAT_DEFAULT_COLD_START_THRESHOLD_M
 void
 _PG_init(void)
 {
-	DefineCustomRealVariable("loomlat.cold_start_threshold_ms",
-							 "Cold-start latency above which an invocation is a cold start.",
-							 "Compared with invocations.cold_start_latency_ms when a row is "
-							 "written or its latency changes.",
-							 &loomlat_cold_start_threshold_ms,
-							 LOOMLAT_DEFAULT_COLD_START_THRESHOLD_MS,
-							 0.0, LOOMLAT_MAX_COLD_START_THRESHOLD_MS,
-							 PGC_SUSET, GUC_UNIT_MS,
-							 NULL, NULL, NULL);
+	DefineCustomRealVariable(
+	    "loomlat.cold_start_threshold_ms",
+	    "Cold-start latency above which an invocation is a cold start.",
+	    "Compared with invocations.cold_start_latency_ms when a row is "
+	    "written or its latency changes.",
+	    &loomlat_cold_start_threshold_ms, LOOMLAT_DEFAULT_COLD_START_THRESHOLD_MS, 0.0,
+	    LOOMLAT_MAX_COLD_START_THRESHOLD_MS, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("loomlat");
 }

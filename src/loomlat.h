@@ -6,7 +6,7 @@
 
 /* loomlat.cold_start_threshold_ms: latencies above it are cold starts */
 #define LOOMLAT_DEFAULT_COLD_START_THRESHOLD_MS 500.0
-#define LOOMLAT_MAX_COLD_START_THRESHOLD_MS		86400000.0	/* one day */
+#define LOOMLAT_MAX_COLD_START_THRESHOLD_MS     86400000.0 /* one day */
 
 extern double loomlat_cold_start_threshold_ms;
 
