@@ -55,12 +55,15 @@ struct agent_request
 	const char *model;		/* openai/anthropic "model"; NULL = a default */
 };
 
-/* The JSON request body (malloc'd, NUL-terminated, *len without the NUL). */
+/* The JSON request body (malloc'd, NUL-terminated, *len without the NUL);
+ * NULL when out of memory or the prompt (or model) is not valid UTF-8. */
 char *agent_format_request_body(enum agent_format format, const struct agent_request *request,
 								size_t *len);
 
 /* Append this format's request headers (Content-Type, Accept, session id
- * header, anthropic-version, ...) to list; returns the new list head. */
+ * header, anthropic-version, ...) to list; returns the new list head.  On
+ * failure (no memory, or a session id with control characters, which
+ * would inject headers) returns NULL and list is left unchanged. */
 struct curl_slist *agent_format_request_headers(enum agent_format format,
 												const struct agent_request *request,
 												struct curl_slist *list);
@@ -85,10 +88,14 @@ struct stream_result
 	int64_t first_reasoning_ns;	 /* first reasoning/thinking text */
 	int64_t last_text_ns;
 	int64_t end_ns;				 /* logical end marker ([DONE], message_stop, session_end) */
+	int64_t done_ns;			 /* client_done_time, set by finish: the end marker, or the
+								  * last token when there is none and for loom (whose
+								  * session_end follows log polling); a JSON answer's last byte */
 	bool ended;					 /* end marker seen */
 	bool failed;				 /* error event, malformed stream, or too-large event */
 	char error[STREAM_ERROR_LEN]; /* why, when failed */
 	size_t events;
+	size_t events_after_end;	 /* ignored: after [DONE], message_stop or session_end */
 	size_t text_bytes;
 	bool has_cold_start;
 	double cold_start_latency_ms;

@@ -10,7 +10,7 @@
  * LF, one leading space after the colon removed, "id" persisting across
  * events (ignored when it contains NUL), "retry" digits only, and an event
  * with an empty data buffer not dispatched.  Data may contain NUL bytes:
- * every string is passed with its length.
+ * every string is passed with its length (and is also NUL-terminated).
  *
  * Timing: each event carries t_ns, the "now" passed to the sse_feed() call
  * that delivered the first byte of the event's first field line (comments

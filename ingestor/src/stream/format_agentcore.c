@@ -1,0 +1,52 @@
+/*
+ * format_agentcore.c - Bedrock AgentCore InvokeAgentRuntime (see
+ * agent_format.h).
+ *
+ * The body is whatever the agent container yields, as data-only SSE: a JSON
+ * string is answer text, and so is data that is not JSON at all (as the loom
+ * backend reads it); an object is text when its "data" is a non-empty
+ * string, reasoning when it carries "thinking"/"reasoning", a tool call with
+ * "tool_use", a failure with "error".  There is no end marker.
+ */
+#include "stream/format.h"
+
+/* {"prompt"}; the session travels in a header. */
+static json_t *
+agentcore_request(const struct agent_request *request)
+{
+	return json_pack("{s:s}", "prompt", request->prompt);
+}
+
+/* A reasoning member: a non-empty string, true, or a non-empty object/array. */
+static bool
+is_reasoning(json_t *value)
+{
+	return (json_is_string(value) && json_string_length(value) > 0) || json_is_true(value) ||
+	       (json_is_object(value) && json_object_size(value) > 0) ||
+	       (json_is_array(value) && json_array_size(value) > 0);
+}
+
+static void
+agentcore_classify(const struct sse_event *event, json_t *root, struct stream_facts *facts)
+{
+	if (format_text(root, STREAM_TEXT, facts) || !json_is_object(root))
+		return;
+	if (format_has_error(root))
+		format_error(root, facts);
+	else if (format_text(json_object_get(root, "data"), STREAM_TEXT, facts))
+		return;
+	else if (is_reasoning(json_object_get(root, "thinking")) ||
+	         is_reasoning(json_object_get(root, "reasoning")))
+		facts->kind = STREAM_REASONING;
+	else if (json_object_get(root, "tool_use") != NULL)
+		facts->kind = STREAM_TOOL;
+}
+
+const struct format_ops format_agentcore = {
+    .name = "agentcore",
+    .non_json_is_text = true,
+    .session_header = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+    .request = agentcore_request,
+    .classify = agentcore_classify,
+    .classify_answer = format_classify_plain_answer,
+};
