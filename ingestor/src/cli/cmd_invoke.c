@@ -1,0 +1,686 @@
+/*
+ * cmd_invoke.c - "loomlat invoke": options, start-up checks, the run, the
+ * closing summary and the exit code.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "core/db.h"
+#include "core/run.h"
+#include "core/signals.h"
+#include "core/spool.h"
+#include "util/log.h"
+
+#define DEFAULT_PROMPT  "Hello"
+#define MAX_PROMPT      (1024 * 1024)
+#define MAX_COUNT       1000000000UL
+#define MAX_CONCURRENCY 100000UL
+#define GRACE_MS        5000
+#define DRAIN_MS        10000
+
+struct invoke_options
+{
+	struct invoke_config call;
+	struct token_config token;
+	struct run_config load;
+	const char *db;
+	const char *agent_name;
+	const char *prompt_file;
+	const char **headers;
+	size_t n_headers;
+	const char **scopes;
+	size_t n_scopes;
+	double timeout_s;
+	double connect_timeout_s;
+	bool concurrency_given;
+	bool json;
+	bool json_records;
+	enum log_level level;
+};
+
+enum
+{
+	OPT_URL = 256,
+	OPT_FORMAT,
+	OPT_AGENT_ID,
+	OPT_AGENT_NAME,
+	OPT_PROMPT,
+	OPT_PROMPT_FILE,
+	OPT_MODEL,
+	OPT_SESSION,
+	OPT_HEADER,
+	OPT_RATE,
+	OPT_WARMUP,
+	OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
+	OPT_DB,
+	OPT_TOKEN_URL,
+	OPT_ISSUER,
+	OPT_CLIENT_ID,
+	OPT_SCOPE,
+	OPT_CLIENT_SECRET_FILE,
+	OPT_SECRET_ARN,
+	OPT_AWS_ENDPOINT,
+	OPT_AWS_REGION,
+	OPT_BEARER_TOKEN_FILE,
+	OPT_ALLOW_HTTP,
+	OPT_HTTP11,
+	OPT_JSON,
+	OPT_JSON_RECORDS
+};
+
+static const struct option long_options[] = {
+    {"url", required_argument, NULL, OPT_URL},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"agent-id", required_argument, NULL, OPT_AGENT_ID},
+    {"agent-name", required_argument, NULL, OPT_AGENT_NAME},
+    {"prompt", required_argument, NULL, OPT_PROMPT},
+    {"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"session", required_argument, NULL, OPT_SESSION},
+    {"header", required_argument, NULL, OPT_HEADER},
+    {"count", required_argument, NULL, 'n'},
+    {"concurrency", required_argument, NULL, 'c'},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"db", required_argument, NULL, OPT_DB},
+    {"token-url", required_argument, NULL, OPT_TOKEN_URL},
+    {"issuer", required_argument, NULL, OPT_ISSUER},
+    {"client-id", required_argument, NULL, OPT_CLIENT_ID},
+    {"scope", required_argument, NULL, OPT_SCOPE},
+    {"client-secret-file", required_argument, NULL, OPT_CLIENT_SECRET_FILE},
+    {"secret-arn", required_argument, NULL, OPT_SECRET_ARN},
+    {"aws-endpoint", required_argument, NULL, OPT_AWS_ENDPOINT},
+    {"aws-region", required_argument, NULL, OPT_AWS_REGION},
+    {"bearer-token-file", required_argument, NULL, OPT_BEARER_TOKEN_FILE},
+    {"allow-http", no_argument, NULL, OPT_ALLOW_HTTP},
+    {"http1.1", no_argument, NULL, OPT_HTTP11},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"json-records", no_argument, NULL, OPT_JSON_RECORDS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* Help for "loomlat invoke". */
+void
+cmd_invoke_usage(FILE *out)
+{
+	fputs(
+	    "Usage: loomlat invoke --url URL --agent-id N [OPTIONS]\n"
+	    "\n"
+	    "Invoke an agent, measure time to first token (TTFT), cold starts and where the\n"
+	    "time went, and write one row per invocation to loomlat.invocations.\n"
+	    "\n"
+	    "Agent:\n"
+	    "  --url URL                 agent endpoint, http:// or https:// (required)\n"
+	    "  --format FORMAT           loom, agentcore, openai or anthropic (default agentcore)\n"
+	    "  --agent-id N              loomlat.agents id, a positive integer (required)\n"
+	    "  --agent-name NAME         create or rename the agent; without it the agent must exist\n"
+	    "  --prompt TEXT             the prompt (default \"" DEFAULT_PROMPT "\")\n"
+	    "  --prompt-file FILE        read the prompt from FILE\n"
+	    "  --model NAME              model for the openai and anthropic formats\n"
+	    "  --session ID              reuse this runtime session (default: a new one each time)\n"
+	    "  --header 'Name: value'    extra request header (repeatable)\n"
+	    "  --http1.1                 use HTTP/1.1 (default: HTTP/2 where TLS offers it)\n"
+	    "\n"
+	    "Load:\n"
+	    "  -n, --count N             invocations to measure (default 1)\n"
+	    "  -c, --concurrency N       invocations in flight (default 1; caps --rate if given)\n"
+	    "  --rate R                  start R invocations per second (open loop)\n"
+	    "  --warmup N                run N invocations first, neither written nor summarised\n"
+	    "  --timeout SECONDS         ceiling per invocation, token wait included (default 300)\n"
+	    "  --connect-timeout SECONDS TCP/TLS connect ceiling (default 10)\n"
+	    "\n"
+	    "Database (libpq): --db CONNINFO|URI, else LOOMLAT_DATABASE_URL, else the PG* variables.\n"
+	    "  --db CONNINFO|URI         e.g. \"host=/run/postgresql dbname=loom\" or postgresql://...\n"
+	    "\n"
+	    "Token (OAuth2 client credentials, or a fixed bearer token; none by default):\n"
+	    "  --token-url URL           token endpoint\n"
+	    "  --issuer URL              or find it by OpenID Connect discovery\n"
+	    "  --client-id ID            client id\n"
+	    "  --scope S                 scope (repeatable)\n"
+	    "  --client-secret-file FILE client secret from FILE, else LOOMLAT_CLIENT_SECRET,\n"
+	    "  --secret-arn ARN          else from AWS Secrets Manager\n"
+	    "  --aws-endpoint URL        Secrets Manager endpoint override\n"
+	    "  --aws-region R            Secrets Manager region (default: from the ARN)\n"
+	    "  --bearer-token-file FILE  send this fixed bearer token instead\n"
+	    "  --allow-http              allow http:// token and secret endpoints (tests)\n"
+	    "  The client secret is never accepted on the command line.\n"
+	    "\n"
+	    "Output:\n"
+	    "  --json                    closing summary as one JSON object on stdout\n"
+	    "  --json-records            the same, with one record per invocation\n"
+	    "  -v, --verbose             debug messages on stderr\n"
+	    "  -q, --quiet               errors only, no progress line\n"
+	    "  -h, --help                show this help\n"
+	    "\n"
+	    "Exit status: 0 all succeeded and were written; 2 some invocations failed (their\n"
+	    "rows were written); 64 usage; 65 bad input (unknown agent, unreadable prompt);\n"
+	    "66 input file missing; 69 database or agent unavailable; 70 internal error;\n"
+	    "75 rows could not be written: they are in the spool file named on stderr, replay\n"
+	    "it with \"loomlat ingest --spool FILE\".\n",
+	    out);
+}
+
+/* Print a usage error and return EX_USAGE. */
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("loomlat invoke: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry \"loomlat invoke --help\".\n", stderr);
+	return EX_USAGE;
+}
+
+/* Append s to a growing array of strings. */
+static int
+push(const char ***array, size_t *n, const char *s)
+{
+	const char **grown = realloc(*array, (*n + 1) * sizeof(char *));
+
+	if (grown == NULL)
+		return -1;
+	grown[(*n)++] = s;
+	*array = grown;
+	return 0;
+}
+
+/* A file named by an option must exist: 66 otherwise. */
+static int
+check_file(const char *option, const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return 0;
+	fprintf(stderr, "loomlat invoke: %s %s: %s\n", option, path, strerror(errno));
+	return errno == ENOENT ? EX_NOINPUT : EX_DATAERR;
+}
+
+/* The secret may only come from a file, the environment or a secret store. */
+static bool
+secret_on_command_line(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--client-secret") == 0 ||
+		    strncmp(argv[i], "--client-secret=", 16) == 0)
+			return true;
+	return false;
+}
+
+/* Parse one option that takes a value; returns 0 or an exit code. */
+static int
+parse_option(struct invoke_options *o, int opt, const char *arg)
+{
+	unsigned long n;
+
+	switch (opt)
+	{
+		case OPT_URL:
+			if (!opt_valid_http_url(arg))
+				return usage_error("--url must be an http:// or https:// URL");
+			o->call.url = arg;
+			break;
+		case OPT_FORMAT:
+			if (agent_format_parse(arg, &o->call.format) != 0)
+				return usage_error("--format must be loom, agentcore, openai or anthropic");
+			break;
+		case OPT_AGENT_ID:
+			if (opt_parse_id(arg, &o->call.agent_id) != 0)
+				return usage_error("--agent-id must be a positive integer");
+			break;
+		case OPT_AGENT_NAME:
+			if (arg[0] == '\0')
+				return usage_error("--agent-name must not be empty");
+			o->agent_name = arg;
+			break;
+		case OPT_PROMPT:
+			o->call.prompt = arg;
+			break;
+		case OPT_PROMPT_FILE:
+			o->prompt_file = arg;
+			break;
+		case OPT_MODEL:
+			o->call.model = arg;
+			break;
+		case OPT_SESSION:
+			if (arg[0] == '\0')
+				return usage_error("--session must not be empty");
+			o->call.session_id = arg;
+			break;
+		case OPT_HEADER:
+			if (!opt_valid_header(arg))
+				return usage_error("--header must look like 'Name: value'");
+			if (push(&o->headers, &o->n_headers, arg) != 0)
+				return EX_OSERR;
+			break;
+		case 'n':
+			if (opt_parse_ulong(arg, 1, MAX_COUNT, &o->load.count) != 0)
+				return usage_error("-n/--count must be an integer from 1 to %lu", MAX_COUNT);
+			break;
+		case 'c':
+			if (opt_parse_ulong(arg, 1, MAX_CONCURRENCY, &o->load.concurrency) != 0)
+				return usage_error("-c/--concurrency must be an integer from 1 to %lu",
+				                   MAX_CONCURRENCY);
+			o->concurrency_given = true;
+			break;
+		case OPT_RATE:
+			if (opt_parse_positive(arg, &o->load.rate) != 0)
+				return usage_error("--rate must be a positive number (invocations per second)");
+			break;
+		case OPT_WARMUP:
+			if (opt_parse_ulong(arg, 0, MAX_COUNT, &n) != 0)
+				return usage_error("--warmup must be an integer from 0 to %lu", MAX_COUNT);
+			o->load.warmup = n;
+			break;
+		case OPT_TIMEOUT:
+			if (opt_parse_positive(arg, &o->timeout_s) != 0 || o->timeout_s > 86400)
+				return usage_error("--timeout must be a number of seconds, at most 86400");
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (opt_parse_positive(arg, &o->connect_timeout_s) != 0 || o->connect_timeout_s > 86400)
+				return usage_error("--connect-timeout must be a number of seconds, at most 86400");
+			break;
+		case OPT_DB:
+			o->db = arg;
+			break;
+		case OPT_TOKEN_URL:
+			o->token.token_url = arg;
+			break;
+		case OPT_ISSUER:
+			o->token.issuer = arg;
+			break;
+		case OPT_CLIENT_ID:
+			o->token.client_id = arg;
+			break;
+		case OPT_SCOPE:
+			if (push(&o->scopes, &o->n_scopes, arg) != 0)
+				return EX_OSERR;
+			break;
+		case OPT_CLIENT_SECRET_FILE:
+			o->token.client_secret_file = arg;
+			break;
+		case OPT_SECRET_ARN:
+			o->token.secret_arn = arg;
+			break;
+		case OPT_AWS_ENDPOINT:
+			o->token.aws_endpoint = arg;
+			break;
+		case OPT_AWS_REGION:
+			o->token.aws_region = arg;
+			break;
+		case OPT_BEARER_TOKEN_FILE:
+			o->token.bearer_file = arg;
+			break;
+		default:
+			return usage_error("unknown option");
+	}
+	return 0;
+}
+
+/* The token options must describe exactly one way of getting a token. */
+static int
+check_token_options(struct invoke_options *o)
+{
+	struct token_config *t = &o->token;
+	bool oauth = t->token_url != NULL || t->issuer != NULL;
+
+	if (t->token_url != NULL && t->issuer != NULL)
+		return usage_error("give --token-url or --issuer, not both");
+	if (t->bearer_file != NULL && oauth)
+		return usage_error("--bearer-token-file cannot be combined with --token-url/--issuer");
+	if (!oauth && (t->client_id != NULL || o->n_scopes > 0 || t->client_secret_file != NULL ||
+	               t->secret_arn != NULL))
+		return usage_error("--client-id, --scope and the client secret need --token-url or "
+		                   "--issuer");
+	if ((t->aws_endpoint != NULL || t->aws_region != NULL) && t->secret_arn == NULL)
+		return usage_error("--aws-endpoint and --aws-region need --secret-arn");
+	t->scopes = o->scopes;
+	t->n_scopes = o->n_scopes;
+	if (t->bearer_file != NULL)
+	{
+		t->mode = TOKEN_BEARER_FILE;
+		return check_file("--bearer-token-file", t->bearer_file);
+	}
+	if (!oauth)
+	{
+		t->mode = TOKEN_NONE;
+		return 0;
+	}
+	t->mode = TOKEN_CLIENT_CREDENTIALS;
+	if (t->client_id == NULL)
+		return usage_error("--token-url/--issuer need --client-id");
+	if (t->client_secret_file != NULL && t->secret_arn != NULL)
+		return usage_error("give --client-secret-file or --secret-arn, not both");
+	if (t->client_secret_file != NULL)
+		return check_file("--client-secret-file", t->client_secret_file);
+	if (t->secret_arn == NULL)
+	{
+		t->client_secret_env = getenv("LOOMLAT_CLIENT_SECRET");
+		if (t->client_secret_env == NULL || t->client_secret_env[0] == '\0')
+			return usage_error("the client credentials need a secret: --client-secret-file FILE, "
+			                   "LOOMLAT_CLIENT_SECRET, or --secret-arn ARN");
+	}
+	return 0;
+}
+
+/* getopt_long over argv, then the cross-option rules. */
+static int
+parse_options(int argc, char **argv, struct invoke_options *o)
+{
+	int opt;
+	int rc;
+
+	o->call.format = AGENT_FORMAT_AGENTCORE;
+	o->call.prompt = NULL;
+	o->load.count = 1;
+	o->load.concurrency = 1;
+	o->timeout_s = 300;
+	o->connect_timeout_s = 10;
+	o->level = LOG_LEVEL_WARNING;
+	if (secret_on_command_line(argc, argv))
+		return usage_error("the client secret is never accepted on the command line; use "
+		                   "--client-secret-file FILE or LOOMLAT_CLIENT_SECRET");
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":n:c:vqh", long_options, NULL)) != -1)
+	{
+		switch (opt)
+		{
+			case 'h':
+				cmd_invoke_usage(stdout);
+				return -1;
+			case 'v':
+				o->level = LOG_LEVEL_DEBUG;
+				break;
+			case 'q':
+				o->level = LOG_LEVEL_ERROR;
+				break;
+			case OPT_ALLOW_HTTP:
+				o->token.allow_insecure_http = true;
+				break;
+			case OPT_HTTP11:
+				o->call.http1_1 = true;
+				break;
+			case OPT_JSON:
+				o->json = true;
+				break;
+			case OPT_JSON_RECORDS:
+				o->json = true;
+				o->json_records = true;
+				break;
+			case ':':
+				return usage_error("%s needs a value", argv[optind - 1]);
+			case '?':
+				return usage_error("unknown option %s", argv[optind - 1]);
+			default:
+				if ((rc = parse_option(o, opt, optarg)) != 0)
+					return rc;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (o->call.url == NULL)
+		return usage_error("--url is required");
+	if (o->call.agent_id == 0)
+		return usage_error("--agent-id is required");
+	if (o->call.prompt != NULL && o->prompt_file != NULL)
+		return usage_error("give --prompt or --prompt-file, not both");
+	if (o->load.rate > 0 && !o->concurrency_given)
+		o->load.concurrency = 0; /* open loop: no cap unless -c says so */
+	o->call.headers = o->headers;
+	o->call.n_headers = o->n_headers;
+	o->call.timeout_ms = (long) ceil(o->timeout_s * 1e3);
+	o->call.connect_timeout_ms = (long) ceil(o->connect_timeout_s * 1e3);
+	return check_token_options(o);
+}
+
+/* Let a thousand streams have their sockets. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+	{
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warning("cannot raise the open-file limit: %s", strerror(errno));
+	}
+}
+
+/* Write the unwritten rows to a spool file; returns the exit code 75. */
+static int
+spool_rows(const json_t *rows, char *path, size_t pathlen)
+{
+	char err[256];
+
+	if (spool_write(rows, path, pathlen, err, sizeof(err)) != 0)
+	{
+		log_error("%zu rows could not be written to the database, and %s", json_array_size(rows),
+		          err);
+		path[0] = '\0';
+		return EX_TEMPFAIL;
+	}
+	log_error("%zu rows could not be written to the database; they are saved in %s; write them "
+	          "later with: loomlat ingest --spool %s",
+	          json_array_size(rows), path, path);
+	return EX_TEMPFAIL;
+}
+
+/* Print the summary, text or JSON. */
+static void
+report(const struct invoke_options *o, const struct summary *summary,
+       const struct summary_totals *totals, const char *spool_path)
+{
+	json_t *json;
+
+	if (!o->json)
+	{
+		summary_print(summary, totals, stdout);
+		if (spool_path[0] != '\0')
+			printf("  spool: %s\n", spool_path);
+		return;
+	}
+	json = summary_json(summary, totals, o->json_records);
+	if (json == NULL)
+	{
+		log_error("out of memory formatting the summary");
+		return;
+	}
+	json_object_set_new(json, "spool_file", spool_path[0] ? json_string(spool_path) : json_null());
+	json_dumpf(json, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	putchar('\n');
+	json_decref(json);
+}
+
+/* Everything the run needs, created in order and freed in reverse. */
+struct invoke_run
+{
+	PGconn *conn;
+	struct loop *loop;
+	struct token_source *tokens;
+	struct pg_writer *writer;
+	struct summary *summary;
+	int signal_fd;
+	struct invoke_env env;
+};
+
+/* Free in reverse order of creation; callbacks still owed are dropped. */
+static void
+teardown(struct invoke_run *r)
+{
+	if (r->signal_fd >= 0)
+		signals_close(r->signal_fd);
+	token_source_free(r->tokens);
+	invoke_env_cleanup(&r->env);
+	if (r->writer != NULL)
+		pg_writer_free(r->writer);
+	else
+		PQfinish(r->conn);
+	loop_free(r->loop);
+	summary_free(r->summary);
+}
+
+/* Connect, check the agent, build the loop's actors; returns 0 or an exit code. */
+static int
+setup(struct invoke_options *o, struct invoke_run *r)
+{
+	const char *conninfo = db_conninfo(o->db);
+	double threshold_ms = NAN;
+	char err[1024];
+
+	r->conn = db_connect_blocking(conninfo, err, sizeof(err));
+	if (r->conn == NULL)
+	{
+		log_error("%s; check --db, LOOMLAT_DATABASE_URL or the PG* variables", err);
+		return EX_UNAVAILABLE;
+	}
+	switch (
+	    db_prepare_agent(r->conn, o->call.agent_id, o->agent_name, &threshold_ms, err, sizeof(err)))
+	{
+		case DB_CHECK_OK:
+			break;
+		case DB_CHECK_NO_AGENT:
+			log_error("%s", err);
+			return EX_DATAERR;
+		case DB_CHECK_UNAVAILABLE:
+			log_error("%s", err);
+			return EX_UNAVAILABLE;
+	}
+	r->loop = loop_new();
+	r->summary = summary_new(threshold_ms);
+	if (r->loop == NULL || r->summary == NULL)
+		return EX_OSERR;
+	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAXCONNECTS,
+	                  (long) (o->load.concurrency ? o->load.concurrency : 1000) + 16);
+	r->tokens = token_source_new(&o->token, r->loop, err, sizeof(err));
+	if (r->tokens == NULL)
+	{
+		log_error("%s", err);
+		return EX_USAGE;
+	}
+	r->writer = pg_writer_new(r->loop, conninfo, r->conn);
+	if (r->writer == NULL)
+		return EX_OSERR;
+	r->signal_fd = signals_open();
+	if (r->signal_fd < 0)
+	{
+		log_error("cannot install signal handlers: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	r->env = (struct invoke_env){
+	    .loop = r->loop, .tokens = r->tokens, .writer = r->writer, .config = &o->call};
+	return 0;
+}
+
+/* Setup, run, spool, report; the exit code. */
+static int
+execute(struct invoke_options *o)
+{
+	struct invoke_run r = {.signal_fd = -1};
+	struct run_result result;
+	struct summary_totals totals;
+	char spool_path[4096] = "";
+	json_t *unwritten;
+	int rc = setup(o, &r);
+
+	if (rc != 0)
+	{
+		teardown(&r);
+		return rc;
+	}
+	o->load.progress = isatty(STDERR_FILENO) && o->level >= LOG_LEVEL_WARNING;
+	o->load.grace_ms = GRACE_MS;
+	o->load.drain_ms = DRAIN_MS;
+	if (run_execute(&r.env, &o->load, r.summary, r.signal_fd, &result) != 0)
+		rc = EX_SOFTWARE;
+	unwritten = pg_writer_take_unwritten(r.writer);
+	if (json_array_size(unwritten) > 0)
+		rc = spool_rows(unwritten, spool_path, sizeof(spool_path));
+	totals = (struct summary_totals){.token_requests = result.token_requests,
+	                                 .rows_written = r.env.rows_written,
+	                                 .rows_unwritten = json_array_size(unwritten),
+	                                 .elapsed_s = result.elapsed_s};
+	json_decref(unwritten);
+	report(o, r.summary, &totals, spool_path);
+	if (rc == 0 && summary_count(r.summary) > 0 && result.unreachable == summary_count(r.summary))
+	{
+		log_error("the agent at %s could not be reached; check --url", o->call.url);
+		rc = EX_UNAVAILABLE;
+	}
+	else if (rc == 0 && (summary_errors(r.summary) > 0 || summary_count(r.summary) < o->load.count))
+		rc = EXIT_PARTIAL;
+	teardown(&r);
+	return rc;
+}
+
+/* Entry point of "loomlat invoke". */
+int
+cmd_invoke(int argc, char **argv)
+{
+	struct invoke_options o = {0};
+	char *prompt = NULL;
+	int rc = parse_options(argc, argv, &o);
+
+	if (rc == 0)
+	{
+		log_set_level(o.level);
+		if (o.prompt_file != NULL)
+		{
+			size_t len;
+			const char *why;
+
+			switch (opt_read_file(o.prompt_file, MAX_PROMPT, &prompt, &len, &why))
+			{
+				case OPT_FILE_OK:
+					o.call.prompt = prompt;
+					break;
+				case OPT_FILE_MISSING:
+					log_error("--prompt-file %s: %s", o.prompt_file, why);
+					rc = EX_NOINPUT;
+					break;
+				case OPT_FILE_UNREADABLE:
+					log_error("--prompt-file %s: %s", o.prompt_file, why);
+					rc = EX_DATAERR;
+					break;
+			}
+		}
+		else if (o.call.prompt == NULL)
+			o.call.prompt = DEFAULT_PROMPT;
+	}
+	if (rc == 0 && o.call.prompt[0] == '\0')
+	{
+		log_error("the prompt is empty");
+		rc = EX_DATAERR;
+	}
+	if (rc == 0)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			rc = EX_SOFTWARE;
+		else
+		{
+			raise_fd_limit();
+			rc = execute(&o);
+			curl_global_cleanup();
+		}
+	}
+	free(prompt);
+	free(o.headers);
+	free(o.scopes);
+	return rc < 0 ? 0 : rc;
+}

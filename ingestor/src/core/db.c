@@ -1,0 +1,157 @@
+/*
+ * db.c - connection settings and start-up checks (see db.h).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "util/log.h"
+
+#define SQLSTATE_UNDEFINED_FUNCTION "42883"
+
+/* --db, else LOOMLAT_DATABASE_URL, else "" (libpq defaults). */
+const char *
+db_conninfo(const char *option)
+{
+	const char *env;
+
+	if (option != NULL)
+		return option;
+	env = getenv("LOOMLAT_DATABASE_URL");
+	return env != NULL ? env : "";
+}
+
+/* Keyword/value pairs for both ways of connecting; dbname is expanded. */
+static void
+conn_params(const char *conninfo, const char *keywords[3], const char *values[3])
+{
+	keywords[0] = "fallback_application_name";
+	values[0] = "loomlat";
+	keywords[1] = "dbname";
+	values[1] = conninfo[0] ? conninfo : NULL;
+	keywords[2] = NULL;
+	values[2] = NULL;
+}
+
+/* Asynchronous connect. */
+PGconn *
+db_connect_start(const char *conninfo)
+{
+	const char *keywords[3];
+	const char *values[3];
+
+	conn_params(conninfo, keywords, values);
+	return PQconnectStartParams(keywords, values, 1);
+}
+
+/* Copy libpq's message without its trailing newline. */
+static void
+copy_message(char *err, size_t errlen, const char *prefix, const char *message)
+{
+	size_t len;
+
+	snprintf(err, errlen, "%s%s", prefix, message);
+	len = strlen(err);
+	while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
+		err[--len] = '\0';
+}
+
+/* Blocking connect, for start-up. */
+PGconn *
+db_connect_blocking(const char *conninfo, char *err, size_t errlen)
+{
+	const char *keywords[3];
+	const char *values[3];
+	PGconn *conn;
+
+	conn_params(conninfo, keywords, values);
+	conn = PQconnectdbParams(keywords, values, 1);
+
+	if (conn == NULL)
+	{
+		snprintf(err, errlen, "out of memory connecting to the database");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		copy_message(err, errlen, "cannot connect to the database: ", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Run one statement with parameters; the result, or NULL with err set. */
+static PGresult *
+exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want,
+     char *err, size_t errlen)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) == want)
+		return res;
+	copy_message(err, errlen, "", PQresultErrorMessage(res));
+	PQclear(res);
+	return NULL;
+}
+
+/* Agent check or upsert, then the cold-start threshold. */
+enum db_check
+db_prepare_agent(PGconn *conn, int64_t agent_id, const char *name, double *threshold_ms, char *err,
+                 size_t errlen)
+{
+	char id[24];
+	const char *params[2] = {id, name};
+	char msg[512];
+	PGresult *res;
+
+	snprintf(id, sizeof(id), "%" PRId64, agent_id);
+	if (name != NULL)
+		res = exec(conn,
+		           "INSERT INTO loomlat.agents (agent_id, name) VALUES ($1, $2) "
+		           "ON CONFLICT (agent_id) DO UPDATE SET name = EXCLUDED.name",
+		           2, params, PGRES_COMMAND_OK, msg, sizeof(msg));
+	else
+		res = exec(conn, "SELECT 1 FROM loomlat.agents WHERE agent_id = $1", 1, params,
+		           PGRES_TUPLES_OK, msg, sizeof(msg));
+	if (res == NULL)
+	{
+		snprintf(err, errlen,
+		         "cannot use table loomlat.agents: %s (is the extension installed? run CREATE "
+		         "EXTENSION loomlat in this database)",
+		         msg);
+		return DB_CHECK_UNAVAILABLE;
+	}
+	if (name == NULL && PQntuples(res) == 0)
+	{
+		PQclear(res);
+		snprintf(err, errlen,
+		         "agent %s does not exist in loomlat.agents; pass --agent-name NAME to create it",
+		         id);
+		return DB_CHECK_NO_AGENT;
+	}
+	PQclear(res);
+
+	res = PQexec(conn, "SELECT loomlat.cold_start_threshold_ms()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0))
+		*threshold_ms = strtod(PQgetvalue(res, 0, 0), NULL);
+	else
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (state == NULL || strcmp(state, SQLSTATE_UNDEFINED_FUNCTION) != 0)
+		{
+			copy_message(err, errlen,
+			             "cannot read the cold-start threshold: ", PQresultErrorMessage(res));
+			PQclear(res);
+			return DB_CHECK_UNAVAILABLE;
+		}
+		log_warning("loomlat.cold_start_threshold_ms() is missing; cold/warm shown as unknown");
+		*threshold_ms = NAN;
+	}
+	PQclear(res);
+	return DB_CHECK_OK;
+}

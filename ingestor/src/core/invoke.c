@@ -1,0 +1,614 @@
+/*
+ * invoke.c - the per-invocation state machine (see invoke.h).
+ *
+ * An invocation holds references for the callbacks still owed to it: one
+ * until it is finished, one while a token request is outstanding (a token
+ * source cannot be cancelled) and one while its pending row is unconfirmed
+ * (that round trip is the "db" phase).  It is freed when the last one is
+ * released, so a late callback never touches freed memory.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/invoke.h"
+#include "core/uuid.h"
+#include "core/version.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define MAX_EVENT_BYTES (1024 * 1024)
+#define EXCERPT_LEN     200
+#define ERROR_LEN       (STREAM_ERROR_LEN + 128)
+
+struct invocation
+{
+	struct invoke_env *env;
+	bool write_rows;
+	invoke_done_fn done;
+	void *done_arg;
+	struct invocation *prev; /* env->live list */
+	struct invocation *next;
+	int refs;
+	bool finished;
+
+	char id[UUID_STR_LEN];
+	char session_buf[UUID_STR_LEN];
+	const char *session_id;
+	int64_t t0_ns;
+	double t0_wall;
+	struct loop_timer *deadline;
+
+	bool token_known;
+	double token_ms;
+	bool token_cache_hit;
+	char *token; /* kept only to invalidate it after a 401; wiped when freed */
+	bool retried;
+	double db_ms; /* NAN until the pending row is confirmed */
+
+	char *body;
+	size_t body_len;
+	struct curl_slist *request_headers;
+	CURL *easy;
+	char curl_error[CURL_ERROR_SIZE];
+	struct stream_observer *observer;
+	bool observer_finished;
+	int64_t http_start_ns;
+	long status;
+	char content_type[128];
+	char excerpt[EXCERPT_LEN + 1];
+	size_t excerpt_len;
+};
+
+static void on_token(void *arg, const struct token_result *result);
+
+/* Overwrite and free a string that held a secret. */
+static void
+free_secret(char *s)
+{
+	if (s != NULL)
+	{
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Free the header list, wiping the Authorization entry first. */
+static void
+free_headers(struct curl_slist *list)
+{
+	for (struct curl_slist *h = list; h != NULL; h = h->next)
+		if (strncasecmp(h->data, "Authorization:", 14) == 0)
+			explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(list);
+}
+
+/* Release what the HTTP attempt holds (the transfer is no longer running). */
+static void
+http_cleanup(struct invocation *inv)
+{
+	if (inv->easy != NULL)
+		curl_easy_cleanup(inv->easy);
+	inv->easy = NULL;
+	free_headers(inv->request_headers);
+	inv->request_headers = NULL;
+	stream_observer_free(inv->observer);
+	inv->observer = NULL;
+	inv->observer_finished = false;
+	inv->status = 0;
+	inv->content_type[0] = '\0';
+	inv->excerpt_len = 0;
+}
+
+/* Unlink and free. */
+static void
+destroy(struct invocation *inv)
+{
+	if (inv->prev != NULL)
+		inv->prev->next = inv->next;
+	else
+		inv->env->live = inv->next;
+	if (inv->next != NULL)
+		inv->next->prev = inv->prev;
+	loop_cancel_timer(inv->env->loop, inv->deadline);
+	http_cleanup(inv);
+	free_secret(inv->token);
+	free(inv->body);
+	free(inv);
+}
+
+/* Drop one reference; the last frees the invocation. */
+static void
+release(struct invocation *inv)
+{
+	if (--inv->refs == 0)
+		destroy(inv);
+}
+
+/* Set a number, or leave the key out when it is not finite. */
+static void
+set_number(json_t *obj, const char *key, double v)
+{
+	if (isfinite(v))
+		json_object_set_new(obj, key, json_real(v));
+}
+
+/* The columns every row of this invocation carries. */
+static json_t *
+base_row(const struct invocation *inv, const char *status)
+{
+	return json_pack("{s:s,s:I,s:s,s:s,s:f}", "invocation_id", inv->id, "agent_id",
+	                 (json_int_t) inv->env->config->agent_id, "session_id", inv->session_id,
+	                 "status", status, "client_invoke_time", inv->t0_wall);
+}
+
+/* Append a phase when its numbers are valid (start NAN = unknown). */
+static void
+add_phase(json_t *phases, const char *name, double start_ms, double duration_ms)
+{
+	json_t *phase;
+
+	if (!isfinite(duration_ms) || duration_ms < 0)
+		return;
+	phase = json_pack("{s:s,s:f}", "phase", name, "duration_ms", duration_ms);
+	if (isfinite(start_ms))
+		json_object_set_new(phase, "start_ms", json_real(start_ms));
+	else
+		json_object_set_new(phase, "start_ms", json_null());
+	json_array_append_new(phases, phase);
+}
+
+/* curl's DNS, connect, TLS and first-byte times, placed on the invocation's timeline. */
+static void
+add_curl_phases(const struct invocation *inv, json_t *phases)
+{
+	curl_off_t dns = 0, connect = 0, tls = 0, pre = 0, first = 0;
+	long connects = 0;
+	double off = clock_ms_between(inv->t0_ns, inv->http_start_ns);
+
+	curl_easy_getinfo(inv->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
+	curl_easy_getinfo(inv->easy, CURLINFO_CONNECT_TIME_T, &connect);
+	curl_easy_getinfo(inv->easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+	curl_easy_getinfo(inv->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	curl_easy_getinfo(inv->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+	curl_easy_getinfo(inv->easy, CURLINFO_NUM_CONNECTS, &connects);
+	if (connects > 0 && connect > 0)
+	{
+		add_phase(phases, "dns", off, (double) dns / 1e3);
+		add_phase(phases, "connect", off + (double) dns / 1e3, (double) (connect - dns) / 1e3);
+		if (tls > 0)
+			add_phase(phases, "tls", off + (double) connect / 1e3, (double) (tls - connect) / 1e3);
+	}
+	if (first > 0)
+		add_phase(phases, "first_byte", off + (double) pre / 1e3, (double) (first - pre) / 1e3);
+}
+
+/* The agent's own phases as agent.<name>; a name reported twice keeps its last value. */
+static void
+add_agent_phases(const struct stream_result *r, json_t *phases)
+{
+	for (size_t i = 0; i < r->n_phases; i++)
+	{
+		const struct stream_phase *p = &r->phases[i];
+		char name[80];
+		bool later = false;
+
+		for (size_t j = i + 1; j < r->n_phases && !later; j++)
+			later = strcmp(r->phases[j].name, p->name) == 0;
+		if (later || p->name[0] == '\0')
+			continue;
+		snprintf(name, sizeof(name), "agent.%s", p->name);
+		add_phase(phases, name, p->start_ms == -1 ? NAN : p->start_ms, p->duration_ms);
+	}
+}
+
+/* Settle the observer once (truncation, missing text) and return its result. */
+static const struct stream_result *
+observed(struct invocation *inv, int64_t now_ns)
+{
+	if (inv->observer == NULL)
+		return NULL;
+	if (!inv->observer_finished)
+	{
+		stream_observer_finish(inv->observer, now_ns);
+		inv->observer_finished = true;
+	}
+	return stream_observer_result(inv->observer);
+}
+
+/* The final row was confirmed (or given up on). */
+static void
+final_written(void *arg, bool written)
+{
+	struct invoke_env *env = arg;
+
+	if (written)
+		env->rows_written++;
+}
+
+/* End the invocation: queue its row, report the outcome, drop the run's reference. */
+static void
+finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachable)
+{
+	const struct stream_result *r = observed(inv, now_ns);
+	struct invoke_outcome out = {.unreachable = unreachable};
+	struct summary_record *rec = &out.record;
+	int64_t done_ns = now_ns;
+	double cold = NAN;
+
+	if (inv->finished)
+		return;
+	inv->finished = true;
+	loop_cancel_timer(inv->env->loop, inv->deadline);
+	inv->deadline = NULL;
+	if (r != NULL && r->end_ns != 0)
+		done_ns = r->end_ns;
+	else if (r != NULL && r->last_text_ns != 0)
+		done_ns = r->last_text_ns;
+	if (r != NULL && r->has_cold_start)
+		cold = r->cold_start_latency_ms;
+	else if (r != NULL && r->has_agent_start)
+		cold = (r->agent_start_time - inv->t0_wall) * 1e3;
+
+	memcpy(rec->invocation_id, inv->id, UUID_STR_LEN);
+	rec->client_invoke_time = inv->t0_wall;
+	rec->ttft_ms =
+	    r != NULL && r->first_text_ns != 0 ? clock_ms_between(inv->t0_ns, r->first_text_ns) : NAN;
+	rec->duration_ms = clock_ms_between(inv->t0_ns, done_ns);
+	rec->cold_start_latency_ms = cold;
+	rec->ok = error == NULL;
+	rec->token_cache_hit = inv->token_known && inv->token_cache_hit;
+	rec->error = error;
+
+	if (inv->write_rows)
+	{
+		json_t *row = base_row(inv, error == NULL ? "complete" : "error");
+		json_t *phases = json_array();
+
+		set_number(row, "client_done_time", inv->t0_wall + rec->duration_ms / 1e3);
+		set_number(row, "client_duration_ms", rec->duration_ms);
+		set_number(row, "ttft_ms", rec->ttft_ms);
+		set_number(row, "cold_start_latency_ms", cold);
+		if (error != NULL)
+			json_object_set_new(row, "error_message", json_string(error));
+		if (inv->token_known)
+		{
+			json_object_set_new(row, "token_cache_hit", json_boolean(inv->token_cache_hit));
+			add_phase(phases, "token", 0, inv->token_ms);
+		}
+		add_phase(phases, "db", 0, inv->db_ms);
+		if (inv->easy != NULL)
+			add_curl_phases(inv, phases);
+		if (r != NULL)
+		{
+			double http_off = clock_ms_between(inv->t0_ns, inv->http_start_ns);
+
+			if (r->has_agent_start)
+				set_number(row, "agent_start_time", r->agent_start_time);
+			if (r->input_tokens >= 0)
+				json_object_set_new(row, "input_tokens", json_integer(r->input_tokens));
+			if (r->output_tokens >= 0)
+				json_object_set_new(row, "output_tokens", json_integer(r->output_tokens));
+			if (r->first_text_ns != 0)
+			{
+				add_phase(phases, "first_token", http_off,
+				          clock_ms_between(inv->http_start_ns, r->first_text_ns));
+				add_phase(phases, "stream", rec->ttft_ms,
+				          clock_ms_between(r->first_text_ns, done_ns));
+			}
+			add_agent_phases(r, phases);
+		}
+		json_object_set_new(row, "phases", phases);
+		pg_writer_put(inv->env->writer, row, final_written, inv->env);
+	}
+	inv->done(inv->done_arg, &out);
+	http_cleanup(inv);
+	release(inv);
+}
+
+/* Keep a short, printable excerpt of an error body (never the headers). */
+static void
+keep_excerpt(struct invocation *inv, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len && inv->excerpt_len < EXCERPT_LEN; i++)
+	{
+		char c = isprint((unsigned char) data[i]) ? data[i] : ' ';
+
+		if (c == ' ' && (inv->excerpt_len == 0 || inv->excerpt[inv->excerpt_len - 1] == ' '))
+			continue;
+		inv->excerpt[inv->excerpt_len++] = c;
+	}
+	inv->excerpt[inv->excerpt_len] = '\0';
+}
+
+/* Body bytes: stamp them and feed the observer; nothing else happens here. */
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct invocation *inv = arg;
+	size_t len = size * nmemb;
+	int64_t now_ns = clock_mono_ns();
+
+	if (inv->status >= 300)
+		keep_excerpt(inv, data, len);
+	else if (stream_observer_feed(inv->observer, data, len, now_ns) != 0)
+		return CURL_WRITEFUNC_ERROR; /* the stream failed: stop reading it */
+	return len;
+}
+
+/* Header lines: the final status and its Content-Type. */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct invocation *inv = arg;
+	size_t len = size * nmemb;
+	static const char ct[] = "content-type:";
+
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+		inv->content_type[0] = '\0';
+	else if (len > sizeof(ct) - 1 && strncasecmp(data, ct, sizeof(ct) - 1) == 0)
+	{
+		size_t start = sizeof(ct) - 1;
+		size_t end = len;
+
+		while (start < end && (data[start] == ' ' || data[start] == '\t'))
+			start++;
+		while (end > start && isspace((unsigned char) data[end - 1]))
+			end--;
+		if (end - start >= sizeof(inv->content_type))
+			end = start + sizeof(inv->content_type) - 1;
+		memcpy(inv->content_type, data + start, end - start);
+		inv->content_type[end - start] = '\0';
+	}
+	else if (len <= 2 && (data[0] == '\r' || data[0] == '\n'))
+	{
+		long code = 0;
+
+		curl_easy_getinfo(inv->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 200)
+		{
+			inv->status = code;
+			stream_observer_set_content_type(inv->observer,
+			                                 inv->content_type[0] ? inv->content_type : NULL);
+		}
+	}
+	return len;
+}
+
+/* The transfer ended: retry after a 401 once, else conclude. */
+static void
+on_http_done(void *arg, CURL *easy, CURLcode result)
+{
+	struct invocation *inv = arg;
+	int64_t now_ns = clock_mono_ns();
+	const struct stream_result *r;
+	char error[ERROR_LEN];
+
+	if (inv->status == 401 && !inv->retried && inv->token != NULL)
+	{
+		log_debug("invocation %s: HTTP 401, fetching a new token and retrying once", inv->id);
+		inv->retried = true;
+		token_source_invalidate(inv->env->tokens, inv->token);
+		free_secret(inv->token);
+		inv->token = NULL;
+		http_cleanup(inv);
+		inv->refs++;
+		token_source_get(inv->env->tokens, on_token, inv);
+		return;
+	}
+	r = observed(inv, now_ns);
+	if (inv->status >= 400)
+		snprintf(error, sizeof(error), "HTTP %ld: %s", inv->status,
+		         inv->excerpt_len ? inv->excerpt : "(empty body)");
+	else if (inv->status >= 300)
+		snprintf(error, sizeof(error), "HTTP %ld: redirects are not followed; use the final URL",
+		         inv->status);
+	else if (r->failed)
+		snprintf(error, sizeof(error), "%s", r->error);
+	else if (result != CURLE_OK)
+		snprintf(error, sizeof(error), "%s: %s",
+		         result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR ? "stream cut"
+		                                                                    : "request failed",
+		         inv->curl_error[0] ? inv->curl_error : curl_easy_strerror(result));
+	else if (r->first_text_ns == 0)
+		snprintf(error, sizeof(error), "no answer text in the response");
+	else
+	{
+		finish(inv, now_ns, NULL, false);
+		return;
+	}
+	finish(inv, now_ns, error,
+	       result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST);
+}
+
+/* Build the request and hand it to the loop. */
+static void
+start_http(struct invocation *inv)
+{
+	const struct invoke_config *cfg = inv->env->config;
+	struct agent_request request = {cfg->prompt, inv->session_id, cfg->model};
+	struct curl_slist *headers;
+	CURL *easy;
+
+	if (inv->body == NULL)
+		inv->body = agent_format_request_body(cfg->format, &request, &inv->body_len);
+	headers = agent_format_request_headers(cfg->format, &request, NULL);
+	for (size_t i = 0; i < cfg->n_headers && headers != NULL; i++)
+		headers = curl_slist_append(headers, cfg->headers[i]);
+	if (headers != NULL)
+		headers = curl_slist_append(headers, "Expect:");
+	if (headers != NULL && inv->token != NULL)
+	{
+		size_t len = strlen(inv->token) + sizeof("Authorization: Bearer ");
+		char *auth = malloc(len);
+
+		if (auth != NULL)
+		{
+			snprintf(auth, len, "Authorization: Bearer %s", inv->token);
+			headers = curl_slist_append(headers, auth);
+			free_secret(auth);
+		}
+		else
+		{
+			free_headers(headers);
+			headers = NULL;
+		}
+	}
+	inv->request_headers = headers;
+	inv->observer = stream_observer_new(cfg->format, MAX_EVENT_BYTES);
+	inv->easy = easy = curl_easy_init();
+	if (inv->body == NULL || headers == NULL || inv->observer == NULL || easy == NULL)
+	{
+		finish(inv, clock_mono_ns(), "out of memory preparing the request", false);
+		return;
+	}
+	inv->curl_error[0] = '\0';
+	curl_easy_setopt(easy, CURLOPT_URL, cfg->url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, inv->body);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) inv->body_len);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "loomlat/" LOOMLAT_VERSION);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, inv);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, inv);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, inv->curl_error);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+	                 cfg->http1_1 ? (long) CURL_HTTP_VERSION_1_1 : (long) CURL_HTTP_VERSION_2TLS);
+	inv->http_start_ns = clock_mono_ns();
+	if (loop_add_transfer(inv->env->loop, easy, on_http_done, inv) != 0)
+		finish(inv, clock_mono_ns(), "cannot start the HTTP transfer", false);
+}
+
+/* The token arrived (or failed): start the request. */
+static void
+on_token(void *arg, const struct token_result *result)
+{
+	struct invocation *inv = arg;
+
+	if (!inv->finished)
+	{
+		inv->token_ms = inv->token_known ? inv->token_ms + result->wait_ms : result->wait_ms;
+		if (!inv->token_known)
+			inv->token_cache_hit = result->cache_hit;
+		inv->token_known = true;
+		if (result->error != NULL)
+		{
+			char error[ERROR_LEN];
+
+			snprintf(error, sizeof(error), "token: %s", result->error);
+			finish(inv, clock_mono_ns(), error, false);
+		}
+		else if (result->access_token != NULL && result->access_token[0] != '\0' &&
+		         (inv->token = strdup(result->access_token)) == NULL)
+			finish(inv, clock_mono_ns(), "out of memory keeping the token", false);
+		else
+			start_http(inv);
+	}
+	release(inv);
+}
+
+/* The pending row's round trip is the db phase; a late one is written on its own. */
+static void
+pending_written(void *arg, bool written)
+{
+	struct invocation *inv = arg;
+
+	if (written)
+	{
+		inv->db_ms = clock_ms_between(inv->t0_ns, clock_mono_ns());
+		if (inv->finished)
+		{
+			json_t *phases = json_array();
+			json_t *row = json_pack("{s:s}", "invocation_id", inv->id);
+
+			add_phase(phases, "db", 0, inv->db_ms);
+			json_object_set_new(row, "phases", phases);
+			pg_writer_put(inv->env->writer, row, NULL, NULL);
+		}
+	}
+	release(inv);
+}
+
+/* The per-invocation ceiling passed. */
+static void
+on_deadline(void *arg)
+{
+	struct invocation *inv = arg;
+	char reason[64];
+
+	inv->deadline = NULL;
+	snprintf(reason, sizeof(reason), "timed out after %.3g s",
+	         (double) inv->env->config->timeout_ms / 1e3);
+	invocation_abort(inv, reason);
+}
+
+/* t0, then the pending row and the token request at the same moment. */
+struct invocation *
+invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, void *arg)
+{
+	struct invocation *inv = calloc(1, sizeof(*inv));
+
+	if (inv == NULL)
+		return NULL;
+	inv->t0_ns = clock_mono_ns();
+	inv->t0_wall = clock_wall_s();
+	inv->env = env;
+	inv->write_rows = write_rows;
+	inv->done = done;
+	inv->done_arg = arg;
+	inv->db_ms = NAN;
+	if (uuid_v7((uint64_t) (inv->t0_wall * 1e3), inv->id) != 0 ||
+	    (env->config->session_id == NULL &&
+	     uuid_v7((uint64_t) (inv->t0_wall * 1e3), inv->session_buf) != 0))
+	{
+		free(inv);
+		return NULL;
+	}
+	inv->session_id = env->config->session_id ? env->config->session_id : inv->session_buf;
+	inv->next = env->live;
+	if (env->live != NULL)
+		env->live->prev = inv;
+	env->live = inv;
+	inv->refs = 2; /* the run's, and the token request's */
+	if (write_rows)
+	{
+		inv->refs++;
+		pg_writer_put(env->writer, base_row(inv, "pending"), pending_written, inv);
+	}
+	inv->deadline = loop_add_timer(env->loop, inv->t0_ns + env->config->timeout_ms * NS_PER_MS,
+	                               on_deadline, inv);
+	token_source_get(env->tokens, on_token, inv);
+	return inv;
+}
+
+/* Stop the transfer if one runs and end as an error with what was measured. */
+void
+invocation_abort(struct invocation *inv, const char *reason)
+{
+	if (inv->finished)
+		return;
+	if (inv->easy != NULL)
+		loop_cancel_transfer(inv->env->loop, inv->easy);
+	finish(inv, clock_mono_ns(), reason, false);
+}
+
+/* Free what outstanding callbacks still hold. */
+void
+invoke_env_cleanup(struct invoke_env *env)
+{
+	while (env->live != NULL)
+	{
+		if (env->live->easy != NULL && !env->live->finished)
+			loop_cancel_transfer(env->loop, env->live->easy);
+		destroy(env->live);
+	}
+}

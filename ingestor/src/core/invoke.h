@@ -1,0 +1,77 @@
+/*
+ * invoke.h - one agent invocation, as a state machine on the loop.
+ *
+ *   start:  t0 (monotonic) and client_invoke_time (wall) are taken; at that
+ *           moment the "pending" row is queued and the token is asked for.
+ *   token:  the request waits for the token only, never for the database.
+ *   http:   the request streams; body bytes are stamped with the clock as
+ *           they arrive and fed to the stream observer, nothing else.
+ *   done:   the row (complete or error, with the timings measured and the
+ *           phases) is queued and the outcome reported.
+ * An HTTP 401 drops the cached token and retries once with a new one.  Every
+ * failure (token, HTTP status, cut stream, error event, no text, timeout,
+ * abort) ends as an error row with a message that never contains a token.
+ */
+#ifndef LOOMLAT_INVOKE_H
+#define LOOMLAT_INVOKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/token_source.h"
+#include "core/loop.h"
+#include "core/pg_writer.h"
+#include "core/summary.h"
+#include "stream/agent_format.h"
+
+struct invoke_config
+{
+	const char *url;
+	enum agent_format format;
+	const char *prompt;
+	const char *model;          /* NULL: the format's default */
+	const char *session_id;     /* NULL: a new session per invocation */
+	const char *const *headers; /* extra "Name: value" request headers */
+	size_t n_headers;
+	int64_t agent_id;
+	long timeout_ms; /* per invocation, from t0 */
+	long connect_timeout_ms;
+	bool http1_1;
+};
+
+/* What all invocations of a run share. */
+struct invoke_env
+{
+	struct loop *loop;
+	struct token_source *tokens;
+	struct pg_writer *writer;
+	const struct invoke_config *config;
+	unsigned long rows_written; /* final rows confirmed by the database */
+	struct invocation *live;    /* every invocation not yet freed */
+};
+
+struct invoke_outcome
+{
+	struct summary_record record;
+	bool unreachable; /* the agent endpoint could not be reached at all */
+};
+
+/* Runs once per invocation, on the loop; the outcome is valid during the call. */
+typedef void (*invoke_done_fn)(void *arg, const struct invoke_outcome *outcome);
+
+struct invocation;
+
+/* Start an invocation; write_rows = false for warm-up runs.  NULL when out
+ * of resources (nothing was started and done will not run). */
+struct invocation *invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done,
+                                    void *arg);
+
+/* Free the invocations still waiting for callbacks that will never come:
+ * call after the loop stopped and the token source and writer are freed. */
+void invoke_env_cleanup(struct invoke_env *env);
+
+/* End a running invocation now as an error with reason (before its done ran). */
+void invocation_abort(struct invocation *inv, const char *reason);
+
+#endif

@@ -1,0 +1,558 @@
+/*
+ * pg_writer.c - batched idempotent upserts over one non-blocking libpq
+ * connection (see pg_writer.h).
+ *
+ * States: IDLE (connected, nothing in flight), BUSY (one batch sent, its
+ * result awaited), BACKOFF (disconnected, a reconnect timer set),
+ * CONNECTING (PQconnectPoll under way), CLOSED (given up after a drain
+ * timeout).  The queue is a FIFO; the first in_flight rows form the batch on
+ * the wire and are removed only when the server confirmed them.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/pg_writer.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define MAX_BATCH_ROWS     1000
+#define BACKOFF_MIN_MS     100
+#define BACKOFF_MAX_MS     5000
+#define CONNECT_TIMEOUT_MS 10000
+
+/*
+ * One statement per batch: $1 is a JSON array of rows.  The last row of an
+ * invocation (and of an invocation's phase) in the batch wins, since
+ * ON CONFLICT DO UPDATE cannot touch a row twice in one statement.  The
+ * phases reference invocations inserted by the same statement; foreign keys
+ * are checked at its end.
+ */
+static const char UPSERT_SQL[] =
+    "WITH item AS ("
+    " SELECT i.r, i.ord"
+    " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) WITH ORDINALITY AS i(r, ord)"
+    "), inv AS ("
+    " SELECT DISTINCT ON (x.invocation_id) x.*"
+    " FROM item, pg_catalog.jsonb_to_record(item.r) AS x(invocation_id uuid, agent_id bigint,"
+    "  session_id text, status loomlat.invocation_status, client_invoke_time float8,"
+    "  agent_start_time float8, client_done_time float8, cold_start_latency_ms float8,"
+    "  ttft_ms float8, client_duration_ms float8, input_tokens integer, output_tokens integer,"
+    "  token_cache_hit boolean, error_message text)"
+    " WHERE x.status IS NOT NULL"
+    " ORDER BY x.invocation_id, item.ord DESC"
+    "), upsert AS ("
+    " INSERT INTO loomlat.invocations AS t (invocation_id, agent_id, session_id, status,"
+    "  client_invoke_time, agent_start_time, client_done_time, cold_start_latency_ms, ttft_ms,"
+    "  client_duration_ms, input_tokens, output_tokens, token_cache_hit, error_message)"
+    " SELECT invocation_id, agent_id, session_id, status,"
+    "  pg_catalog.to_timestamp(client_invoke_time), pg_catalog.to_timestamp(agent_start_time),"
+    "  pg_catalog.to_timestamp(client_done_time), cold_start_latency_ms, ttft_ms,"
+    "  client_duration_ms, input_tokens, output_tokens, token_cache_hit, error_message"
+    " FROM inv"
+    " ON CONFLICT (invocation_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,"
+    "  session_id = EXCLUDED.session_id, status = EXCLUDED.status,"
+    "  client_invoke_time = EXCLUDED.client_invoke_time,"
+    "  agent_start_time = EXCLUDED.agent_start_time,"
+    "  client_done_time = EXCLUDED.client_done_time,"
+    "  cold_start_latency_ms = EXCLUDED.cold_start_latency_ms, ttft_ms = EXCLUDED.ttft_ms,"
+    "  client_duration_ms = EXCLUDED.client_duration_ms, input_tokens = EXCLUDED.input_tokens,"
+    "  output_tokens = EXCLUDED.output_tokens, token_cache_hit = EXCLUDED.token_cache_hit,"
+    "  error_message = EXCLUDED.error_message"
+    " WHERE EXCLUDED.status <> 'pending'::loomlat.invocation_status"
+    "), phase AS ("
+    " SELECT DISTINCT ON (x.invocation_id, p.phase) x.invocation_id, p.phase, p.start_ms,"
+    "  p.duration_ms"
+    " FROM item, pg_catalog.jsonb_to_record(item.r) AS x(invocation_id uuid, phases jsonb),"
+    "  pg_catalog.jsonb_to_recordset(x.phases) AS p(phase text, start_ms float8,"
+    "  duration_ms float8)"
+    " ORDER BY x.invocation_id, p.phase, item.ord DESC"
+    ")"
+    " INSERT INTO loomlat.invocation_phases AS t (invocation_id, phase, start_ms, duration_ms)"
+    " SELECT invocation_id, phase, start_ms, duration_ms FROM phase"
+    " ON CONFLICT (invocation_id, phase) DO UPDATE SET start_ms = EXCLUDED.start_ms,"
+    "  duration_ms = EXCLUDED.duration_ms";
+
+enum writer_state
+{
+	W_IDLE,
+	W_BUSY,
+	W_BACKOFF,
+	W_CONNECTING,
+	W_CLOSED
+};
+
+struct item
+{
+	struct item *next;
+	json_t *row;
+	pg_writer_done_fn done;
+	void *arg;
+};
+
+struct pg_writer
+{
+	struct loop *loop;
+	char *conninfo;
+	PGconn *conn;
+	int watched_fd; /* -1 when not watching */
+	enum writer_state state;
+
+	struct item *head;
+	struct item **tail;
+	size_t queued;      /* including the in-flight ones */
+	size_t in_flight;   /* the first in_flight items are on the wire */
+	size_t isolate;     /* after a rejected batch: send these many rows one by one */
+	bool send_deferred; /* a send_batch() call is queued on the loop */
+	bool batch_failed;  /* the current batch got an error result */
+	json_t *rejected;   /* rows the server refused */
+
+	int backoff_ms;
+	struct loop_timer *timer; /* reconnect, or connect timeout */
+	bool outage_logged;
+
+	loop_fn drained;
+	void *drained_arg;
+	struct loop_timer *drain_timer;
+
+	struct pg_writer_stats stats;
+};
+
+static void send_batch(void *arg);
+static void start_connect(void *arg);
+static void on_socket(void *arg, int fd, short revents);
+
+/* Watch the connection's socket for events (0 = stop watching). */
+static void
+watch(struct pg_writer *w, short events)
+{
+	int fd = w->conn != NULL ? PQsocket(w->conn) : -1;
+
+	if (w->watched_fd >= 0 && (fd != w->watched_fd || events == 0))
+	{
+		loop_watch_fd(w->loop, w->watched_fd, 0, NULL, NULL);
+		w->watched_fd = -1;
+	}
+	if (fd >= 0 && events != 0)
+	{
+		if (loop_watch_fd(w->loop, fd, events, on_socket, w) != 0)
+		{
+			log_error("out of memory watching the database socket");
+			abort();
+		}
+		w->watched_fd = fd;
+	}
+}
+
+/* Call and clear the drain callback. */
+static void
+finish_drain(struct pg_writer *w)
+{
+	loop_fn fn = w->drained;
+
+	if (fn == NULL)
+		return;
+	w->drained = NULL;
+	loop_cancel_timer(w->loop, w->drain_timer);
+	w->drain_timer = NULL;
+	fn(w->drained_arg);
+}
+
+/* Adopt a connected connection. */
+struct pg_writer *
+pg_writer_new(struct loop *loop, const char *conninfo, PGconn *conn)
+{
+	struct pg_writer *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->conninfo = strdup(conninfo);
+	w->rejected = json_array();
+	if (w->conninfo == NULL || w->rejected == NULL || PQsetnonblocking(conn, 1) != 0)
+	{
+		free(w->conninfo);
+		json_decref(w->rejected);
+		free(w);
+		return NULL;
+	}
+	w->loop = loop;
+	w->conn = conn;
+	w->watched_fd = -1;
+	w->state = W_IDLE;
+	w->tail = &w->head;
+	w->backoff_ms = BACKOFF_MIN_MS;
+	return w;
+}
+
+/* Free the queue without callbacks and close the connection. */
+void
+pg_writer_free(struct pg_writer *w)
+{
+	if (w == NULL)
+		return;
+	watch(w, 0);
+	loop_cancel_timer(w->loop, w->timer);
+	loop_cancel_timer(w->loop, w->drain_timer);
+	while (w->head != NULL)
+	{
+		struct item *item = w->head;
+
+		w->head = item->next;
+		json_decref(item->row);
+		free(item);
+	}
+	PQfinish(w->conn);
+	json_decref(w->rejected);
+	free(w->conninfo);
+	free(w);
+}
+
+/* Send soon, so that rows queued in the same loop iteration share a batch. */
+static void
+schedule_send(struct pg_writer *w)
+{
+	if (w->state == W_IDLE && !w->send_deferred && w->head != NULL)
+	{
+		w->send_deferred = true;
+		loop_defer(w->loop, send_batch, w);
+	}
+}
+
+/* Append to the queue. */
+void
+pg_writer_put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
+{
+	struct item *item = malloc(sizeof(*item));
+
+	if (item == NULL)
+	{
+		log_error("out of memory queueing a database row");
+		abort();
+	}
+	*item = (struct item){NULL, row, done, arg};
+	*w->tail = item;
+	w->tail = &item->next;
+	w->queued++;
+	schedule_send(w);
+}
+
+/* Rows not yet confirmed. */
+size_t
+pg_writer_pending(const struct pg_writer *w)
+{
+	return w->queued;
+}
+
+/* Remove the first item from the queue and report its fate. */
+static void
+pop_item(struct pg_writer *w, bool written)
+{
+	struct item *item = w->head;
+
+	w->head = item->next;
+	if (w->head == NULL)
+		w->tail = &w->head;
+	w->queued--;
+	if (written)
+		w->stats.rows_written++;
+	json_decref(item->row);
+	if (item->done != NULL)
+		item->done(item->arg, written);
+	free(item);
+}
+
+/* Drop the connection and try again after the backoff (with jitter). */
+static void
+connection_lost(struct pg_writer *w, const char *what)
+{
+	int delay;
+
+	if (!w->outage_logged)
+	{
+		const char *msg = w->conn != NULL ? PQerrorMessage(w->conn) : "";
+		size_t len = strlen(msg);
+
+		while (len > 0 && msg[len - 1] == '\n')
+			len--;
+		log_warning("database %s failed: %.*s; %zu rows queued, reconnecting", what, (int) len, msg,
+		            w->queued);
+		w->outage_logged = true;
+	}
+	watch(w, 0);
+	PQfinish(w->conn);
+	w->conn = NULL;
+	w->in_flight = 0;
+	loop_cancel_timer(w->loop, w->timer);
+	w->timer = NULL;
+	if (w->state == W_CLOSED)
+		return;
+	w->state = W_BACKOFF;
+	delay = w->backoff_ms / 2 + rand() % (w->backoff_ms / 2 + 1);
+	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
+	w->timer = loop_add_timer(w->loop, clock_mono_ns() + delay * NS_PER_MS, start_connect, w);
+}
+
+/* Push buffered output; watch for the result (and for writability while data remains). */
+static void
+flush_and_watch(struct pg_writer *w)
+{
+	int rc = PQflush(w->conn);
+
+	if (rc < 0)
+		connection_lost(w, "write");
+	else
+		watch(w, rc == 1 ? (POLLIN | POLLOUT) : POLLIN);
+}
+
+/* Send the head of the queue as one statement. */
+static void
+send_batch(void *arg)
+{
+	struct pg_writer *w = arg;
+	size_t limit = w->isolate > 0 ? 1 : MAX_BATCH_ROWS;
+	json_t *rows;
+	char *text;
+	size_t n = 0;
+
+	w->send_deferred = false;
+	if (w->state != W_IDLE || w->head == NULL)
+		return;
+	rows = json_array();
+	for (struct item *item = w->head; item != NULL && n < limit; item = item->next, n++)
+		json_array_append(rows, item->row);
+	text = json_dumps(rows, JSON_COMPACT);
+	json_decref(rows);
+	if (text == NULL)
+	{
+		log_error("out of memory encoding database rows");
+		abort();
+	}
+	w->in_flight = n;
+	w->batch_failed = false;
+	w->state = W_BUSY;
+	if (!PQsendQueryParams(w->conn, UPSERT_SQL, 1, NULL, (const char *const *) &text, NULL, NULL,
+	                       0))
+		connection_lost(w, "send");
+	else
+		flush_and_watch(w);
+	free(text);
+}
+
+/* The batch's result arrived: confirm, isolate or reject its rows, then go on. */
+static void
+batch_done(struct pg_writer *w)
+{
+	size_t n = w->in_flight;
+
+	w->in_flight = 0;
+	w->state = W_IDLE;
+	watch(w, 0);
+	if (!w->batch_failed)
+	{
+		w->stats.batches++;
+		for (size_t i = 0; i < n; i++)
+			pop_item(w, true);
+		if (w->isolate > 0)
+			w->isolate--;
+	}
+	else if (n > 1)
+		w->isolate = n; /* find the bad row: resend these one at a time */
+	else
+	{
+		json_array_append(w->rejected, w->head->row);
+		w->stats.rejected++;
+		pop_item(w, false);
+		if (w->isolate > 0)
+			w->isolate--;
+	}
+	if (w->head != NULL)
+		send_batch(w);
+	else
+		finish_drain(w);
+}
+
+/* Read results while libpq has them; a NULL result ends the batch. */
+static void
+read_results(struct pg_writer *w)
+{
+	if (!PQconsumeInput(w->conn))
+	{
+		connection_lost(w, "read");
+		return;
+	}
+	while (!PQisBusy(w->conn))
+	{
+		PGresult *res = PQgetResult(w->conn);
+
+		if (res == NULL)
+		{
+			batch_done(w);
+			return;
+		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			if (PQstatus(w->conn) == CONNECTION_BAD)
+			{
+				PQclear(res);
+				connection_lost(w, "write");
+				return;
+			}
+			if (w->in_flight == 1)
+				log_error("database rejected a row (kept for the spool): %s",
+				          PQresultErrorMessage(res));
+			w->batch_failed = true;
+		}
+		PQclear(res);
+	}
+}
+
+/* Advance the connection attempt. */
+static void
+poll_connect(struct pg_writer *w)
+{
+	switch (PQconnectPoll(w->conn))
+	{
+		case PGRES_POLLING_READING:
+			watch(w, POLLIN);
+			break;
+		case PGRES_POLLING_WRITING:
+			watch(w, POLLOUT);
+			break;
+		case PGRES_POLLING_OK:
+			if (PQsetnonblocking(w->conn, 1) != 0)
+			{
+				connection_lost(w, "connection");
+				break;
+			}
+			loop_cancel_timer(w->loop, w->timer);
+			w->timer = NULL;
+			watch(w, 0);
+			w->state = W_IDLE;
+			w->backoff_ms = BACKOFF_MIN_MS;
+			w->outage_logged = false;
+			w->stats.reconnects++;
+			log_info("database connection restored; sending %zu queued rows", w->queued);
+			send_batch(w);
+			break;
+		default:
+			connection_lost(w, "connection");
+			break;
+	}
+}
+
+/* Socket events, by state. */
+static void
+on_socket(void *arg, int fd, short revents)
+{
+	struct pg_writer *w = arg;
+
+	if (w->state == W_CONNECTING)
+		poll_connect(w);
+	else if (w->state == W_BUSY)
+	{
+		if (revents & POLLOUT)
+		{
+			flush_and_watch(w);
+			if (w->state != W_BUSY)
+				return;
+		}
+		if (revents & POLLIN)
+			read_results(w);
+	}
+}
+
+/* A connection attempt took too long. */
+static void
+connect_timeout(void *arg)
+{
+	struct pg_writer *w = arg;
+
+	w->timer = NULL;
+	connection_lost(w, "connection (timed out)");
+}
+
+/* Backoff over: start connecting. */
+static void
+start_connect(void *arg)
+{
+	struct pg_writer *w = arg;
+
+	w->timer = NULL;
+	w->conn = db_connect_start(w->conninfo);
+	if (w->conn == NULL || PQstatus(w->conn) == CONNECTION_BAD)
+	{
+		connection_lost(w, "connection");
+		return;
+	}
+	w->state = W_CONNECTING;
+	w->timer = loop_add_timer(w->loop, clock_mono_ns() + CONNECT_TIMEOUT_MS * NS_PER_MS,
+	                          connect_timeout, w);
+	poll_connect(w);
+}
+
+/* The drain deadline passed: stop trying. */
+static void
+drain_timeout(void *arg)
+{
+	struct pg_writer *w = arg;
+
+	w->drain_timer = NULL;
+	log_warning("giving up on the database with %zu rows unwritten", w->queued);
+	w->state = W_CLOSED;
+	watch(w, 0);
+	loop_cancel_timer(w->loop, w->timer);
+	w->timer = NULL;
+	PQfinish(w->conn);
+	w->conn = NULL;
+	w->in_flight = 0;
+	finish_drain(w);
+}
+
+/* Nothing was left to write. */
+static void
+drain_now(void *arg)
+{
+	struct pg_writer *w = arg;
+
+	w->drain_timer = NULL;
+	finish_drain(w);
+}
+
+/* Wait for the queue to empty, at most timeout_ms. */
+void
+pg_writer_drain(struct pg_writer *w, int timeout_ms, loop_fn drained, void *arg)
+{
+	w->drained = drained;
+	w->drained_arg = arg;
+	if (w->head == NULL || w->state == W_CLOSED)
+	{
+		w->drain_timer = loop_add_timer(w->loop, 0, drain_now, w);
+		return;
+	}
+	w->drain_timer =
+	    loop_add_timer(w->loop, clock_mono_ns() + timeout_ms * NS_PER_MS, drain_timeout, w);
+}
+
+/* Everything not written, as a JSON array. */
+json_t *
+pg_writer_take_unwritten(struct pg_writer *w)
+{
+	json_t *rows = w->rejected;
+
+	w->rejected = json_array();
+	w->in_flight = 0;
+	while (w->head != NULL)
+	{
+		json_array_append(rows, w->head->row);
+		pop_item(w, false);
+	}
+	return rows;
+}
+
+/* Counters. */
+void
+pg_writer_get_stats(const struct pg_writer *w, struct pg_writer_stats *stats)
+{
+	*stats = w->stats;
+}

@@ -1,0 +1,68 @@
+/*
+ * pg_writer.h - asynchronous, idempotent writes of invocation rows.
+ *
+ * A row is a JSON object with the columns of loomlat.invocations (times as
+ * Unix seconds) and an optional "phases" array of {"phase","start_ms",
+ * "duration_ms"}; an object without "status" carries phases only.  Rows are
+ * queued and sent in batches, one statement per batch, over one
+ * non-blocking libpq connection driven by the loop (the socket is watched
+ * only while a batch or a connection attempt is under way).
+ *
+ * Writes are upserts keyed by the client-made invocation_id (and phase), so
+ * sending a row twice is harmless; a "pending" row never overwrites a row
+ * that already has a later status, so the order of delivery does not matter.
+ * When the connection drops the unconfirmed batch stays queued, the writer
+ * reconnects with capped exponential backoff and sends it again: no row is
+ * lost.  A row the server rejects (a bad value) is set aside, never retried,
+ * and returned by pg_writer_take_unwritten() with the rows not yet written.
+ */
+#ifndef LOOMLAT_PG_WRITER_H
+#define LOOMLAT_PG_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "core/loop.h"
+
+/* written: the row is committed; false when it was given up on. */
+typedef void (*pg_writer_done_fn)(void *arg, bool written);
+
+struct pg_writer_stats
+{
+	unsigned long rows_written;
+	unsigned long batches;
+	unsigned long reconnects;
+	unsigned long rejected;
+};
+
+struct pg_writer;
+
+/* Adopt the connected conn; conninfo is kept for reconnecting.  NULL when out of memory. */
+struct pg_writer *pg_writer_new(struct loop *loop, const char *conninfo, PGconn *conn);
+
+/* Close the connection and free the queue; rows still queued are dropped
+ * without callbacks (take them with pg_writer_take_unwritten() first). */
+void pg_writer_free(struct pg_writer *writer);
+
+/* Queue a row (the reference is stolen); done, if not NULL, runs once on the
+ * loop when the row is committed or given up on. */
+void pg_writer_put(struct pg_writer *writer, json_t *row, pg_writer_done_fn done, void *arg);
+
+/* Rows queued or in flight. */
+size_t pg_writer_pending(const struct pg_writer *writer);
+
+/* Call drained(arg) once every queued row is written, or once timeout_ms
+ * have passed (then the writer stops trying and closes the connection). */
+void pg_writer_drain(struct pg_writer *writer, int timeout_ms, loop_fn drained, void *arg);
+
+/* Remove every row not written (queued, in flight, rejected) and return them
+ * as a JSON array (new reference); the queued rows' done callbacks run with
+ * written = false. */
+json_t *pg_writer_take_unwritten(struct pg_writer *writer);
+
+void pg_writer_get_stats(const struct pg_writer *writer, struct pg_writer_stats *stats);
+
+#endif

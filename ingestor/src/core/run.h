@@ -1,0 +1,44 @@
+/*
+ * run.h - the load shape of "loomlat invoke": warm-up, then count
+ * invocations, closed loop (keep -c in flight) or open loop (--rate: the
+ * i-th is due at start + i / rate, capped by -c when given, lag recorded).
+ *
+ * Signals: the first SIGINT/SIGTERM stops starting invocations and lets the
+ * running ones finish for grace_ms, then aborts them as "interrupted"; the
+ * second aborts them at once and returns without waiting for the database
+ * (the caller spools what is unwritten).  At the end the writer gets
+ * drain_ms to write what is queued.
+ */
+#ifndef LOOMLAT_RUN_H
+#define LOOMLAT_RUN_H
+
+#include <stdbool.h>
+
+#include "core/invoke.h"
+#include "core/summary.h"
+
+struct run_config
+{
+	unsigned long count;       /* summarised invocations */
+	unsigned long concurrency; /* in flight at most; 0 = no cap (with a rate only) */
+	unsigned long warmup;      /* run first, neither written nor summarised */
+	double rate;               /* starts per second; 0 = closed loop */
+	bool progress;             /* a progress line on stderr each second */
+	int grace_ms;
+	int drain_ms;
+};
+
+struct run_result
+{
+	double elapsed_s;             /* first summarised start to last finish */
+	unsigned long token_requests; /* made during the summarised invocations */
+	unsigned long unreachable;    /* invocations that could not reach the agent */
+	int signals;                  /* SIGINT/SIGTERM received */
+};
+
+/* Run on env's loop until done; records go to summary.  signal_fd is
+ * signals_open()'s pipe.  Returns 0, or -1 on a loop failure. */
+int run_execute(struct invoke_env *env, const struct run_config *config, struct summary *summary,
+                int signal_fd, struct run_result *result);
+
+#endif
