@@ -110,10 +110,19 @@ secret_read_file(const char *path, char **out, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	while (len < MAX_SECRET_FILE &&
-	       ((n = read(fd, buf + len, MAX_SECRET_FILE - len)) > 0 || (n < 0 && errno == EINTR)))
+	while (len < MAX_SECRET_FILE && (n = read(fd, buf + len, MAX_SECRET_FILE - len)) != 0)
+	{
 		if (n > 0)
 			len += (size_t) n;
+		else if (errno != EINTR)
+		{
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			close(fd);
+			explicit_bzero(buf, len);
+			free(buf);
+			return -1;
+		}
+	}
 	close(fd);
 	while (len > 0 && strchr("\r\n\t ", buf[len - 1]) != NULL)
 		len--;

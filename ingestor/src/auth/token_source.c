@@ -14,6 +14,7 @@
  * is read again.  A source may be freed only when no request is pending
  * (after loop_run() returned): deferred calls still point at it.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,17 +381,19 @@ token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
 		defer_result(request, NULL, NULL);
 		return;
 	}
-	if (source->token_key != NULL)
+	if (source->issuer == NULL)
 	{
 		ask_token(request);
 		return;
 	}
-	/* The token endpoint is still to be discovered. */
+	/* The token endpoint comes from discovery, itself a single-flight entry. */
 	request->waiter.done = discovery_ready;
 	switch (token_cache_get(source->cache, source->discovery_key, clock_mono_ns(), &request->waiter,
 	                        &endpoint))
 	{
-		case TOKEN_CACHE_HIT: /* token_key is set by then; not reached */
+		case TOKEN_CACHE_HIT:
+			ask_token(request);
+			break;
 		case TOKEN_CACHE_NOMEM:
 			defer_result(request, NULL, "out of memory");
 			break;

@@ -5,6 +5,7 @@
  *
  * Every loop run is bounded by a guard timer; every mock is killed by pid.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "auth/token_source.h"
 #include "core/loop.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #define SECRET       "s3cr3t with spaces&symbols"
 #define ARN          "arn:aws:secretsmanager:eu-west-1:123456789012:secret:loomlat-AbCdEf"
@@ -488,6 +490,14 @@ test_bearer_file_and_none(void **state)
 		assert_string_equal(f->out.token[i], "fixed-token");
 	ask(f, source, 1);
 	assert_true(f->out.hit[0]);
+	/* Rotated file: the agent's 401 drops the old token, the file is read again. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "rotated-token\n", 14), 14);
+	close(fd);
+	token_source_invalidate(source, "fixed-token");
+	ask(f, source, 1);
+	assert_false(f->out.hit[0]);
+	assert_string_equal(f->out.token[0], "rotated-token");
 	token_source_free(source);
 	unlink(path);
 
@@ -541,6 +551,71 @@ test_config_errors(void **state)
 	assert_non_null(strstr(err, "/nonexistent/loomlat"));
 }
 
+/* At debug level, hits, misses and failures are logged, but never a secret
+ * or a token: stderr is captured while every flow runs. */
+static void
+test_no_secret_in_logs(void **state)
+{
+	struct fixture *f = *state;
+	struct token_config config = cc_config(f);
+	struct token_source *source;
+	char path[] = "/tmp/loomlat-log-XXXXXX";
+	char tokens[3][128];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	char log[16384];
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	log_set_level(LOG_LEVEL_DEBUG);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+
+	source = new_source(f, &config);
+	ask(f, source, 5);
+	snprintf(tokens[0], sizeof(tokens[0]), "%s", f->out.token[0]);
+	ask(f, source, 5);
+	token_source_invalidate(source, tokens[0]);
+	ask(f, source, 1);
+	snprintf(tokens[1], sizeof(tokens[1]), "%s", f->out.token[0]);
+	token_source_free(source);
+
+	setenv("AWS_ACCESS_KEY_ID", "AKIDLOOMLATTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+	config.client_secret_env = NULL;
+	config.secret_arn = ARN;
+	config.aws_endpoint = f->secret_url;
+	source = new_source(f, &config);
+	ask(f, source, 1);
+	snprintf(tokens[2], sizeof(tokens[2]), "%s", f->out.token[0]);
+	token_source_free(source);
+
+	config = cc_config(f);
+	config.client_secret_env = "wrong-secret";
+	source = new_source(f, &config);
+	ask(f, source, 1);
+	token_source_free(source);
+
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	log_set_level(LOG_LEVEL_WARNING);
+	n = pread(fd, log, sizeof(log) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	log[n] = '\0';
+	assert_non_null(strstr(log, "token cache hit"));
+	assert_non_null(strstr(log, "token cache miss"));
+	assert_non_null(strstr(log, "invalid_client"));
+	assert_null(strstr(log, SECRET));
+	assert_null(strstr(log, "wrong-secret"));
+	assert_null(strstr(log, "EXAMPLEKEY"));
+	for (int i = 0; i < 3; i++)
+	{
+		assert_int_equal(strncmp(tokens[i], "tok-", 4), 0);
+		assert_null(strstr(log, tokens[i]));
+	}
+}
+
 int
 main(void)
 {
@@ -554,6 +629,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_secrets_manager, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bearer_file_and_none, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_secret_in_logs, setup, teardown),
 	};
 	int failed;
 
