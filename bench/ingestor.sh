@@ -18,6 +18,6 @@ fi
 make -s -C ingestor loomlat
 flock /tmp/loomlat-ext.lock -c "make -s PG_CONFIG=$PG_CONFIG && make -s install PG_CONFIG=$PG_CONFIG" >/dev/null
 # 1,000 streams need ~2,000 descriptors in the client and the mock.
-ulimit -n 65536
+[ "$(ulimit -n)" -ge 4096 ] || ulimit -n "$(ulimit -Hn)"
 export LOOMLAT_BIN=$PWD/ingestor/loomlat
 pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py

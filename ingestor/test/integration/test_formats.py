@@ -8,10 +8,14 @@ TTFT_MS = 150.0
 COLD_MS = 600.0
 TOKENS = 5
 GAP_MS = 5.0
-# The client cannot see the first token before the agent sent it; on loopback
-# it sees it within a few ms (connection set-up and scheduling).
+# The client cannot see the first token before the agent sent it, and on
+# loopback sees it within a few ms of the send (MEASURE_MS).  Against the
+# delay the agent was told to use the slack is wider (LATE_MS): the Python
+# mock itself is scheduled late by a busy machine, which the truth check
+# (the mock's own send time) takes out.
 EARLY_MS = 1.0
-LATE_MS = 15.0
+MEASURE_MS = 5.0
+LATE_MS = 30.0
 FORMAT_PATHS = {"loom": "/api/agents/1/invoke", "agentcore": "/runtimes/mock/invocations",
                 "openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 REPORTS_USAGE = {"loom", "openai", "anthropic"}
@@ -36,14 +40,14 @@ def rows_of(db, session):
                    "ORDER BY client_invoke_time" % session)
 
 
-def check_row(tap, fmt, label, row, truth, cold):
+def check_row(tap, fmt, label, row, truth, cold, new_connection):
     expected = truth["expected_ttft_ms"]
     tap.eq(row["status"], "complete", "%s %s: status complete" % (fmt, label))
     tap.near(row["ttft_ms"], expected, EARLY_MS, LATE_MS,
              "%s %s: ttft_ms %.1f within a few ms of the agent's %.0f ms"
              % (fmt, label, row["ttft_ms"] or -1, expected))
     error_ms = (row["invoke_epoch"] + row["ttft_ms"] / 1000 - truth["first_text"]) * 1000
-    tap.near(error_ms, 0.0, EARLY_MS, 5.0,
+    tap.near(error_ms, 0.0, EARLY_MS, MEASURE_MS,
              "%s %s: measurement error %.2f ms against the agent's send time"
              % (fmt, label, error_ms))
     min_duration = expected + (TOKENS - 1) * GAP_MS
@@ -55,9 +59,11 @@ def check_row(tap, fmt, label, row, truth, cold):
         tap.near(row["cold_start_latency_ms"], COLD_MS, 5.0, LATE_MS,
                  "%s %s: cold_start_latency_ms from the agent's start time" % (fmt, label))
     phases = row["phases"] or {}
-    want = {"connect", "first_byte", "first_token", "stream", "agent.model"}
+    want = {"db", "first_byte", "first_token", "stream", "agent.model"}
     if cold:
         want.add("agent.init")
+    if new_connection:
+        want.add("connect")
     tap.ok(want <= set(phases), "%s %s: phases %s present" % (fmt, label, sorted(want)),
            "phases: %s" % sorted(phases))
     first_token = phases.get("first_token", {})
@@ -83,9 +89,9 @@ def check_format(tap, agent, db, fmt, agent_id):
     if not tap.eq(len(rows), 4, "%s: 4 rows for the session" % fmt) or len(truth) != 4:
         tap.diag("truth: %r" % truth)
         return
-    check_row(tap, fmt, "cold", rows[0], truth[0], True)
+    check_row(tap, fmt, "cold", rows[0], truth[0], True, True)
     for i in (1, 2, 3):
-        check_row(tap, fmt, "warm %d" % i, rows[i], truth[i], False)
+        check_row(tap, fmt, "warm %d" % i, rows[i], truth[i], False, i == 1)
     records = summary.get("records") or []
     ids = {r["invocation_id"] for r in rows[1:]}
     tap.eq({r.get("invocation_id") for r in records}, ids,
@@ -106,9 +112,10 @@ def check_scenarios(tap, agent, db):
         if not tap.ok(len(rows) == 1 and len(truth) == 1, "%s %s: one row" % (fmt, label)):
             continue
         row = rows[0]
+        # TTFT is stamped when the first text event starts to arrive.
         error_ms = (row["invoke_epoch"] + (row["ttft_ms"] or 0) / 1000
-                    - truth[0]["first_text"]) * 1000
-        tap.near(error_ms, 0.0, EARLY_MS, 5.0,
+                    - truth[0]["first_text_start"]) * 1000
+        tap.near(error_ms, 0.0, EARLY_MS, MEASURE_MS,
                  "%s %s: TTFT is the first text, error %.2f ms" % (fmt, label, error_ms))
         if expected is not None:
             tap.near(row["ttft_ms"], expected, EARLY_MS, LATE_MS,

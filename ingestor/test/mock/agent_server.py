@@ -25,7 +25,9 @@ server's defaults (--ttft-ms ...), so one URL describes one scenario:
                  others are "ok"), so one run mixes failures and successes
 
 GET /truth returns, for every request, the wall-clock time (time.time())
-right after the first text event was handed to the socket ("first_text"),
+right after the first text event was handed to the socket ("first_text"; and
+right after its first byte was, "first_text_start": these differ only when
+the scenario dribbles the stream byte by byte),
 keyed by invocation ("key": the X-Loomlat-Invocation-Id or X-Request-Id
 header, else the session id, else "req-<n>").  GET /stats counts requests,
 statuses and bearer tokens; POST /reset clears both.
@@ -263,6 +265,7 @@ class Invocation:
         self.input_tokens = 12
         self.agent_start = self.arrival + self.cold_ms / 1000
         self.first_text = None
+        self.first_text_start = None
         self.status = None
 
     def at(self, offset_ms):
@@ -274,7 +277,8 @@ class Invocation:
                 "arrival": self.arrival, "cold": self.cold, "cold_ms": self.cold_ms,
                 "ttft_ms": self.ttft_ms, "first_byte_ms": self.first_byte_ms,
                 "expected_ttft_ms": self.cold_ms + max(self.ttft_ms, self.first_byte_ms),
-                "first_text": self.first_text, "agent_start": self.agent_start,
+                "first_text": self.first_text, "first_text_start": self.first_text_start,
+                "agent_start": self.agent_start,
                 "scenario": self.scenario, "status": self.status}
 
 
@@ -396,13 +400,18 @@ class Stream:
         self.inv = inv
         self.fmt = inv.fmt
 
-    async def emit(self, frame):
+    async def emit(self, frame, first_text=False):
+        """Write a frame; for the first text, note when its first byte went out."""
         if self.inv.scenario == "dribble":
             for i in range(len(frame)):
                 self.request.send(frame[i:i + 1])
+                if first_text and i == 0:
+                    self.inv.first_text_start = time.time()
                 await asyncio.sleep(0.001)
         else:
             self.request.send(frame)
+            if first_text:
+                self.inv.first_text_start = time.time()
         await self.request.flush()
 
     def agent_reports(self):
@@ -444,7 +453,7 @@ class Stream:
         for i in range(tokens):
             if i:
                 await asyncio.sleep(inv.gap_ms / 1000)
-            await self.emit(fmt.text(inv, "w%d " % i))
+            await self.emit(fmt.text(inv, "w%d " % i), first_text=i == 0)
             if i == 0:
                 inv.first_text = time.time()
                 if await self.misbehave():

@@ -1,0 +1,131 @@
+#!/bin/bash
+# Benchmark loomlat.latency_summary() on invocations of 50 agents over 30
+# days, in a throwaway cluster, against
+#   - the same summary written in plain SQL with percentile_cont
+#     (bench/summary_plain.sql; the script checks both give the same jsonb),
+#   - a plain scan of the window: count(*), avg(ttft_ms),
+# and times latency_summary('24h'), which should answer from the index.
+#
+# Usage: bench/summary.sh [--quick] [--rounds N] [--no-install]
+#   --quick       1M invocations instead of 10M
+#   --rounds N    timed rounds after one warm-up round, interleaved (default 5)
+#   --no-install  do not run "make install" first (the extension is installed)
+#
+# Data: bench/summary_data.sql (lognormal TTFT, 1% NULL, ~30% cold starts,
+# loaded through the classification trigger).  Every query runs once per
+# round, in turn; the medians and the target ratios are printed at the end.
+set -euo pipefail
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+ROWS=10000000
+ROUNDS=5
+INSTALL=1
+
+usage() {
+	sed -n '9,12s/^# \{0,1\}//p' "$0" >&2
+	exit 64
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--quick) ROWS=1000000 ;;
+		--rounds)
+			[ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]?$ ]] || usage
+			ROUNDS=$2
+			shift
+			;;
+		--no-install) INSTALL=0 ;;
+		*) usage ;;
+	esac
+	shift
+done
+
+bench=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
+	if [ "$INSTALL" = 1 ]; then
+		# the lock serialises installs with other builds of this working tree
+		flock /tmp/loomlat-ext.lock make -s -C "$bench/.." install PG_CONFIG="$PG_CONFIG" >/dev/null
+	fi
+	exec timeout 5400 pg_virtualenv -t -v 15 -o shared_buffers=2GB -o jit=off \
+		env LOOMLAT_BENCH_INNER=1 ROWS="$ROWS" "$0" --rounds "$ROUNDS" --no-install
+fi
+
+# ---- inside the throwaway cluster ----
+AS_OF='2031-01-31 00:00:00+00'
+psql_run() { psql -X -q -v ON_ERROR_STOP=1 -v as_of="$AS_OF" "$@"; }
+
+psql_run -c 'CREATE EXTENSION loomlat'
+echo "# $(psql_run -At -c 'SELECT version()')"
+echo "# $(nproc) CPUs, $ROWS invocations, $ROUNDS rounds (median), work_mem $(psql_run -At -c 'SHOW work_mem')"
+start=$(date +%s)
+psql_run -v rows="$ROWS" -f "$bench/summary_data.sql" >/dev/null
+echo "# loaded in $(($(date +%s) - start)) s: $(psql_run -At -c "SELECT pg_size_pretty(pg_total_relation_size('loomlat.invocations'))")"
+psql_run -v view=plain_30d -v range=30d -v span='720 hours' -f "$bench/summary_plain.sql"
+
+psql_run -v rounds="$ROUNDS" <<'SQL'
+\pset footer off
+SELECT loomlat.latency_summary('30d', as_of => :'as_of') = p.jsonb_build_object
+		   AS "latency_summary('30d') = plain percentile_cont SQL",
+	   (loomlat.latency_summary('30d', as_of => :'as_of')->>'total_invocations')::bigint AS invocations
+FROM plain_30d p;
+
+CREATE TABLE bench_case (name text, workers int, sql text);
+INSERT INTO bench_case VALUES
+	('scan', 0, format('SELECT count(*), avg(ttft_ms) FROM loomlat.invocations'
+					   ' WHERE client_invoke_time > %L::timestamptz - interval ''720 hours'''
+					   ' AND client_invoke_time <= %L', :'as_of', :'as_of')),
+	('summary_30d', 0, format('SELECT loomlat.latency_summary(''30d'', as_of => %L)', :'as_of')),
+	('percentile_cont', 0, 'SELECT * FROM plain_30d'),
+	('summary_24h', 0, format('SELECT loomlat.latency_summary(''24h'', as_of => %L)', :'as_of'));
+INSERT INTO bench_case SELECT name, 2, sql FROM bench_case WHERE name <> 'percentile_cont';
+CREATE TABLE bench_time (name text, workers int, round int, ms float8);
+SELECT set_config('bench.rounds', :'rounds', false) AS rounds \g /dev/null
+
+-- Interleaved: every query once per round.  Round 0 warms the caches and is
+-- not counted.
+DO $$
+DECLARE
+	c     record;
+	start timestamptz;
+BEGIN
+	FOR round IN 0 .. current_setting('bench.rounds')::int LOOP
+		RAISE NOTICE 'round % of %', round, current_setting('bench.rounds');
+		FOR c IN SELECT * FROM bench_case ORDER BY name, workers LOOP
+			PERFORM set_config('max_parallel_workers_per_gather', c.workers::text, true);
+			start := clock_timestamp();
+			EXECUTE c.sql;
+			INSERT INTO bench_time
+			VALUES (c.name, c.workers, round, extract(epoch FROM clock_timestamp() - start) * 1000);
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+CREATE TEMP VIEW median AS
+SELECT name, workers, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms
+FROM bench_time WHERE round > 0 GROUP BY name, workers;
+
+SELECT c.label AS "median ms", round(s.ms) AS "serial", round(p.ms) AS "2 workers"
+FROM (VALUES (1, 'scan', 'plain scan of the window: count(*), avg(ttft_ms)'),
+			 (2, 'percentile_cont', 'the same summary in plain SQL with percentile_cont'),
+			 (3, 'summary_30d', 'latency_summary(''30d'')'),
+			 (4, 'summary_24h', 'latency_summary(''24h'')')) AS c(i, name, label)
+	 LEFT JOIN median s ON s.name = c.name AND s.workers = 0
+	 LEFT JOIN median p ON p.name = c.name AND p.workers = 2
+ORDER BY c.i;
+
+SELECT t.target, round(t.value::numeric, 2) AS value, CASE WHEN t.ok THEN 'PASS' ELSE 'FAIL' END AS result
+FROM (SELECT 1 AS i, 'percentile_cont SQL / latency_summary(''30d''), serial  (>= 4)' AS target,
+			 pc.ms / s.ms AS value, pc.ms / s.ms >= 4 AS ok
+	  FROM median pc, median s
+	  WHERE pc.name = 'percentile_cont' AND s.name = 'summary_30d' AND s.workers = 0
+	  UNION ALL
+	  SELECT 1 + f.workers / 2 + 1, format('latency_summary(''30d'') / plain scan, %s workers  (<= 3)', f.workers),
+			 s.ms / f.ms, s.ms / f.ms <= 3
+	  FROM median s JOIN median f ON f.workers = s.workers
+	  WHERE s.name = 'summary_30d' AND f.name = 'scan'
+	  UNION ALL
+	  SELECT 4, format('latency_summary(''24h'') ms, %s workers  (< 1000)', workers), ms, ms < 1000
+	  FROM median WHERE name = 'summary_24h' AND workers = 2) AS t
+ORDER BY t.i;
+SQL

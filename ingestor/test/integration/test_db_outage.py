@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""The database goes away mid-run: rows are re-sent once it is back, or
+spooled to a file when it stays away (exit 75); none is lost or doubled."""
+
+import glob
+import json
+import os
+import tempfile
+import threading
+
+import harness
+
+N = 40
+
+
+def run_through(proxy, db, agent, spool_dir, *args):
+    conninfo = "host=127.0.0.1 port=%d dbname=%s connect_timeout=2" % (proxy.port, db.name)
+    return harness.loomlat("invoke", "--url", agent.url + "/v1/messages?ttft_ms=20&tokens=3",
+                           "--format", "anthropic", "--agent-id", "3", "--agent-name", "outage",
+                           "--db", conninfo, "--allow-http", "--json", "-n", str(N), "-c", "4",
+                           "--rate", "20", *args, env={"LOOMLAT_SPOOL_DIR": spool_dir})
+
+
+def later(seconds, fn):
+    timer = threading.Timer(seconds, fn)
+    timer.start()
+    return timer
+
+
+def comes_back(tap, agent, tmp):
+    """Cut at 0.6 s, back at 1.4 s, while 40 invocations run for ~2 s."""
+    db = harness.Database("outage")
+    proxy = harness.TcpProxy(*harness.pg_target())
+    timers = [later(0.6, proxy.cut), later(1.4, proxy.restore)]
+    res = run_through(proxy, db, agent, tmp)
+    for t in timers:
+        t.join()
+    tap.eq(res.rc, 0, "database back after 0.8 s: exit 0") or tap.diag("\n".join(res.explain()))
+    tap.ok(proxy.accepted >= 2, "database back: the writer reconnected (%d connections)"
+           % proxy.accepted)
+    counts = db.rows("SELECT count(*) AS n, count(DISTINCT invocation_id) AS ids, "
+                     "count(*) FILTER (WHERE status = 'complete') AS complete "
+                     "FROM loomlat.invocations")[0]
+    tap.eq(counts, {"n": N, "ids": N, "complete": N},
+           "database back: all %d rows written once, complete" % N)
+    tap.eq(db.value("SELECT count(DISTINCT invocation_id) FROM loomlat.invocation_phases "
+                    "WHERE phase = 'first_token'"), N, "database back: every row has its phases")
+    proxy.close()
+
+
+def stays_away(tap, agent, tmp):
+    """Cut at 0.6 s for good: the rows not written are spooled, exit 75."""
+    db = harness.Database("spool")
+    proxy = harness.TcpProxy(*harness.pg_target())
+    timer = later(0.6, proxy.cut)
+    res = run_through(proxy, db, agent, tmp)
+    timer.join()
+    tap.eq(res.rc, 75, "database gone for good: exit 75 (rows spooled)") or tap.diag(
+        "\n".join(res.explain()))
+    spools = glob.glob(os.path.join(tmp, "*"))
+    tap.eq(len(spools), 1, "database gone: one spool file in $LOOMLAT_SPOOL_DIR")
+    if not spools:
+        return
+    tap.ok(spools[0] in res.stderr, "database gone: the spool file is named on stderr",
+           *res.explain())
+    tap.eq(os.stat(spools[0]).st_mode & 0o777, 0o600, "database gone: the spool file is mode 0600")
+    with open(spools[0], encoding="utf-8") as f:
+        spooled = [json.loads(line) for line in f if line.strip()]
+    written = {r["invocation_id"] for r in db.rows(
+        "SELECT invocation_id FROM loomlat.invocations WHERE status = 'complete'")}
+    final = {r["invocation_id"] for r in spooled if r.get("status") in ("complete", "error")}
+    tap.eq((len(written | final), len(written & final)), (N, 0),
+           "database gone: every invocation is either written or spooled, exactly once "
+           "(%d written, %d spooled)" % (len(written), len(final)))
+    proxy.restore()
+    replay = harness.loomlat("ingest", "--db", "host=127.0.0.1 port=%d dbname=%s"
+                             % (proxy.port, db.name), "--spool", spools[0])
+    tap.eq(replay.rc, 0, "replay: the spool is written once the database is back") or tap.diag(
+        "\n".join(replay.explain()))
+    tap.eq(db.value("SELECT count(*) FROM loomlat.invocations WHERE status = 'complete'"), N,
+           "replay: all %d rows complete, none doubled" % N)
+    proxy.close()
+
+
+def main():
+    tap = harness.Tap()
+    harness.require_binary(tap)
+    agent = harness.start_mock("agent_server", "--cold", "0")
+    with tempfile.TemporaryDirectory() as tmp:
+        comes_back(tap, agent, tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        stays_away(tap, agent, tmp)
+
+
+if __name__ == "__main__":
+    main()
