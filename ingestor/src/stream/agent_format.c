@@ -391,22 +391,21 @@ observer_fail_provider(struct stream_observer *obs, const struct stream_facts *f
 {
 	char *out = obs->result.error;
 	size_t size = sizeof(obs->result.error);
+	size_t type_len = facts->error_type != NULL ? strlen(facts->error_type) : 0;
 	size_t at = 0;
 
 	if (obs->result.failed)
 		return;
-	if (facts->error == NULL && facts->error_type == NULL)
+	if (type_len == 0 && facts->error_len == 0)
 	{
 		observer_fail(obs, "%s error event without a message", obs->ops->name);
 		return;
 	}
 	obs->result.failed = true;
-	if (facts->error_type != NULL)
-		at = append_clean(out, size, at, facts->error_type, strlen(facts->error_type));
-	if (facts->error_type != NULL && facts->error != NULL)
+	at = append_clean(out, size, at, facts->error_type, type_len);
+	if (type_len > 0 && facts->error_len > 0)
 		at = append_clean(out, size, at, ": ", 2);
-	if (facts->error != NULL)
-		append_clean(out, size, at, facts->error, facts->error_len);
+	append_clean(out, size, at, facts->error, facts->error_len);
 }
 
 /* Record an agent-reported phase, keeping the first STREAM_MAX_PHASES. */
@@ -574,6 +573,7 @@ stream_observer_set_content_type(struct stream_observer *observer, const char *c
 	if (observer->seen_byte || content_type == NULL)
 		return;
 	content_type += strspn(content_type, " \t");
+	/* The media type, then the end, parameters or space (strchr finds the NUL too). */
 	observer->event_stream =
 	    strncasecmp(content_type, sse_type, n) == 0 && strchr("; \t", content_type[n]) != NULL;
 }
