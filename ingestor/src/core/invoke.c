@@ -161,7 +161,8 @@ add_phase(json_t *phases, const char *name, double start_ms, double duration_ms)
 	json_array_append_new(phases, phase);
 }
 
-/* curl's DNS, connect, TLS and first-byte times, placed on the invocation's timeline. */
+/* curl's DNS, connect, TLS and first-byte times, placed on the invocation's timeline;
+ * dns and connect are 0 on a reused connection, tls only appears when TLS was set up. */
 static void
 add_curl_phases(const struct invocation *inv, json_t *phases)
 {
@@ -175,13 +176,14 @@ add_curl_phases(const struct invocation *inv, json_t *phases)
 	curl_easy_getinfo(inv->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
 	curl_easy_getinfo(inv->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
 	curl_easy_getinfo(inv->easy, CURLINFO_NUM_CONNECTS, &connects);
-	if (connects > 0 && connect > 0)
-	{
-		add_phase(phases, "dns", off, (double) dns / 1e3);
-		add_phase(phases, "connect", off + (double) dns / 1e3, (double) (connect - dns) / 1e3);
-		if (tls > 0)
-			add_phase(phases, "tls", off + (double) connect / 1e3, (double) (tls - connect) / 1e3);
-	}
+	if (connects == 0 && inv->status == 0)
+		return; /* no connection was made or used */
+	if (connects == 0)
+		dns = connect = tls = 0; /* a reused connection: no time went there */
+	add_phase(phases, "dns", off, (double) dns / 1e3);
+	add_phase(phases, "connect", off + (double) dns / 1e3, (double) (connect - dns) / 1e3);
+	if (tls > 0)
+		add_phase(phases, "tls", off + (double) connect / 1e3, (double) (tls - connect) / 1e3);
 	if (first > 0)
 		add_phase(phases, "first_byte", off + (double) pre / 1e3, (double) (first - pre) / 1e3);
 }
@@ -406,13 +408,13 @@ on_http_done(void *arg, CURL *easy, CURLcode result)
 	else if (inv->status >= 300)
 		snprintf(error, sizeof(error), "HTTP %ld: redirects are not followed; use the final URL",
 		         inv->status);
+	else if (result == CURLE_WRITE_ERROR && r->failed)
+		snprintf(error, sizeof(error), "%s", r->error); /* we stopped reading a failed stream */
+	else if (result != CURLE_OK)
+		snprintf(error, sizeof(error), "%s: %s", inv->status != 0 ? "stream cut" : "request failed",
+		         inv->curl_error[0] ? inv->curl_error : curl_easy_strerror(result));
 	else if (r->failed)
 		snprintf(error, sizeof(error), "%s", r->error);
-	else if (result != CURLE_OK)
-		snprintf(error, sizeof(error), "%s: %s",
-		         result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR ? "stream cut"
-		                                                                    : "request failed",
-		         inv->curl_error[0] ? inv->curl_error : curl_easy_strerror(result));
 	else if (r->first_text_ns == 0)
 		snprintf(error, sizeof(error), "no answer text in the response");
 	else
@@ -440,6 +442,13 @@ start_http(struct invocation *inv)
 		headers = curl_slist_append(headers, cfg->headers[i]);
 	if (headers != NULL)
 		headers = curl_slist_append(headers, "Expect:");
+	if (headers != NULL)
+	{
+		char id_header[64];
+
+		snprintf(id_header, sizeof(id_header), "X-Loomlat-Invocation-Id: %s", inv->id);
+		headers = curl_slist_append(headers, id_header);
+	}
 	if (headers != NULL && inv->token != NULL)
 	{
 		size_t len = strlen(inv->token) + sizeof("Authorization: Bearer ");

@@ -1,0 +1,188 @@
+/*
+ * test_loop.c - the event loop's timers, deferred calls, descriptor watches
+ * and stop, on a real loop with a real pipe.
+ */
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/loop.h"
+#include "util/clock.h"
+
+struct trace
+{
+	struct loop *loop;
+	int order[16];
+	int n;
+	int64_t fired_ns[16];
+};
+
+struct step
+{
+	struct trace *trace;
+	int id;
+};
+
+/* Record that step id ran, and when. */
+static void
+record(void *arg)
+{
+	struct step *step = arg;
+
+	step->trace->fired_ns[step->trace->n] = clock_mono_ns();
+	step->trace->order[step->trace->n++] = step->id;
+}
+
+static int
+setup(void **state)
+{
+	static struct trace trace;
+
+	trace = (struct trace){.loop = loop_new()};
+	*state = &trace;
+	return trace.loop == NULL;
+}
+
+static int
+teardown(void **state)
+{
+	loop_free(((struct trace *) *state)->loop);
+	return 0;
+}
+
+/* Timers fire in deadline order, not before their time; a cancelled one never. */
+static void
+timers_in_order(void **state)
+{
+	struct trace *t = *state;
+	struct step a = {t, 1}, b = {t, 2}, c = {t, 3};
+	int64_t now = clock_mono_ns();
+	struct loop_timer *cancelled;
+
+	loop_add_timer(t->loop, now + 30 * NS_PER_MS, record, &c);
+	loop_add_timer(t->loop, now + 10 * NS_PER_MS, record, &a);
+	cancelled = loop_add_timer(t->loop, now + 5 * NS_PER_MS, record, &b);
+	loop_add_timer(t->loop, now + 20 * NS_PER_MS, record, &b);
+	loop_cancel_timer(t->loop, cancelled);
+	assert_int_equal(loop_run(t->loop), 0);
+	assert_int_equal(t->n, 3);
+	assert_int_equal(t->order[0], 1);
+	assert_int_equal(t->order[1], 2);
+	assert_int_equal(t->order[2], 3);
+	assert_true(t->fired_ns[0] >= now + 10 * NS_PER_MS);
+	assert_true(t->fired_ns[2] >= now + 30 * NS_PER_MS);
+	assert_true(t->fired_ns[2] < now + 500 * NS_PER_MS);
+}
+
+/* A deferred call made by a deferred call runs on a later iteration, after the first. */
+static void
+defer_chain(void *arg)
+{
+	struct step *step = arg;
+
+	record(step);
+	loop_defer(step->trace->loop, record, step + 1);
+}
+
+static void
+defers_run_later(void **state)
+{
+	struct trace *t = *state;
+	struct step steps[2] = {{t, 1}, {t, 2}};
+
+	loop_defer(t->loop, defer_chain, &steps[0]);
+	assert_int_equal(t->n, 0);
+	assert_int_equal(loop_run(t->loop), 0);
+	assert_int_equal(t->n, 2);
+	assert_int_equal(t->order[0], 1);
+	assert_int_equal(t->order[1], 2);
+}
+
+struct pipe_watch
+{
+	struct loop *loop;
+	int calls;
+	char got;
+};
+
+/* Read the byte, then stop watching, which lets the loop end. */
+static void
+on_readable(void *arg, int fd, short revents)
+{
+	struct pipe_watch *w = arg;
+
+	assert_true(revents & POLLIN);
+	assert_int_equal(read(fd, &w->got, 1), 1);
+	w->calls++;
+	loop_watch_fd(w->loop, fd, 0, NULL, NULL);
+}
+
+/* Write into the pipe from a timer. */
+static void
+write_byte(void *arg)
+{
+	int fd = *(int *) arg;
+
+	assert_int_equal(write(fd, "x", 1), 1);
+}
+
+static void
+watches_a_pipe(void **state)
+{
+	struct trace *t = *state;
+	struct pipe_watch w = {t->loop, 0, 0};
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(loop_watch_fd(t->loop, fds[0], POLLIN, on_readable, &w), 0);
+	loop_add_timer(t->loop, clock_mono_ns() + 5 * NS_PER_MS, write_byte, &fds[1]);
+	assert_int_equal(loop_run(t->loop), 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.got, 'x');
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* loop_stop() returns from loop_run() with work left; the next run carries on. */
+static void
+stop_then_resume(void *arg)
+{
+	struct step *step = arg;
+
+	record(step);
+	loop_stop(step->trace->loop);
+}
+
+static void
+stop_and_resume(void **state)
+{
+	struct trace *t = *state;
+	struct step a = {t, 1}, b = {t, 2};
+	int64_t now = clock_mono_ns();
+
+	loop_add_timer(t->loop, now + 1 * NS_PER_MS, stop_then_resume, &a);
+	loop_add_timer(t->loop, now + 20 * NS_PER_MS, record, &b);
+	assert_int_equal(loop_run(t->loop), 0);
+	assert_int_equal(t->n, 1);
+	assert_int_equal(loop_run(t->loop), 0);
+	assert_int_equal(t->n, 2);
+	assert_int_equal(t->order[1], 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(timers_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(defers_run_later, setup, teardown),
+	    cmocka_unit_test_setup_teardown(watches_a_pipe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(stop_and_resume, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
+}
