@@ -350,7 +350,7 @@ sse_feed(struct sse_parser *parser, const char *buf, size_t len, int64_t now_ns)
 {
 	size_t skipped;
 
-	if (parser->status != SSE_OK)
+	if (parser->status != SSE_OK || len == 0)
 		return parser->status;
 	skipped = sse_skip_bom(parser, buf, len, now_ns, &parser->status);
 	if (parser->status == SSE_OK)

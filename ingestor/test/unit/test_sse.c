@@ -487,6 +487,30 @@ test_callback_stops(void **state)
 	recording_clear(&rec);
 }
 
+/* Empty chunks, even without a buffer, change nothing and stamp nothing. */
+static void
+test_empty_chunks(void **state)
+{
+	struct recording rec = {0};
+	struct sse_parser *parser = sse_parser_new(4096, record_event, &rec);
+
+	(void) state;
+	assert_int_equal(sse_feed(parser, NULL, 0, 1), SSE_OK);
+	assert_int_equal(sse_feed(parser, "\xEF", 1, 2), SSE_OK);
+	assert_int_equal(sse_feed(parser, NULL, 0, 3), SSE_OK);
+	assert_int_equal(sse_feed(parser, "\xBB\xBF", 2, 4), SSE_OK);
+	assert_int_equal(sse_feed(parser, "", 0, 5), SSE_OK);
+	assert_int_equal(sse_feed(parser, "data: x\r", 9, 6), SSE_OK);
+	assert_int_equal(sse_feed(parser, NULL, 0, 7), SSE_OK);
+	assert_int_equal(sse_feed(parser, "\n\n", 2, 8), SSE_OK);
+	assert_int_equal(rec.n_events, 1);
+	assert_string_equal(rec.events[0].data, "x");
+	assert_int_equal(rec.events[0].t_ns, 6);
+	assert_int_equal(sse_finish(parser), 0);
+	sse_parser_free(parser);
+	recording_clear(&rec);
+}
+
 /* Invalid construction arguments are refused. */
 static void
 test_new_rejects_bad_arguments(void **state)
@@ -549,6 +573,7 @@ main(void)
 	    cmocka_unit_test(test_timestamp_ignores_comments),
 	    cmocka_unit_test(test_timestamp_partial_bom),
 	    cmocka_unit_test(test_callback_stops),
+	    cmocka_unit_test(test_empty_chunks),
 	    cmocka_unit_test(test_new_rejects_bad_arguments),
 	    cmocka_unit_test(test_large_line_linear),
 	};
