@@ -216,6 +216,16 @@ static const char openai_malformed[] =
                  "data: [DONE]\n"
                  "\n";
 
+static const char openai_bad_utf8[] =
+    OPENAI_CHUNK "[{\"index\":0,\"delta\":{\"content\":\"ok\"}}]}\n"
+                 "\n" OPENAI_CHUNK "[{\"index\":0,\"delta\":{\"content\":\"\xC3(\"}}]}\n"
+                 "\n"
+                 "data: [DONE]\n"
+                 "\n";
+
+static const char agentcore_bad_utf8[] = "data: \"\xFF\xFE\"\n"
+                                         "\n";
+
 static const char openai_role_only[] =
     OPENAI_CHUNK "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n"
                  "\n"
@@ -451,6 +461,27 @@ static const struct sample samples[] = {
      .error = "malformed JSON in openai event \"message\": ",
      .text_bytes = 2,
      .events = 2,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "openai: invalid UTF-8 is malformed",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_bad_utf8,
+     .first_text = "\"ok\"",
+     .last_text = "\"ok\"",
+     .done = "\"ok\"",
+     .error = "malformed JSON in openai event \"message\": ",
+     .text_bytes = 2,
+     .events = 2,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "agentcore: invalid UTF-8 is text, as it is not JSON",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .body = agentcore_bad_utf8,
+     .first_text = "\xFF",
+     .last_text = "\xFF",
+     .done = "\xFF",
+     .text_bytes = 4,
+     .events = 1,
      .input_tokens = -1,
      .output_tokens = -1},
     {.name = "openai: role frame only",
