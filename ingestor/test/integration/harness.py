@@ -108,11 +108,10 @@ class Mock:
         self.proc.wait(5)
 
 
-def start_mock(script, *args, cpu=None):
-    """Start ingestor/test/mock/<script>.py with args; wait for its port."""
-    cmd = [sys.executable, os.path.join(MOCKS, script + ".py"), *args]
-    if cpu is not None:
-        cmd = ["taskset", "-c", str(cpu), *cmd]
+def start_mock(script, *args, wrapper=()):
+    """Start ingestor/test/mock/<script>.py with args (under wrapper, e.g.
+    taskset); wait for its port."""
+    cmd = [*wrapper, sys.executable, os.path.join(MOCKS, script + ".py"), *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
     _children.append(proc)
     ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)

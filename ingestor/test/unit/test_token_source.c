@@ -551,6 +551,31 @@ test_config_errors(void **state)
 	assert_non_null(strstr(err, "/nonexistent/loomlat"));
 }
 
+/* Freeing after the loop stopped releases queued and in-flight requests
+ * without calling them (the sanitizers check leaks and stale pointers). */
+static void
+test_free_with_pending(void **state)
+{
+	struct fixture *f = *state;
+	struct token_config config = cc_config(f);
+	struct token_source *source = new_source(f, &config);
+
+	for (int i = 0; i < 5; i++)
+		token_source_get(source, on_token, f);
+	token_source_free(source); /* the fetch was not even started */
+
+	mock_control(&f->token_mock, "{\"delay_ms\": 3000}");
+	source = new_source(f, &config);
+	memset(&f->out, 0, sizeof(f->out));
+	f->expected = -1;
+	for (int i = 0; i < 5; i++)
+		token_source_get(source, on_token, f);
+	sleep_on_loop(f, 300); /* the token request is now in flight */
+	assert_int_equal(f->out.calls, 0);
+	token_source_free(source);
+	assert_int_equal(f->out.calls, 0);
+}
+
 /* At debug level, hits, misses and failures are logged, but never a secret
  * or a token: stderr is captured while every flow runs. */
 static void
@@ -629,6 +654,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_secrets_manager, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bearer_file_and_none, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_with_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_secret_in_logs, setup, teardown),
 	};
 	int failed;
