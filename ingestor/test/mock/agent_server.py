@@ -14,6 +14,8 @@ server's defaults (--ttft-ms ...), so one URL describes one scenario:
   report         agent_start | cold_start | none: how the agent reports when
                  it started (loom's session_end always carries both)
   tokens, gap_ms how many text events, and the time between them
+  jitter_ms      add a uniform random 0..jitter_ms to ttft_ms and to each gap,
+                 so that many concurrent streams do not run in lockstep
   phases         1: report agent phases ({"type":"timing",...}); 0: none
   auth           require: 401 without a bearer token; reject_first: 401 for
                  the first bearer token this server ever saw (a token the
@@ -49,7 +51,7 @@ import time
 import httpmock
 
 KNOBS = ("ttft_ms", "first_byte_ms", "cold", "cold_ms", "report", "tokens", "gap_ms",
-         "phases", "auth", "scenario", "every")
+         "phases", "auth", "scenario", "every", "jitter_ms")
 SCENARIOS = {"ok", "pings", "dribble", "no_text", "cut", "cut_close", "malformed",
              "error_event", "http500", "http401"}
 SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
@@ -248,14 +250,16 @@ def session_of(request, body):
 class Invocation:
     """One request's plan and what happened to it."""
 
-    def __init__(self, request, fmt, key, session, knobs, cold):
+    def __init__(self, request, fmt, key, session, knobs, cold, rng):
         self.arrival = request.arrival
         self.fmt = fmt
         self.key = key
         self.session = session
         self.cold = cold
         self.cold_ms = float(knobs["cold_ms"]) if cold else 0.0
-        self.ttft_ms = float(knobs["ttft_ms"])
+        self.jitter_ms = float(knobs["jitter_ms"])
+        self.rng = rng
+        self.ttft_ms = float(knobs["ttft_ms"]) + rng.uniform(0, self.jitter_ms)
         self.first_byte_ms = float(knobs["first_byte_ms"])
         self.tokens = int(knobs["tokens"])
         self.gap_ms = float(knobs["gap_ms"])
@@ -311,7 +315,7 @@ class Agent:
         knobs = {"ttft_ms": a.ttft_ms, "first_byte_ms": a.first_byte_ms, "cold": a.cold,
                  "cold_ms": a.cold_ms, "report": a.report, "tokens": a.tokens,
                  "gap_ms": a.gap_ms, "phases": a.phases, "auth": a.auth, "scenario": "ok",
-                 "every": 1}
+                 "every": 1, "jitter_ms": 0}
         if a.profile == "realistic":
             lognormal = self.rng.lognormvariate
             knobs.update(
@@ -364,7 +368,7 @@ class Agent:
             if every < 1 or seen % every != 0:
                 knobs["scenario"] = "ok"
             cold = knobs["cold"] == "1" or (knobs["cold"] == "auto" and new_session)
-            inv = Invocation(request, fmt, key, session, knobs, cold)
+            inv = Invocation(request, fmt, key, session, knobs, cold, self.rng)
         except ValueError:
             await request.respond(400, {"error": "a numeric knob is not a number"})
             return
@@ -452,7 +456,7 @@ class Stream:
         tokens = 0 if inv.scenario == "no_text" else inv.tokens
         for i in range(tokens):
             if i:
-                await asyncio.sleep(inv.gap_ms / 1000)
+                await asyncio.sleep((inv.gap_ms + inv.rng.uniform(0, inv.jitter_ms)) / 1000)
             await self.emit(fmt.text(inv, "w%d " % i), first_text=i == 0)
             if i == 0:
                 inv.first_text = time.time()
