@@ -136,7 +136,7 @@ agent_format_request_headers(enum agent_format format, const struct agent_reques
                              struct curl_slist *list)
 {
 	const struct format_ops *ops = format_ops_of(format);
-	struct curl_slist *ours = NULL, *next;
+	struct curl_slist *ours, *tail;
 	const char *session = request != NULL ? request->session_id : NULL;
 
 	if (ops == NULL)
@@ -144,24 +144,22 @@ agent_format_request_headers(enum agent_format format, const struct agent_reques
 	if (ops->session_header != NULL && session != NULL && !header_value_ok(session))
 		return NULL;
 	ours = curl_slist_append(NULL, "Content-Type: application/json");
-	if (ours != NULL && curl_slist_append(ours, "Accept: text/event-stream") == NULL)
-		goto fail;
-	if (ours != NULL && ops->version_header != NULL &&
-	    curl_slist_append(ours, ops->version_header) == NULL)
-		goto fail;
-	if (ours != NULL && ops->session_header != NULL && session != NULL &&
-	    append_header(ours, ops->session_header, session) == NULL)
-		goto fail;
-	if (ours == NULL || list == NULL)
+	if (ours == NULL)
+		return NULL;
+	if (curl_slist_append(ours, "Accept: text/event-stream") == NULL ||
+	    (ops->version_header != NULL && curl_slist_append(ours, ops->version_header) == NULL) ||
+	    (ops->session_header != NULL && session != NULL &&
+	     append_header(ours, ops->session_header, session) == NULL))
+	{
+		curl_slist_free_all(ours);
+		return NULL;
+	}
+	if (list == NULL)
 		return ours;
-	for (next = list; next->next != NULL; next = next->next)
+	for (tail = list; tail->next != NULL; tail = tail->next)
 		;
-	next->next = ours;
+	tail->next = ours;
 	return list;
-
-fail:
-	curl_slist_free_all(ours);
-	return NULL;
 }
 
 bool
