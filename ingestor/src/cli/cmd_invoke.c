@@ -501,7 +501,7 @@ report(const struct invoke_options *o, const struct summary *summary,
 		return;
 	}
 	json_object_set_new(json, "spool_file", spool_path[0] ? json_string(spool_path) : json_null());
-	json_dumpf(json, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_dumpf(json, stdout, JSON_COMPACT | JSON_REAL_PRECISION(16));
 	putchar('\n');
 	json_decref(json);
 }

@@ -1,24 +1,39 @@
 /*
  * loop.c - the single event loop (see loop.h for the contract).
  *
+ * libcurl is driven through its socket interface (curl_multi_socket_action)
+ * on one epoll instance: libcurl says which sockets to watch and when its
+ * own timeout expires, and each readiness event is handed to exactly the
+ * transfer that owns the socket.  So the work per event does not grow with
+ * the number of open streams, which keeps first-token timestamps within a
+ * millisecond at a thousand concurrent streams (curl_multi_poll() and
+ * curl_multi_perform() visit every transfer on every wake-up).
+ *
  * Each iteration runs the deferred calls queued before it began, fires the
- * timers that are due, waits in curl_multi_poll() for libcurl's sockets and
- * the watched descriptors (bounded by the next timer), dispatches descriptor
- * events, lets libcurl make progress and completes finished transfers.
- * Transfers are found from their easy handle through a small open-addressing
- * table, so completion costs O(1) whatever the number of streams; the easy
- * handle's CURLOPT_PRIVATE stays free for the caller.
+ * timers that are due, waits in epoll_wait() (bounded by the next timer and
+ * libcurl's timeout), dispatches the events (libcurl sockets, watched
+ * descriptors, the wake-up eventfd), runs libcurl's timeout if due and
+ * completes finished transfers.  Transfers are found from their easy handle
+ * through a small open-addressing table; the easy handle's CURLOPT_PRIVATE
+ * stays free for the caller.  Socket and watch records removed while a
+ * batch of events is being dispatched are freed only after the batch.
  */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/loop.h"
 #include "core/timer_heap.h"
 #include "util/clock.h"
 #include "util/log.h"
+
+#define MAX_EVENTS 1024
 
 struct loop_timer
 {
@@ -40,17 +55,31 @@ struct deferred
 	void *arg;
 };
 
-struct watch
+/* What an epoll event points at. */
+enum source_kind
 {
+	SOURCE_WAKE,
+	SOURCE_CURL,
+	SOURCE_WATCH
+};
+
+struct source
+{
+	enum source_kind kind;
 	int fd;
-	short events;
-	loop_fd_fn fn;
+	bool dead;           /* removed; freed after the current batch */
+	struct source *next; /* live list, or the garbage list once dead */
+	struct source *prev;
+	loop_fd_fn fn; /* SOURCE_WATCH */
 	void *arg;
 };
 
 struct loop
 {
 	CURLM *multi;
+	int epfd;
+	struct source wake;       /* eventfd written by loop_stop() */
+	int64_t curl_deadline_ns; /* libcurl's timeout; -1 = none */
 	struct timer_heap timers;
 
 	struct transfer *xfers; /* open addressing, linear probing; cap a power of 2 */
@@ -62,10 +91,9 @@ struct loop
 	size_t defer_len;
 	size_t defer_cap;
 
-	struct watch *watches;
+	struct source *sources; /* live libcurl sockets and watches */
+	struct source *garbage;
 	size_t n_watches;
-	size_t watch_cap;
-	struct curl_waitfd *waitfds; /* scratch, watch_cap entries */
 
 	volatile sig_atomic_t stop;
 };
@@ -144,7 +172,104 @@ xfer_erase(struct loop *loop, struct transfer *slot)
 	loop->xfer_len--;
 }
 
-/* Create a loop with its own multi handle. */
+/* Add or change fd's registration; EEXIST/ENOENT fall back to the other operation. */
+static int
+epoll_set(struct loop *loop, struct source *src, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = src};
+
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, src->fd, &ev) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, src->fd, &ev);
+}
+
+/* A new live source. */
+static struct source *
+source_new(struct loop *loop, enum source_kind kind, int fd)
+{
+	struct source *src = calloc(1, sizeof(*src));
+
+	if (src == NULL)
+		return NULL;
+	src->kind = kind;
+	src->fd = fd;
+	src->next = loop->sources;
+	if (loop->sources != NULL)
+		loop->sources->prev = src;
+	loop->sources = src;
+	return src;
+}
+
+/* Stop watching a source and move it to the garbage list. */
+static void
+source_kill(struct loop *loop, struct source *src)
+{
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, src->fd, NULL); /* fails harmlessly if closed */
+	if (src->prev != NULL)
+		src->prev->next = src->next;
+	else
+		loop->sources = src->next;
+	if (src->next != NULL)
+		src->next->prev = src->prev;
+	src->dead = true;
+	src->prev = NULL;
+	src->next = loop->garbage;
+	loop->garbage = src;
+}
+
+/* Free what was removed during the last batch of events. */
+static void
+collect_garbage(struct loop *loop)
+{
+	while (loop->garbage != NULL)
+	{
+		struct source *src = loop->garbage;
+
+		loop->garbage = src->next;
+		free(src);
+	}
+}
+
+/* CURLMOPT_SOCKETFUNCTION: mirror libcurl's interest in a socket into epoll. */
+static int
+on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct loop *loop = userp;
+	struct source *src = socketp;
+	uint32_t events = 0;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (src != NULL)
+			source_kill(loop, src);
+		return 0;
+	}
+	if (src == NULL)
+	{
+		src = source_new(loop, SOURCE_CURL, fd);
+		if (src == NULL || curl_multi_assign(loop->multi, fd, src) != CURLM_OK)
+			return -1;
+	}
+	if (what & CURL_POLL_IN)
+		events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		events |= EPOLLOUT;
+	return epoll_set(loop, src, events) == 0 ? 0 : -1;
+}
+
+/* CURLMOPT_TIMERFUNCTION: remember when libcurl wants its timeout run. */
+static int
+on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct loop *loop = userp;
+
+	loop->curl_deadline_ns = timeout_ms < 0 ? -1 : clock_mono_ns() + timeout_ms * NS_PER_MS;
+	return 0;
+}
+
+/* Create a loop: its multi handle in socket mode, an epoll set, a wake-up eventfd. */
 struct loop *
 loop_new(void)
 {
@@ -152,13 +277,24 @@ loop_new(void)
 
 	if (loop == NULL)
 		return NULL;
+	loop->epfd = -1;
+	loop->wake.fd = -1;
+	loop->curl_deadline_ns = -1;
+	timer_heap_init(&loop->timers);
 	loop->multi = curl_multi_init();
-	if (loop->multi == NULL || xfer_grow(loop) != 0)
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	loop->wake.kind = SOURCE_WAKE;
+	loop->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop->multi == NULL || loop->epfd < 0 || loop->wake.fd < 0 || xfer_grow(loop) != 0 ||
+	    epoll_set(loop, &loop->wake, EPOLLIN) != 0)
 	{
 		loop_free(loop);
 		return NULL;
 	}
-	timer_heap_init(&loop->timers);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
 	return loop;
 }
 
@@ -173,15 +309,20 @@ loop_free(struct loop *loop)
 	for (size_t i = 0; i < loop->xfer_cap; i++)
 		if (loop->xfers[i].easy != NULL)
 			curl_multi_remove_handle(loop->multi, loop->xfers[i].easy);
+	if (loop->multi != NULL)
+		curl_multi_cleanup(loop->multi);
+	while (loop->sources != NULL)
+		source_kill(loop, loop->sources);
+	collect_garbage(loop);
 	while ((node = timer_heap_pop(&loop->timers)) != NULL)
 		free(node);
 	timer_heap_destroy(&loop->timers);
-	if (loop->multi != NULL)
-		curl_multi_cleanup(loop->multi);
+	if (loop->wake.fd >= 0)
+		close(loop->wake.fd);
+	if (loop->epfd >= 0)
+		close(loop->epfd);
 	free(loop->xfers);
 	free(loop->deferred);
-	free(loop->watches);
-	free(loop->waitfds);
 	free(loop);
 }
 
@@ -273,50 +414,62 @@ loop_defer(struct loop *loop, loop_fn fn, void *arg)
 	loop->defer_len++;
 }
 
+/* The live watch on fd, or NULL. */
+static struct source *
+find_watch(const struct loop *loop, int fd)
+{
+	for (struct source *src = loop->sources; src != NULL; src = src->next)
+		if (src->kind == SOURCE_WATCH && src->fd == fd)
+			return src;
+	return NULL;
+}
+
 /* Add, replace or (events == 0) drop the watch on fd. */
 int
 loop_watch_fd(struct loop *loop, int fd, short events, loop_fd_fn fn, void *arg)
 {
-	size_t i;
+	struct source *src = find_watch(loop, fd);
+	uint32_t ev = ((events & POLLIN) ? EPOLLIN : 0) | ((events & POLLPRI) ? EPOLLPRI : 0) |
+	              ((events & POLLOUT) ? EPOLLOUT : 0);
 
-	for (i = 0; i < loop->n_watches; i++)
-		if (loop->watches[i].fd == fd)
-			break;
 	if (events == 0)
 	{
-		if (i < loop->n_watches)
-			loop->watches[i] = loop->watches[--loop->n_watches];
+		if (src != NULL)
+		{
+			source_kill(loop, src);
+			loop->n_watches--;
+		}
 		return 0;
 	}
-	if (i == loop->n_watches)
+	if (src == NULL)
 	{
-		if (loop->n_watches == loop->watch_cap)
-		{
-			size_t cap = loop->watch_cap ? loop->watch_cap * 2 : 8;
-			struct watch *watches = realloc(loop->watches, cap * sizeof(*watches));
-			struct curl_waitfd *waitfds;
-
-			if (watches == NULL)
-				return -1;
-			loop->watches = watches;
-			waitfds = realloc(loop->waitfds, cap * sizeof(*waitfds));
-			if (waitfds == NULL)
-				return -1;
-			loop->waitfds = waitfds;
-			loop->watch_cap = cap;
-		}
+		src = source_new(loop, SOURCE_WATCH, fd);
+		if (src == NULL)
+			return -1;
 		loop->n_watches++;
 	}
-	loop->watches[i] = (struct watch){fd, events, fn, arg};
+	src->fn = fn;
+	src->arg = arg;
+	if (epoll_set(loop, src, ev) != 0)
+	{
+		source_kill(loop, src);
+		loop->n_watches--;
+		return -1;
+	}
 	return 0;
 }
 
-/* Ask loop_run() to return; only touches a sig_atomic_t and libcurl's wakeup pipe. */
+/* Ask loop_run() to return: a sig_atomic_t and one write(2), both async-signal-safe. */
 void
 loop_stop(struct loop *loop)
 {
+	uint64_t one = 1;
+
 	loop->stop = 1;
-	curl_multi_wakeup(loop->multi);
+	if (write(loop->wake.fd, &one, sizeof(one)) < 0)
+	{
+		/* the counter is already non-zero: the loop will wake anyway */
+	}
 }
 
 /* Run the calls that were queued before this iteration began. */
@@ -351,67 +504,6 @@ run_timers(struct loop *loop, int64_t now_ns)
 	}
 }
 
-/* Milliseconds curl_multi_poll() may sleep: 0 with deferred work, else up to the next timer. */
-static int
-poll_timeout_ms(const struct loop *loop, int64_t now_ns)
-{
-	const struct timer_node *next = timer_heap_peek(&loop->timers);
-	int64_t wait_ns;
-
-	if (loop->defer_len > 0)
-		return 0;
-	if (next == NULL)
-		return 1000;
-	wait_ns = next->at_ns - now_ns;
-	if (wait_ns <= 0)
-		return 0;
-	if (wait_ns >= 1000 * NS_PER_MS)
-		return 1000;
-	return (int) ((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
-}
-
-/* poll(2) event bits to libcurl's CURL_WAIT_* bits and back. */
-static short
-to_curl_events(short events)
-{
-	return (short) (((events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
-	                ((events & POLLPRI) ? CURL_WAIT_POLLPRI : 0) |
-	                ((events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
-}
-
-static short
-from_curl_events(short revents)
-{
-	return (short) (((revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
-	                ((revents & CURL_WAIT_POLLPRI) ? POLLPRI : 0) |
-	                ((revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
-}
-
-/* Dispatch descriptor events; a watch changed by an earlier callback is looked up again. */
-static void
-run_watches(struct loop *loop, size_t n)
-{
-	for (size_t k = 0; k < n && !loop->stop; k++)
-	{
-		const struct curl_waitfd *w = &loop->waitfds[k];
-		short revents = from_curl_events(w->revents);
-
-		if (revents == 0)
-			continue;
-		for (size_t i = 0; i < loop->n_watches; i++)
-		{
-			if (loop->watches[i].fd == w->fd)
-			{
-				struct watch watch = loop->watches[i];
-
-				if (watch.events & revents)
-					watch.fn(watch.arg, watch.fd, revents);
-				break;
-			}
-		}
-	}
-}
-
 /* Hand every finished transfer back to its owner, after removing it. */
 static void
 run_completions(struct loop *loop)
@@ -438,18 +530,90 @@ run_completions(struct loop *loop)
 	}
 }
 
+/* Milliseconds epoll_wait() may sleep: 0 with deferred work, else up to the next deadline. */
+static int
+wait_timeout_ms(const struct loop *loop, int64_t now_ns)
+{
+	const struct timer_node *next = timer_heap_peek(&loop->timers);
+	int64_t deadline = next != NULL ? next->at_ns : -1;
+	int64_t wait_ns;
+
+	if (loop->defer_len > 0)
+		return 0;
+	if (loop->curl_deadline_ns >= 0 && (deadline < 0 || loop->curl_deadline_ns < deadline))
+		deadline = loop->curl_deadline_ns;
+	if (deadline < 0)
+		return 1000;
+	wait_ns = deadline - now_ns;
+	if (wait_ns <= 0)
+		return 0;
+	if (wait_ns >= 1000 * NS_PER_MS)
+		return 1000;
+	return (int) ((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
+}
+
+/* epoll bits to poll(2) bits for watch callbacks. */
+static short
+to_poll_events(uint32_t events)
+{
+	return (short) (((events & EPOLLIN) ? POLLIN : 0) | ((events & EPOLLPRI) ? POLLPRI : 0) |
+	                ((events & EPOLLOUT) ? POLLOUT : 0) | ((events & EPOLLERR) ? POLLERR : 0) |
+	                ((events & EPOLLHUP) ? POLLHUP : 0));
+}
+
+/* Hand one batch of events to libcurl, the watches and the wake-up counter. */
+static CURLMcode
+dispatch(struct loop *loop, const struct epoll_event *events, int n)
+{
+	CURLMcode mc = CURLM_OK;
+
+	for (int i = 0; i < n && mc == CURLM_OK && !loop->stop; i++)
+	{
+		struct source *src = events[i].data.ptr;
+		uint32_t ev = events[i].events;
+		int running;
+
+		if (src->dead)
+			continue;
+		switch (src->kind)
+		{
+			case SOURCE_CURL:
+				mc = curl_multi_socket_action(
+				    loop->multi, src->fd,
+				    ((ev & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+				        ((ev & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+				        ((ev & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0),
+				    &running);
+				break;
+			case SOURCE_WATCH:
+				src->fn(src->arg, src->fd, to_poll_events(ev));
+				break;
+			case SOURCE_WAKE:
+			{
+				uint64_t count;
+
+				if (read(src->fd, &count, sizeof(count)) < 0)
+				{
+					/* already drained: nothing to do */
+				}
+				break;
+			}
+		}
+	}
+	return mc;
+}
+
 /* The loop proper. */
 int
 loop_run(struct loop *loop)
 {
+	struct epoll_event events[MAX_EVENTS];
 	int rc = 0;
 
 	while (!loop->stop)
 	{
-		int running;
-		int numfds;
-		size_t n = 0;
-		CURLMcode mc;
+		CURLMcode mc = CURLM_OK;
+		int n;
 
 		run_deferred(loop);
 		run_timers(loop, clock_mono_ns());
@@ -458,17 +622,24 @@ loop_run(struct loop *loop)
 		if (loop->xfer_len == 0 && loop->defer_len == 0 && loop->n_watches == 0 &&
 		    timer_heap_peek(&loop->timers) == NULL)
 			break;
-		for (size_t i = 0; i < loop->n_watches; i++)
-			loop->waitfds[n++] =
-			    (struct curl_waitfd){.fd = loop->watches[i].fd,
-			                         .events = to_curl_events(loop->watches[i].events),
-			                         .revents = 0};
-		mc = curl_multi_poll(loop->multi, loop->waitfds, (unsigned int) n,
-		                     poll_timeout_ms(loop, clock_mono_ns()), &numfds);
-		if (mc == CURLM_OK && numfds > 0)
-			run_watches(loop, n);
-		if (mc == CURLM_OK)
-			mc = curl_multi_perform(loop->multi, &running);
+		n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait_timeout_ms(loop, clock_mono_ns()));
+		if (n < 0 && errno != EINTR)
+		{
+			log_error("epoll_wait failed: %s", strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (n > 0)
+			mc = dispatch(loop, events, n);
+		collect_garbage(loop);
+		if (mc == CURLM_OK && loop->curl_deadline_ns >= 0 &&
+		    loop->curl_deadline_ns <= clock_mono_ns())
+		{
+			int running;
+
+			loop->curl_deadline_ns = -1;
+			mc = curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
 		if (mc != CURLM_OK)
 		{
 			log_error("libcurl multi interface failed: %s", curl_multi_strerror(mc));
@@ -476,6 +647,7 @@ loop_run(struct loop *loop)
 			break;
 		}
 		run_completions(loop);
+		collect_garbage(loop);
 	}
 	loop->stop = 0;
 	return rc;

@@ -17,7 +17,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define MAX_BATCH_ROWS     1000
+#define MAX_BATCH_ROWS     100
 #define BACKOFF_MIN_MS     100
 #define BACKOFF_MAX_MS     5000
 #define CONNECT_TIMEOUT_MS 10000
@@ -86,7 +86,8 @@ enum writer_state
 struct item
 {
 	struct item *next;
-	json_t *row;
+	char *text; /* the row, encoded when queued: a batch is only concatenated */
+	size_t len;
 	pg_writer_done_fn done;
 	void *arg;
 };
@@ -199,7 +200,7 @@ pg_writer_free(struct pg_writer *w)
 		struct item *item = w->head;
 
 		w->head = item->next;
-		json_decref(item->row);
+		free(item->text);
 		free(item);
 	}
 	PQfinish(w->conn);
@@ -224,13 +225,15 @@ void
 pg_writer_put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
 {
 	struct item *item = malloc(sizeof(*item));
+	char *text = json_dumps(row, JSON_COMPACT);
 
-	if (item == NULL)
+	json_decref(row);
+	if (item == NULL || text == NULL)
 	{
 		log_error("out of memory queueing a database row");
 		abort();
 	}
-	*item = (struct item){NULL, row, done, arg};
+	*item = (struct item){NULL, text, strlen(text), done, arg};
 	*w->tail = item;
 	w->tail = &item->next;
 	w->queued++;
@@ -256,7 +259,7 @@ pop_item(struct pg_writer *w, bool written)
 	w->queued--;
 	if (written)
 		w->stats.rows_written++;
-	json_decref(item->row);
+	free(item->text);
 	if (item->done != NULL)
 		item->done(item->arg, written);
 	free(item);
@@ -311,23 +314,34 @@ send_batch(void *arg)
 {
 	struct pg_writer *w = arg;
 	size_t limit = w->isolate > 0 ? 1 : MAX_BATCH_ROWS;
-	json_t *rows;
-	char *text;
+	size_t total = 2;
 	size_t n = 0;
+	char *text;
+	char *p;
 
 	w->send_deferred = false;
 	if (w->state != W_IDLE || w->head == NULL)
 		return;
-	rows = json_array();
 	for (struct item *item = w->head; item != NULL && n < limit; item = item->next, n++)
-		json_array_append(rows, item->row);
-	text = json_dumps(rows, JSON_COMPACT);
-	json_decref(rows);
+		total += item->len + 1;
+	text = malloc(total);
 	if (text == NULL)
 	{
 		log_error("out of memory encoding database rows");
 		abort();
 	}
+	p = text;
+	*p++ = '[';
+	n = 0;
+	for (struct item *item = w->head; item != NULL && n < limit; item = item->next, n++)
+	{
+		if (n > 0)
+			*p++ = ',';
+		memcpy(p, item->text, item->len);
+		p += item->len;
+	}
+	*p++ = ']';
+	*p = '\0';
 	w->in_flight = n;
 	w->batch_failed = false;
 	w->state = W_BUSY;
@@ -360,7 +374,7 @@ batch_done(struct pg_writer *w)
 		w->isolate = n; /* find the bad row: resend these one at a time */
 	else
 	{
-		json_array_append(w->rejected, w->head->row);
+		json_array_append_new(w->rejected, json_loads(w->head->text, 0, NULL));
 		w->stats.rejected++;
 		pop_item(w, false);
 		if (w->isolate > 0)
@@ -457,8 +471,8 @@ on_socket(void *arg, int fd, short revents)
 			if (w->state != W_BUSY)
 				return;
 		}
-		if (revents & POLLIN)
-			read_results(w);
+		if (revents & (POLLIN | POLLERR | POLLHUP))
+			read_results(w); /* an error or hang-up shows when reading */
 	}
 }
 
@@ -544,7 +558,7 @@ pg_writer_take_unwritten(struct pg_writer *w)
 	w->in_flight = 0;
 	while (w->head != NULL)
 	{
-		json_array_append(rows, w->head->row);
+		json_array_append_new(rows, json_loads(w->head->text, 0, NULL));
 		pop_item(w, false);
 	}
 	return rows;
