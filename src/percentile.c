@@ -12,8 +12,10 @@
  * beyond 1 GB).  The final function moves NaNs to the end (PostgreSQL sorts
  * NaN above +Infinity), selects the wanted ranks in ascending order, each on
  * what the previous one left above it, and interpolates with the formula of
- * float8_lerp in orderedsetaggs.c.  Selection only permutes the values, so
- * the final functions are FINALFUNC_MODIFY = SHAREABLE.
+ * float8_lerp in orderedsetaggs.c.  Selection reorders the values but never
+ * changes them, so the state stays valid for more rows and more final calls
+ * (a window frame that grows): the aggregates are FINALFUNC_MODIFY =
+ * READ_ONLY, and a test runs them as window functions.
  *
  * The fractions are an aggregated argument here, not a direct one: they are
  * read on a group's first row, compared on later rows unless the argument is
@@ -30,10 +32,21 @@
 #include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
+#include "utils/float.h"
 #include "utils/memutils.h"
 
 /* Values a new group has room for before its array first grows. */
 #define PERCENTILE_INITIAL_CAPACITY 32
+
+/*
+ * Selection on at least NARROW_MIN_VALUES values is first narrowed by a
+ * sample of one value in NARROW_SAMPLE_DIVISOR (at most NARROW_MAX_SAMPLE),
+ * when there are at most NARROW_MAX_RANKS distinct ranks to find.
+ */
+#define NARROW_MIN_VALUES     65536
+#define NARROW_SAMPLE_DIVISOR 64
+#define NARROW_MAX_SAMPLE     8192
+#define NARROW_MAX_RANKS      8
 
 /* First word of a serialized state: "LLP" and format version 1. */
 #define PERCENTILE_WIRE_MAGIC 0x4C4C5001
@@ -69,13 +82,6 @@ typedef struct PercentileWireHeader
 	int32 fractions_size; /* 0 when the fraction argument was NULL */
 	int64 nvalues;
 } PercentileWireHeader;
-
-/* One rank the final function must look up, and where its value goes. */
-typedef struct RankRequest
-{
-	int64 rank;
-	double *dest;
-} RankRequest;
 
 /* Reads the current row's fractions into mcxt; NULL when the argument is NULL. */
 typedef PercentileFractions *(*FractionsReader)(FunctionCallInfo fcinfo, MemoryContext mcxt);
@@ -620,28 +626,158 @@ select_rank(double *v, int64 lo, int64 hi, int64 k)
 	}
 }
 
-static int
-rank_request_cmp(const void *a, const void *b)
+/*
+ * The value of sorted rank r once the ranks are selected: a NaN from the
+ * tail at or above ordered, else the selected position of r.
+ */
+static double
+rank_value(const double *v, int64 ordered, const int64 *rank, const int64 *where, int nrank,
+           int64 r)
 {
-	int64 ra = ((const RankRequest *) a)->rank;
-	int64 rb = ((const RankRequest *) b)->rank;
+	int lo = 0;
+	int hi = nrank - 1;
 
-	return (ra > rb) - (ra < rb);
+	if (r >= ordered)
+		return v[r];
+	while (lo < hi)
+	{
+		int mid = lo + (hi - lo) / 2;
+
+		if (rank[mid] < r)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	Assert(rank[lo] == r);
+	return v[where[lo]];
+}
+
+/* qsort comparator for NaN-free doubles. */
+static int
+double_cmp(const void *a, const void *b)
+{
+	double x = *(const double *) a;
+	double y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* qsort comparator for ranks. */
+static int
+rank_cmp(const void *a, const void *b)
+{
+	int64 x = *(const int64 *) a;
+	int64 y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Narrows the selection of the sorted ranks rank[0..nrank) in the NaN-free
+ * v[0..n) to a short prefix of v, Floyd-Rivest style.  A sorted, evenly
+ * spaced sample gives each rank a value bracket that holds it with high
+ * probability; one branch-free pass counts the values below each bracket
+ * and swaps those inside to the front.  On success it stores in where[i]
+ * the position rank[i] has in that prefix and returns the prefix length;
+ * when a rank falls outside its bracket (an unlucky sample) it returns -1.
+ * Either way v keeps the same values.
+ */
+static int64
+narrow_ranks(double *v, int64 n, const int64 *rank, int nrank, int64 *where)
+{
+	int64 nsample = Min(n / NARROW_SAMPLE_DIVISOR, NARROW_MAX_SAMPLE);
+	int64 stride = n / nsample;
+	double *sample = palloc(nsample * sizeof(double));
+	double lo[NARROW_MAX_RANKS];
+	double hi[NARROW_MAX_RANKS];
+	int64 hist[4][2 * NARROW_MAX_RANKS + 1] = {{0}};
+	int bracket_of[NARROW_MAX_RANKS];
+	int nbracket = 0;
+	int64 front = 0;
+
+	for (int64 i = 0; i < nsample; i++)
+		sample[i] = v[i * stride];
+	qsort(sample, nsample, sizeof(double), double_cmp);
+
+	/* brackets of about four standard deviations of the sample rank */
+	for (int r = 0; r < nrank; r++)
+	{
+		double p = (double) rank[r] / (n - 1);
+		double delta = 4 * sqrt(nsample * p * (1 - p)) + 4;
+		int64 a = (int64) floor(p * (nsample - 1) - delta);
+		int64 b = (int64) ceil(p * (nsample - 1) + delta);
+		double blo = a > 0 ? sample[a] : -get_float8_infinity();
+		double bhi = b < nsample - 1 ? sample[b] : get_float8_infinity();
+
+		if (nbracket > 0 && blo <= hi[nbracket - 1])
+			hi[nbracket - 1] = Max(hi[nbracket - 1], bhi);
+		else
+		{
+			lo[nbracket] = blo;
+			hi[nbracket] = bhi;
+			nbracket++;
+		}
+		bracket_of[r] = nbracket - 1;
+	}
+	pfree(sample);
+
+	/*
+	 * slot 2k + 1: inside bracket k; slot 2k: between brackets k - 1 and k.
+	 * Four interleaved histograms keep the increments independent.
+	 */
+	CHECK_FOR_INTERRUPTS();
+	for (int64 i = 0; i < n; i++)
+	{
+		double x = v[i];
+		int slot = 0;
+
+		for (int k = 0; k < nbracket; k++)
+			slot += (x >= lo[k]) + (x > hi[k]);
+		hist[i & 3][slot]++;
+		/* v[0..front) are inside a bracket, v[front..i) are not */
+		v[i] = v[front];
+		v[front] = x;
+		front += slot & 1;
+	}
+
+	for (int r = 0; r < nrank; r++)
+	{
+		int k = bracket_of[r];
+		int64 below = 0;
+		int64 inside = 0;
+		int64 before = 0;
+
+		for (int h = 0; h < 4; h++)
+		{
+			for (int slot = 0; slot < 2 * k; slot++)
+			{
+				below += hist[h][slot];
+				before += (slot & 1) ? hist[h][slot] : 0;
+			}
+			below += hist[h][2 * k];
+			inside += hist[h][2 * k + 1];
+		}
+		if (rank[r] < below || rank[r] >= below + inside)
+			return -1;
+		where[r] = rank[r] - below + before;
+	}
+	return front;
 }
 
 /*
  * Sets result[i] to percentile_cont at fraction[i] over the state's values
- * (n > 0 fractions, all in [0, 1]).  Permutes the values.
+ * (n > 0 fractions, all in [0, 1]).  Reorders the values.
  */
 static void
 percentile_compute(PercentileState *state, const double *fraction, int n, double *result)
 {
+	double *v = state->values;
 	int64 count = state->nvalues;
-	int64 ordered = partition_nans(state->values, count);
-	double *lo = palloc(mul_size(n, sizeof(double)));
-	double *hi = palloc(mul_size(n, sizeof(double)));
-	RankRequest *req = palloc(mul_size(n, 2 * sizeof(RankRequest)));
-	int nreq = 0;
+	int64 ordered = partition_nans(v, count);
+	int64 *rank = palloc(mul_size(n, 2 * sizeof(int64)));
+	int64 *where = palloc(mul_size(n, 2 * sizeof(int64)));
+	int nrank = 0;
+	int64 len = ordered;
 	int64 next = 0;
 
 	Assert(count > 0);
@@ -650,37 +786,50 @@ percentile_compute(PercentileState *state, const double *fraction, int n, double
 	{
 		double pos = fraction[i] * (count - 1);
 
-		req[nreq++] = (RankRequest){(int64) floor(pos), &lo[i]};
-		req[nreq++] = (RankRequest){(int64) ceil(pos), &hi[i]};
+		rank[nrank++] = (int64) floor(pos);
+		rank[nrank++] = (int64) ceil(pos);
 	}
-	qsort(req, nreq, sizeof(RankRequest), rank_request_cmp);
-
-	for (int r = 0; r < nreq; r++)
+	qsort(rank, nrank, sizeof(int64), rank_cmp);
+	/* keep the distinct ranks below the NaNs; those at or above are NaN */
 	{
-		int64 rank = req[r].rank;
+		int distinct = 0;
 
-		if (rank >= next && rank < ordered)
-		{
-			select_rank(state->values, next, ordered - 1, rank);
-			next = rank + 1;
-		}
-		/* ranks at or above ordered are NaNs, as percentile_cont sorts them */
-		*req[r].dest = state->values[rank];
+		for (int r = 0; r < nrank && rank[r] < ordered; r++)
+			if (distinct == 0 || rank[r] != rank[distinct - 1])
+				rank[distinct++] = rank[r];
+		nrank = distinct;
+	}
+
+	memcpy(where, rank, nrank * sizeof(int64));
+	if (ordered >= NARROW_MIN_VALUES && nrank <= NARROW_MAX_RANKS)
+	{
+		int64 prefix = narrow_ranks(v, ordered, rank, nrank, where);
+
+		if (prefix >= 0)
+			len = prefix;
+		else
+			memcpy(where, rank, nrank * sizeof(int64));
+	}
+	for (int r = 0; r < nrank; r++)
+	{
+		select_rank(v, next, len - 1, where[r]);
+		next = where[r] + 1;
 	}
 
 	for (int i = 0; i < n; i++)
 	{
 		double pos = fraction[i] * (count - 1);
+		double lo = rank_value(v, ordered, rank, where, nrank, (int64) floor(pos));
+		double hi = rank_value(v, ordered, rank, where, nrank, (int64) ceil(pos));
 
 		/* float8_lerp, to the operation, when the two rows differ */
 		if (ceil(pos) > floor(pos))
-			result[i] = lo[i] + ((pos - floor(pos)) * (hi[i] - lo[i]));
+			result[i] = lo + ((pos - floor(pos)) * (hi - lo));
 		else
-			result[i] = lo[i];
+			result[i] = lo;
 	}
-	pfree(req);
-	pfree(hi);
-	pfree(lo);
+	pfree(where);
+	pfree(rank);
 }
 
 /* percentile(value, fraction) final: percentile_cont(fraction). */

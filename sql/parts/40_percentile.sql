@@ -51,14 +51,16 @@ LANGUAGE C STRICT PARALLEL SAFE;
 /*
  * SSPACE: the planner's per-group estimate for HashAggregate.  A state grows
  * with its group (8 bytes a value); 8 kB is a group of about a thousand values.
- * The selection permutes the values but keeps them, hence SHAREABLE.
+ * The final function reorders the values in place but never changes them:
+ * the state stays valid for more rows and final calls, hence READ_ONLY,
+ * which also allows window use.
  */
 CREATE AGGREGATE @extschema@.percentile(value pg_catalog.float8, fraction pg_catalog.float8) (
 	SFUNC = @extschema@.percentile_transfn,
 	STYPE = internal,
 	SSPACE = 8192,
 	FINALFUNC = @extschema@.percentile_final,
-	FINALFUNC_MODIFY = SHAREABLE,
+	FINALFUNC_MODIFY = READ_ONLY,
 	COMBINEFUNC = @extschema@.percentile_combine,
 	SERIALFUNC = @extschema@.percentile_serialize,
 	DESERIALFUNC = @extschema@.percentile_deserialize,
@@ -70,7 +72,7 @@ CREATE AGGREGATE @extschema@.percentiles(value pg_catalog.float8, fractions pg_c
 	STYPE = internal,
 	SSPACE = 8192,
 	FINALFUNC = @extschema@.percentiles_final,
-	FINALFUNC_MODIFY = SHAREABLE,
+	FINALFUNC_MODIFY = READ_ONLY,
 	COMBINEFUNC = @extschema@.percentile_combine,
 	SERIALFUNC = @extschema@.percentile_serialize,
 	DESERIALFUNC = @extschema@.percentile_deserialize,
@@ -82,7 +84,7 @@ CREATE AGGREGATE @extschema@.latency_percentiles(value pg_catalog.float8) (
 	STYPE = internal,
 	SSPACE = 8192,
 	FINALFUNC = @extschema@.percentiles_final,
-	FINALFUNC_MODIFY = SHAREABLE,
+	FINALFUNC_MODIFY = READ_ONLY,
 	COMBINEFUNC = @extschema@.percentile_combine,
 	SERIALFUNC = @extschema@.percentile_serialize,
 	DESERIALFUNC = @extschema@.percentile_deserialize,
