@@ -11,8 +11,9 @@
  *                secret and goes back to "secret" once
  *
  * A fixed bearer token is "fetched" by reading its file; an invalidated one
- * is read again.  A source may be freed only when no request is pending
- * (after loop_run() returned): deferred calls still point at it.
+ * is read again.  Free a source only once loop_run() has returned and will
+ * not run again: requests still pending are then released uncalled, but the
+ * loop's deferred calls would still point at them.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ struct token_source
 	struct http_request *request; /* token or discovery request */
 	char *secret;                 /* during the token request, for redaction */
 	bool secret_refetched;
+	struct token_request *pending; /* asked, not yet answered */
 	struct token_source_stats stats;
 };
 
@@ -61,6 +63,7 @@ struct token_request
 	bool hit;
 	char *token; /* a cached token or an error, kept for deferred delivery */
 	char *error;
+	struct token_request *prev, *next; /* the source's pending requests */
 };
 
 /* Wipe and free a string that may hold a secret or a token. */
@@ -86,6 +89,23 @@ must(void *p)
 	return p;
 }
 
+/* Unlink a request from the pending list and free it. */
+static void
+release(struct token_request *request)
+{
+	struct token_source *source = request->source;
+
+	if (request->prev != NULL)
+		request->prev->next = request->next;
+	else
+		source->pending = request->next;
+	if (request->next != NULL)
+		request->next->prev = request->prev;
+	wipe_free(request->token);
+	free(request->error);
+	free(request);
+}
+
 /* Run the caller's callback once and free the request. */
 static void
 deliver(struct token_request *request, const char *token, const char *error)
@@ -98,9 +118,7 @@ deliver(struct token_request *request, const char *token, const char *error)
 	};
 
 	request->ready(request->arg, &result);
-	wipe_free(request->token);
-	free(request->error);
-	free(request);
+	release(request);
 }
 
 /* Deliver what token_source_get() prepared, one loop iteration later. */
@@ -375,6 +393,10 @@ token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
 	request->ready = ready;
 	request->arg = arg;
 	request->asked_ns = clock_mono_ns();
+	request->next = source->pending;
+	if (source->pending != NULL)
+		source->pending->prev = request;
+	source->pending = request;
 	if (source->mode == TOKEN_NONE)
 	{
 		request->hit = true;
@@ -531,6 +553,8 @@ token_source_free(struct token_source *source)
 {
 	if (source == NULL)
 		return;
+	while (source->pending != NULL)
+		release(source->pending);
 	http_request_free(source->request);
 	secret_source_free(source->secrets);
 	token_cache_free(source->cache);

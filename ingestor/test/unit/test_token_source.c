@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,8 @@ start_mock(const char *script, const char *const *args)
 	assert_true(m.pid >= 0);
 	if (m.pid == 0)
 	{
+		/* Die with the test, even when it crashes before its teardown. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
@@ -551,8 +554,9 @@ test_config_errors(void **state)
 	assert_non_null(strstr(err, "/nonexistent/loomlat"));
 }
 
-/* Freeing after the loop stopped releases queued and in-flight requests
- * without calling them (the sanitizers check leaks and stale pointers). */
+/* Freeing once the loop has stopped for good releases queued and in-flight
+ * requests without calling them (the sanitizers check leaks and stale
+ * pointers).  Each part uses a loop of its own that never runs again. */
 static void
 test_free_with_pending(void **state)
 {
@@ -560,17 +564,21 @@ test_free_with_pending(void **state)
 	struct token_config config = cc_config(f);
 	struct token_source *source = new_source(f, &config);
 
+	/* Asked, but the fetch is not even started. */
 	for (int i = 0; i < 5; i++)
 		token_source_get(source, on_token, f);
-	token_source_free(source); /* the fetch was not even started */
+	token_source_free(source);
+	loop_free(f->loop);
 
+	/* Asked, and the token request is in flight. */
+	f->loop = loop_new();
 	mock_control(&f->token_mock, "{\"delay_ms\": 3000}");
 	source = new_source(f, &config);
 	memset(&f->out, 0, sizeof(f->out));
 	f->expected = -1;
 	for (int i = 0; i < 5; i++)
 		token_source_get(source, on_token, f);
-	sleep_on_loop(f, 300); /* the token request is now in flight */
+	sleep_on_loop(f, 300);
 	assert_int_equal(f->out.calls, 0);
 	token_source_free(source);
 	assert_int_equal(f->out.calls, 0);
