@@ -489,7 +489,10 @@ start_http(struct invocation *inv)
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	/* wait for a multiplexed HTTP/2 stream rather than open a connection each,
+	 * where one is possible; elsewhere waiting only delays the request */
+	if (!cfg->http1_1 && strncasecmp(cfg->url, "https://", 8) == 0)
+		curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
 	                 cfg->http1_1 ? (long) CURL_HTTP_VERSION_1_1 : (long) CURL_HTTP_VERSION_2TLS);
 	inv->http_start_ns = clock_mono_ns();
