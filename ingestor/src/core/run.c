@@ -47,7 +47,8 @@ struct run
 	bool stopping;
 	bool failed; /* could not start an invocation */
 
-	int64_t start_ns;
+	int64_t begin_ns; /* the run, warm-up included */
+	int64_t start_ns; /* the summarised invocations */
 	int64_t last_done_ns;
 	struct token_source_stats tokens_at_start;
 	struct loop_timer *rate_timer;
@@ -174,7 +175,7 @@ on_progress(void *arg)
 
 	fprintf(stderr, "\r\033[K%s %.0f s: %lu/%lu done, %lu errors, %lu running",
 	        run->phase == PHASE_WARMUP ? "warm-up" : "loomlat",
-	        clock_ms_between(run->start_ns, now) / 1e3, run->finished,
+	        clock_ms_between(run->begin_ns, now) / 1e3, run->finished,
 	        run->phase == PHASE_WARMUP ? run->cfg->warmup : run->cfg->count, run->errors,
 	        run->in_flight);
 	run->progress_timer = loop_add_timer(run->env->loop, now + NS_PER_S, on_progress, run);
@@ -322,9 +323,9 @@ run_execute(struct invoke_env *env, const struct run_config *config, struct summ
 	*result = (struct run_result){0};
 	if (loop_watch_fd(env->loop, signal_fd, POLLIN, on_signal, &run) != 0)
 		return -1;
-	run.start_ns = clock_mono_ns();
+	run.begin_ns = run.start_ns = clock_mono_ns();
 	if (config->progress)
-		run.progress_timer = loop_add_timer(env->loop, run.start_ns + NS_PER_S, on_progress, &run);
+		run.progress_timer = loop_add_timer(env->loop, run.begin_ns + NS_PER_S, on_progress, &run);
 	if (config->warmup > 0)
 	{
 		run.phase = PHASE_WARMUP;
