@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "auth/oauth_client.h"
+#include "auth/wipe.h"
 
 /* Longest expires_in digit string accepted (about 300 years of seconds). */
 #define MAX_EXPIRES_DIGITS 10
@@ -138,12 +139,8 @@ oauth_parse_token_response(long status, const char *body, size_t len, struct oau
 void
 oauth_token_clear(struct oauth_token *token)
 {
-	if (token->access_token != NULL)
-	{
-		explicit_bzero(token->access_token, strlen(token->access_token));
-		free(token->access_token);
-		token->access_token = NULL;
-	}
+	wipe_free(token->access_token);
+	token->access_token = NULL;
 }
 
 /* Length of s without one trailing slash. */
@@ -224,17 +221,6 @@ oauth_form_encode(const char *s)
 	return out;
 }
 
-/* Wipe and free a string that may hold a secret. */
-static void
-free_secret(char *s)
-{
-	if (s != NULL)
-	{
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /* Build the client-credentials POST with Basic client authentication. */
 struct http_request *
 oauth_token_request(struct loop *loop, const char *token_url, bool allow_http,
@@ -265,7 +251,7 @@ oauth_token_request(struct loop *loop, const char *token_url, bool allow_http,
 	free(form);
 	free(scope);
 	free(user);
-	free_secret(password);
+	wipe_free(password);
 	if (!ok)
 	{
 		http_request_free(request);

@@ -15,6 +15,7 @@
 
 #include "auth/http_request.h"
 #include "auth/secret_source.h"
+#include "auth/wipe.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -47,17 +48,6 @@ struct secret_source
 	char *session_token_header;
 	struct http_request *request; /* the GetSecretValue in flight */
 };
-
-/* Wipe and free a string that may be secret. */
-static void
-wipe_free(char *s)
-{
-	if (s != NULL)
-	{
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
 
 /* A malloc'd formatted string, or NULL. */
 static char *__attribute__((format(printf, 1, 2))) string_printf(const char *fmt, ...)

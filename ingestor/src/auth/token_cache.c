@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth/token_cache.h"
+#include "auth/wipe.h"
 #include "util/clock.h"
 
 /* Lifetimes up to this many seconds are halved instead of cut by the margin. */
@@ -38,12 +39,8 @@ struct token_cache
 static void
 drop_value(struct entry *e)
 {
-	if (e->value != NULL)
-	{
-		explicit_bzero(e->value, strlen(e->value));
-		free(e->value);
-		e->value = NULL;
-	}
+	wipe_free(e->value);
+	e->value = NULL;
 }
 
 /* Find key's entry, or NULL. */
@@ -151,11 +148,7 @@ token_cache_complete(struct token_cache *cache, const char *key, const char *val
 		w->next = NULL;
 		w->done(w, copy, copy != NULL ? NULL : error);
 	}
-	if (copy != NULL)
-	{
-		explicit_bzero(copy, strlen(copy));
-		free(copy);
-	}
+	wipe_free(copy);
 	return rc;
 }
 

@@ -24,6 +24,7 @@
 #include "auth/secret_source.h"
 #include "auth/token_cache.h"
 #include "auth/token_source.h"
+#include "auth/wipe.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -65,17 +66,6 @@ struct token_request
 	char *error;
 	struct token_request *prev, *next; /* the source's pending requests */
 };
-
-/* Wipe and free a string that may hold a secret or a token. */
-static void
-wipe_free(char *s)
-{
-	if (s != NULL)
-	{
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
 
 /* Abort on allocation failure where the contract leaves no error path. */
 static void *
