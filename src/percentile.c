@@ -35,6 +35,8 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
+#include "percentile.h"
+
 /* Values a new group has room for before its array first grows. */
 #define PERCENTILE_INITIAL_CAPACITY 32
 
@@ -392,8 +394,8 @@ loomlat_percentile_serialize(PG_FUNCTION_ARGS)
 		                (long long) state->nvalues),
 		         errdetail("A partial aggregate state is limited to 1 GB, about 134 million "
 		                   "values."),
-		         errhint("Aggregate without parallel workers (SET max_parallel_workers_per_gather "
-		                 "= 0) and without partitionwise aggregation.")));
+		         errhint("Aggregate this group without parallel workers (SET "
+		                 "max_parallel_workers_per_gather = 0).")));
 	size += state->nvalues * sizeof(double);
 
 	header.magic = PERCENTILE_WIRE_MAGIC;
@@ -765,14 +767,12 @@ narrow_ranks(double *v, int64 n, const int64 *rank, int nrank, int64 *where)
 }
 
 /*
- * Sets result[i] to percentile_cont at fraction[i] over the state's values
- * (n > 0 fractions, all in [0, 1]).  Reorders the values.
+ * Sets result[i] to percentile_cont at fraction[i] over v[0..count)
+ * (count > 0, n > 0 fractions, all in [0, 1]).  Reorders the values.
  */
-static void
-percentile_compute(PercentileState *state, const double *fraction, int n, double *result)
+void
+percentile_compute(double *v, int64 count, const double *fraction, int n, double *result)
 {
-	double *v = state->values;
-	int64 count = state->nvalues;
 	int64 ordered = partition_nans(v, count);
 	int64 *rank = palloc(mul_size(n, 2 * sizeof(int64)));
 	int64 *where = palloc(mul_size(n, 2 * sizeof(int64)));
@@ -851,7 +851,7 @@ loomlat_percentile_final(PG_FUNCTION_ARGS)
 	if (state->nvalues == 0)
 		PG_RETURN_NULL();
 
-	percentile_compute(state, state->fractions->value, 1, &result);
+	percentile_compute(state->values, state->nvalues, state->fractions->value, 1, &result);
 	PG_RETURN_FLOAT8(result);
 }
 
@@ -887,7 +887,7 @@ loomlat_percentiles_final(PG_FUNCTION_ARGS)
 		wanted[nwanted++] = f->value[i];
 	}
 	if (nwanted > 0)
-		percentile_compute(state, wanted, nwanted, result);
+		percentile_compute(state->values, state->nvalues, wanted, nwanted, result);
 	for (int i = 0, w = 0; i < f->nitems; i++)
 		if (!FRACTIONS_ISNULL(f)[i])
 			datums[i] = Float8GetDatum(result[w++]);

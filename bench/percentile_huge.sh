@@ -1,0 +1,56 @@
+#!/bin/bash
+# Checks loomlat's percentile aggregates past the 1 GB allocation limit, in a
+# throwaway cluster: 140 million values (a 1.1 GB state) aggregated serially
+# must give percentile_cont's answer (computed here from the closed form for
+# the values 1..N), and the same table aggregated by one parallel worker must
+# be refused with a clear error rather than crash, since a partial state
+# travels as a bytea, limited to 1 GB.  Takes several minutes and about 6 GB
+# of disk; not part of the regression suite.
+#
+# Usage: bench/percentile_huge.sh [--no-install]
+set -euo pipefail
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+INSTALL=1
+case "${1:-}" in
+	--no-install) INSTALL=0 ;;
+	"") ;;
+	*)
+		sed -n '10s/^# //p' "$0" >&2
+		exit 64
+		;;
+esac
+
+if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
+	repo=$(cd "$(dirname "$0")/.." && pwd)
+	if [ "$INSTALL" = 1 ]; then
+		flock /tmp/loomlat-ext.lock make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
+	fi
+	exec timeout 3600 pg_virtualenv -t -v 15 -o jit=off -o max_parallel_workers_per_gather=1 \
+		env LOOMLAT_BENCH_INNER=1 "$0" --no-install
+fi
+
+N=140000000
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION loomlat;
+CREATE UNLOGGED TABLE huge (v float8);
+INSERT INTO huge SELECT (a * 10000 + b)::float8 + 1
+  FROM generate_series(0, $N / 10000 - 1) a, generate_series(0, 9999) b;
+VACUUM (ANALYZE) huge;
+\timing on
+SET max_parallel_workers_per_gather = 0;
+-- percentile_cont over 1..N: rows floor/ceil(p * (N - 1)) hold those values plus one
+SELECT array_send(loomlat.percentiles(v, '{0,0.5,0.95,0.99,1}'))
+     = array_send(ARRAY(SELECT CASE WHEN ceil(pos) > floor(pos)
+                                    THEN (floor(pos) + 1) + ((pos - floor(pos)) * ((ceil(pos) + 1) - (floor(pos) + 1)))
+                                    ELSE floor(pos) + 1 END
+                          FROM unnest('{0,0.5,0.95,0.99,1}'::float8[]) WITH ORDINALITY p(f, i),
+                               LATERAL (SELECT f * ($N - 1)::float8 AS pos) x ORDER BY i)) AS serial_exact
+  FROM huge;
+SET max_parallel_workers_per_gather = 1;
+SET parallel_leader_participation = off;
+SET parallel_setup_cost = 0;
+EXPLAIN (COSTS OFF) SELECT loomlat.percentiles(v, '{0.5}') FROM huge;
+\set ON_ERROR_STOP 0
+SELECT loomlat.percentiles(v, '{0.5}') AS parallel_refused FROM huge;
+SQL
