@@ -84,7 +84,7 @@ ingest(json_t *rows, const char *conninfo)
 	{
 		PQfinish(conn);
 		loop_free(loop);
-		return EX_OSERR;
+		return EX_SOFTWARE;
 	}
 	json_array_foreach(rows, i, row) pg_writer_put(writer, json_incref(row), NULL, NULL);
 	pg_writer_drain(writer, DRAIN_MS, stop_loop, loop);

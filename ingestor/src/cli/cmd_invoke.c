@@ -264,7 +264,7 @@ parse_option(struct invoke_options *o, int opt, const char *arg)
 			if (!opt_valid_header(arg))
 				return usage_error("--header must look like 'Name: value'");
 			if (push(&o->headers, &o->n_headers, arg) != 0)
-				return EX_OSERR;
+				return EX_SOFTWARE;
 			break;
 		case 'n':
 			if (opt_parse_ulong(arg, 1, MAX_COUNT, &o->load.count) != 0)
@@ -307,7 +307,7 @@ parse_option(struct invoke_options *o, int opt, const char *arg)
 			break;
 		case OPT_SCOPE:
 			if (push(&o->scopes, &o->n_scopes, arg) != 0)
-				return EX_OSERR;
+				return EX_SOFTWARE;
 			break;
 		case OPT_CLIENT_SECRET_FILE:
 			o->token.client_secret_file = arg;
@@ -563,7 +563,7 @@ setup(struct invoke_options *o, struct invoke_run *r)
 	r->loop = loop_new();
 	r->summary = summary_new(threshold_ms);
 	if (r->loop == NULL || r->summary == NULL)
-		return EX_OSERR;
+		return EX_SOFTWARE;
 	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
 	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
 	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAXCONNECTS,
@@ -576,12 +576,12 @@ setup(struct invoke_options *o, struct invoke_run *r)
 	}
 	r->writer = pg_writer_new(r->loop, conninfo, r->conn);
 	if (r->writer == NULL)
-		return EX_OSERR;
+		return EX_SOFTWARE;
 	r->signal_fd = signals_open();
 	if (r->signal_fd < 0)
 	{
 		log_error("cannot install signal handlers: %s", strerror(errno));
-		return EX_OSERR;
+		return EX_SOFTWARE;
 	}
 	r->env = (struct invoke_env){
 	    .loop = r->loop, .tokens = r->tokens, .writer = r->writer, .config = &o->call};

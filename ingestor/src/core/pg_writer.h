@@ -3,10 +3,11 @@
  *
  * A row is a JSON object with the columns of loomlat.invocations (times as
  * Unix seconds) and an optional "phases" array of {"phase","start_ms",
- * "duration_ms"}; an object without "status" carries phases only.  Rows are
- * queued and sent in batches, one statement per batch, over one
- * non-blocking libpq connection driven by the loop (the socket is watched
- * only while a batch or a connection attempt is under way).
+ * "duration_ms"}; an object without "status" carries phases only.  A row is
+ * encoded when it is queued, so sending is only concatenation; rows go in
+ * batches of at most 100, one statement each, over one non-blocking libpq
+ * connection driven by the loop (the socket is watched only while a batch or
+ * a connection attempt is under way), and no step blocks the loop for long.
  *
  * Writes are upserts keyed by the client-made invocation_id (and phase), so
  * sending a row twice is harmless; a "pending" row never overwrites a row
