@@ -235,7 +235,7 @@ final_written(void *arg, bool written)
 static void
 finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachable)
 {
-	const struct stream_result *r = observed(inv, now_ns);
+	const struct stream_result *r;
 	struct invoke_outcome out = {.unreachable = unreachable};
 	struct summary_record *rec = &out.record;
 	int64_t done_ns = now_ns;
@@ -244,6 +244,7 @@ finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachab
 	if (inv->finished)
 		return;
 	inv->finished = true;
+	r = observed(inv, now_ns);
 	loop_cancel_timer(inv->env->loop, inv->deadline);
 	inv->deadline = NULL;
 	if (r != NULL && r->end_ns != 0)
