@@ -12,7 +12,9 @@ SELECT p.oid::regprocedure AS aggregate, a.aggkind, a.aggtransspace, a.aggfinalm
        a.aggcombinefn::regproc IS NOT NULL AS combine, a.aggserialfn::regproc IS NOT NULL AS serial,
        p.proparallel
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
- WHERE p.pronamespace = 'loomlat'::regnamespace
+ WHERE p.oid IN ('loomlat.percentile(float8, float8)'::regprocedure,
+                 'loomlat.percentiles(float8, float8[])'::regprocedure,
+                 'loomlat.latency_percentiles(float8)'::regprocedure)
  ORDER BY 1::text;
 
 -- Edge cases: each group is one small data set.
@@ -188,5 +190,17 @@ SELECT shape,
         UNION ALL SELECT 'strided', CASE WHEN g % 122 = 1 THEN 0 ELSE g END FROM generate_series(1, 1000000) g) s
  GROUP BY shape ORDER BY shape;
 RESET statement_timeout;
+
+-- A median-of-3 killer: the order McIlroy's adversary builds against this
+-- selection for 300 values (18 partitioning rounds) drives it to its
+-- heapsort bound, which must still give percentile_cont's answer.
+SELECT array_send(loomlat.percentiles(v, '{0.5}'))
+         = array_send(percentile_cont('{0.5}'::float8[]) WITHIN GROUP (ORDER BY v)) AS same
+  FROM (SELECT CASE WHEN p < 36 AND p % 2 = 0 THEN p
+                    WHEN p < 36 THEN 36 + (p - 1) / 2
+                    WHEN p < 149 THEN p + 18
+                    WHEN p < 167 THEN 2 * (p - 149) + 1
+                    ELSE p END::float8 AS v
+          FROM generate_series(0, 299) p) s;
 
 DROP TABLE pct_edge, pct_fractions, pct_gen;
