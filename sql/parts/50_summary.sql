@@ -49,18 +49,15 @@ CREATE FUNCTION @extschema@.histogram_buckets(bounds_ms pg_catalog.float8[])
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	n       integer := cardinality(bounds_ms);
-	scale   float8 := 1000;
-	unit    text := 's';
+	scale float8 := 1000;
+	unit  text := 's';
 BEGIN
-	IF bounds_ms IS NULL OR n = 0 OR array_ndims(bounds_ms) <> 1 THEN
-		RAISE EXCEPTION 'histogram bounds must be a non-empty one-dimensional array of milliseconds'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF EXISTS (SELECT FROM unnest(bounds_ms) WITH ORDINALITY AS b(ms, i)
-			   WHERE b.ms IS NULL OR NOT (b.ms > 0 AND b.ms < 'Infinity')
-				  OR b.ms <= bounds_ms[array_lower(bounds_ms, 1) + b.i::integer - 2]) THEN
-		RAISE EXCEPTION 'histogram bounds must be finite, positive and strictly increasing: %', bounds_ms
+	IF array_ndims(bounds_ms) IS DISTINCT FROM 1
+	   OR EXISTS (SELECT FROM unnest(bounds_ms) WITH ORDINALITY AS b(ms, i)
+				  WHERE b.ms IS NULL OR NOT (b.ms > 0 AND b.ms < 'Infinity')
+					 OR b.ms <= bounds_ms[array_lower(bounds_ms, 1) + b.i::integer - 2]) THEN
+		RAISE EXCEPTION 'histogram bounds must be a non-empty one-dimensional array of finite,'
+						' positive, strictly increasing milliseconds, not %', coalesce(bounds_ms::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF EXISTS (SELECT FROM unnest(bounds_ms) AS b(ms) WHERE b.ms <> trunc(b.ms / 1000) * 1000) THEN
@@ -79,19 +76,68 @@ BEGIN
 END
 $$;
 
+-- What latency_stats() knows about one group of invocations.
+CREATE TYPE @extschema@.latency_stats AS (
+	invocation_count       bigint,
+	cold_start_count       bigint,
+	ttft_p50_ms            pg_catalog.float8,
+	ttft_p95_ms            pg_catalog.float8,
+	ttft_p99_ms            pg_catalog.float8,
+	cold_start_ttft_p50_ms pg_catalog.float8,
+	warm_ttft_p50_ms       pg_catalog.float8,
+	duration_p50_ms        pg_catalog.float8,
+	duration_p95_ms        pg_catalog.float8,
+	ttft_histogram         bigint[]
+);
+
+CREATE FUNCTION @extschema@.latency_stats_transfn(internal, pg_catalog.float8, pg_catalog.float8,
+												  boolean, pg_catalog.float8[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_transfn'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.latency_stats_final(internal)
+	RETURNS @extschema@.latency_stats
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_final'
+	LANGUAGE C PARALLEL SAFE;
+
 /*
- * The select list that counts ttft_ms per histogram bucket, as one bigint[]
- * over the bounds passed as $5: the single definition of bucket membership.
+ * One group's summary from one transition call per row: counts, exact TTFT
+ * and duration percentiles (percentile_cont's, NULLs skipped), the TTFT p50
+ * of cold (cold true) and warm (cold false) invocations, and TTFT counts per
+ * bucket of bounds_ms (NULL: no histogram).
  */
-CREATE FUNCTION @extschema@.histogram_counts_sql(nbounds integer)
-	RETURNS text
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-	RETURN 'ARRAY[count(*) FILTER (WHERE r.ttft_ms < $5[1]), '
-		|| (SELECT string_agg(format('count(*) FILTER (WHERE r.ttft_ms >= $5[%s] AND r.ttft_ms < $5[%s]), ',
-									 k, k + 1), '' ORDER BY k)
-			FROM generate_series(1, nbounds - 1) AS k)
-		|| format('count(*) FILTER (WHERE r.ttft_ms >= $5[%s])]', nbounds);
+CREATE AGGREGATE @extschema@.latency_stats(ttft_ms pg_catalog.float8, duration_ms pg_catalog.float8,
+										   cold boolean, bounds_ms pg_catalog.float8[]) (
+	SFUNC = @extschema@.latency_stats_transfn,
+	STYPE = internal,
+	FINALFUNC = @extschema@.latency_stats_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	PARALLEL = SAFE
+);
+
+CREATE FUNCTION @extschema@.ttft_histogram_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_transfn'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.ttft_histogram_final(internal)
+	RETURNS bigint[]
+	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_final'
+	LANGUAGE C PARALLEL SAFE;
+
+/*
+ * TTFT counts per bucket of bounds_ms, lower bound inclusive (the histogram
+ * of latency_stats alone); NULL over no rows.
+ */
+CREATE AGGREGATE @extschema@.ttft_histogram_counts(ttft_ms pg_catalog.float8,
+												   bounds_ms pg_catalog.float8[]) (
+	SFUNC = @extschema@.ttft_histogram_transfn,
+	STYPE = internal,
+	FINALFUNC = @extschema@.ttft_histogram_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	PARALLEL = SAFE
+);
 
 /*
  * The column that references another table through a one-column foreign key:
@@ -260,8 +306,7 @@ CREATE FUNCTION @extschema@.latency_rollup(range text DEFAULT '24h', agent_id bi
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	w          record;
-	counts_sql text := 'NULL::bigint[]';
+	w record;
 BEGIN
 	IF min_invocations IS NULL OR min_invocations < 0 THEN
 		RAISE EXCEPTION 'min_invocations must be 0 or more, not %', coalesce(min_invocations::text, 'NULL')
@@ -269,7 +314,6 @@ BEGIN
 	END IF;
 	IF bounds_ms IS NOT NULL THEN
 		PERFORM FROM @extschema@.histogram_buckets(bounds_ms);
-		counts_sql := @extschema@.histogram_counts_sql(cardinality(bounds_ms));
 	END IF;
 	SELECT * INTO w FROM @extschema@.resolve_window(range, agent_id, as_of, cold_start_threshold_ms, source);
 
@@ -277,24 +321,24 @@ BEGIN
 	-- which per-agent results cannot be merged into.
 	RETURN QUERY EXECUTE format(
 		'WITH g AS ('
-		'  SELECT GROUPING(r.agent_id) = 1 AS is_total, r.agent_id, count(*) AS n,'
-		'         count(*) FILTER (WHERE r.cold) AS n_cold,'
-		'         @extschema@.percentiles(r.ttft_ms, ''{0.5,0.95,0.99}'') AS ttft,'
-		'         @extschema@.percentile(r.ttft_ms, 0.5) FILTER (WHERE r.cold) AS cold_p50,'
-		'         @extschema@.percentile(r.ttft_ms, 0.5) FILTER (WHERE NOT r.cold) AS warm_p50,'
-		'         @extschema@.percentiles(r.duration_ms, ''{0.5,0.95}'') AS duration,'
-		'         %1$s AS hist'
-		'  FROM (%2$s) r'
+		'  SELECT GROUPING(r.agent_id) = 1 AS is_total, r.agent_id,'
+		'         @extschema@.latency_stats(r.ttft_ms, r.duration_ms, r.cold, $5) AS s'
+		'  FROM (%s) r'
 		'  GROUP BY GROUPING SETS ((r.agent_id), ()))'
 		' SELECT coalesce(g.is_total, false),'
-		'        ROW(coalesce(g.agent_id, a.agent_id), a.agent_name, coalesce(g.n, 0), coalesce(g.n_cold, 0),'
-		'            g.n_cold::float8 / nullif(g.n, 0), g.ttft[1], g.ttft[2], g.ttft[3], g.cold_p50,'
-		'            g.warm_p50, g.duration[1], g.duration[2], g.ttft[2] > 10000)::@extschema@.agent_latency,'
-		'        g.hist'
-		' FROM g FULL JOIN (%3$s) a ON a.agent_id = g.agent_id'
-		' WHERE g.is_total OR coalesce(g.n, 0) >= $6'
+		'        ROW(coalesce(g.agent_id, a.agent_id), a.agent_name,'
+		'            coalesce((g.s).invocation_count, 0), coalesce((g.s).cold_start_count, 0),'
+		'            (g.s).cold_start_count::float8 / nullif((g.s).invocation_count, 0),'
+		'            (g.s).ttft_p50_ms, (g.s).ttft_p95_ms, (g.s).ttft_p99_ms,'
+		'            (g.s).cold_start_ttft_p50_ms, (g.s).warm_ttft_p50_ms,'
+		'            (g.s).duration_p50_ms, (g.s).duration_p95_ms,'
+		'            (g.s).ttft_p95_ms > 10000)::@extschema@.agent_latency,'
+		'        CASE WHEN $5 IS NOT NULL THEN'
+		'            coalesce((g.s).ttft_histogram, array_fill(0::bigint, ARRAY[cardinality($5) + 1])) END'
+		' FROM g FULL JOIN (%s) a ON a.agent_id = g.agent_id'
+		' WHERE g.is_total OR coalesce((g.s).invocation_count, 0) >= $6'
 		' ORDER BY g.is_total, coalesce(g.agent_id, a.agent_id)',
-		counts_sql, w.rows_sql, w.agents_sql)
+		w.rows_sql, w.agents_sql)
 		USING w.window_start, as_of, agent_id, cold_start_threshold_ms, bounds_ms, min_invocations;
 END
 $$;
@@ -376,11 +420,11 @@ DECLARE
 BEGIN
 	PERFORM FROM @extschema@.histogram_buckets(bounds_ms);
 	SELECT * INTO w FROM @extschema@.resolve_window(range, agent_id, as_of, NULL, source);
-	EXECUTE format('SELECT %s FROM (%s) r', @extschema@.histogram_counts_sql(cardinality(bounds_ms)), w.rows_sql)
+	EXECUTE format('SELECT @extschema@.ttft_histogram_counts(r.ttft_ms, $5) FROM (%s) r', w.rows_sql)
 		INTO counts
 		USING w.window_start, as_of, agent_id, NULL::float8, bounds_ms;
 	RETURN QUERY
-		SELECT b.bucket, b.lower_ms, b.upper_ms, counts[b.bucket_index + 1]
+		SELECT b.bucket, b.lower_ms, b.upper_ms, coalesce(counts[b.bucket_index + 1], 0)
 		FROM @extschema@.histogram_buckets(bounds_ms) b
 		ORDER BY b.bucket_index;
 END

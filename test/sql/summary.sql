@@ -152,6 +152,33 @@ SELECT * FROM loomlat.latency_by_agent('24h', 9004, 1, '2031-03-15 12:00:00+00')
 -- An empty window: zero counts, JSON nulls, no agents.
 SELECT jsonb_pretty(loomlat.latency_summary('1h', NULL, 1, '2030-01-01 00:00:00+00'));
 
+-- The aggregates on their own, grouped by hand: the same numbers.
+SELECT count(*) AS mismatched_agents
+FROM (SELECT i.agent_id, (loomlat.latency_stats(i.ttft_ms, i.client_duration_ms, i.was_cold_start, NULL)).*
+	  FROM loomlat.invocations i
+	  WHERE i.agent_id BETWEEN 9001 AND 9004
+		AND i.client_invoke_time > '2031-03-08 12:00:00+00' AND i.client_invoke_time <= '2031-03-15 12:00:00+00'
+	  GROUP BY i.agent_id) s
+	 FULL JOIN pg_temp.expected_agents('2031-03-08 12:00:00+00', '2031-03-15 12:00:00+00', NULL) e
+	 ON e.agent_id = s.agent_id
+WHERE (s.invocation_count, s.cold_start_count, s.ttft_p50_ms, s.ttft_p95_ms, s.ttft_p99_ms,
+	   s.cold_start_ttft_p50_ms, s.warm_ttft_p50_ms, s.duration_p50_ms, s.duration_p95_ms)
+	  IS DISTINCT FROM
+	  (e.invocation_count, e.cold_start_count, e.ttft_p50_ms, e.ttft_p95_ms, e.ttft_p99_ms,
+	   e.cold_start_ttft_p50_ms, e.warm_ttft_p50_ms, e.duration_p50_ms, e.duration_p95_ms);
+-- NaN is above every bound, as PostgreSQL orders it; NULLs are in no bucket.
+SELECT loomlat.ttft_histogram_counts(v, '{1,2}') AS counts,
+	   (loomlat.latency_stats(v, NULL, NULL, '{1,2}')).*
+FROM (VALUES (0.5::float8), (1), (1.5), (2), ('NaN'), ('Infinity'), (NULL)) AS t(v);
+SELECT (loomlat.latency_stats(v, NULL, NULL, '{1000}')).* FROM (VALUES (NULL::float8)) AS t(v) WHERE false;
+\set VERBOSITY terse
+SELECT loomlat.ttft_histogram_counts(v, ARRAY[v + 1]) FROM (VALUES (1::float8), (2)) AS t(v);
+SELECT loomlat.ttft_histogram_counts(1, '{2,1}');
+SELECT loomlat.ttft_histogram_counts(1, '{}');
+SELECT loomlat.ttft_histogram_counts(1, NULL);
+SELECT loomlat.latency_stats(1, 1, true, '{1,NULL}');
+\set VERBOSITY default
+
 -- Bad input is an error, never a number.
 \set VERBOSITY terse
 SELECT loomlat.latency_summary('2h');
