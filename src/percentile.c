@@ -77,7 +77,10 @@ typedef struct PercentileState
 	bool check_rows;                      /* the argument may vary: compare every row */
 } PercentileState;
 
-/* Serialized state: this header, the fractions, then nvalues doubles. */
+/*
+ * Serialized state: this header, the fractions, zero padding up to
+ * wire_values_offset(), then nvalues doubles.
+ */
 typedef struct PercentileWireHeader
 {
 	uint32 magic;
@@ -372,6 +375,17 @@ loomlat_percentile_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(left);
 }
 
+/*
+ * Offset of the values from the start of a serialized state's data: past the
+ * header and fractions, padded so that the values are aligned for double when
+ * the bytea itself is, which lets deserialize use them in place.
+ */
+static Size
+wire_values_offset(Size fsize)
+{
+	return TYPEALIGN(sizeof(double), VARHDRSZ + sizeof(PercentileWireHeader) + fsize) - VARHDRSZ;
+}
+
 /* Serializes a state; refuses one too large for a bytea. */
 Datum
 loomlat_percentile_serialize(PG_FUNCTION_ARGS)
@@ -379,15 +393,15 @@ loomlat_percentile_serialize(PG_FUNCTION_ARGS)
 	PercentileState *state;
 	PercentileWireHeader header;
 	Size fsize;
-	Size size;
+	Size offset;
 	bytea *result;
-	char *p;
+	char *data;
 
 	percentile_aggcontext(fcinfo, "loomlat_percentile_serialize");
 	state = (PercentileState *) PG_GETARG_POINTER(0);
 	fsize = state->fractions ? FRACTIONS_SIZE(state->fractions->nitems) : 0;
-	size = VARHDRSZ + sizeof(header) + fsize;
-	if ((uint64) state->nvalues > (MaxAllocSize - size) / sizeof(double))
+	offset = wire_values_offset(fsize);
+	if ((uint64) state->nvalues > (MaxAllocSize - VARHDRSZ - offset) / sizeof(double))
 		ereport(ERROR,
 		        (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 		         errmsg("percentile state of %lld values is too large to pass between processes",
@@ -396,21 +410,19 @@ loomlat_percentile_serialize(PG_FUNCTION_ARGS)
 		                   "values."),
 		         errhint("Aggregate this group without parallel workers (SET "
 		                 "max_parallel_workers_per_gather = 0).")));
-	size += state->nvalues * sizeof(double);
 
 	header.magic = PERCENTILE_WIRE_MAGIC;
 	header.fractions_size = (int32) fsize;
 	header.nvalues = state->nvalues;
 
-	result = palloc(size);
-	SET_VARSIZE(result, size);
-	p = VARDATA(result);
-	memcpy(p, &header, sizeof(header));
-	p += sizeof(header);
+	result = palloc(VARHDRSZ + offset + state->nvalues * sizeof(double));
+	SET_VARSIZE(result, VARHDRSZ + offset + state->nvalues * sizeof(double));
+	data = VARDATA(result);
+	memset(data, 0, offset);
+	memcpy(data, &header, sizeof(header));
 	if (fsize > 0)
-		memcpy(p, state->fractions, fsize);
-	p += fsize;
-	memcpy(p, state->values, state->nvalues * sizeof(double));
+		memcpy(data + sizeof(header), state->fractions, fsize);
+	memcpy(data + offset, state->values, state->nvalues * sizeof(double));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -452,43 +464,54 @@ fractions_deserialize(const char *p, Size size)
 	return f;
 }
 
-/* Rebuilds a state from its serialized form, validating every field. */
+/*
+ * Rebuilds a state from its serialized form, validating every field.  The
+ * result is only ever the second argument of combine, which reads it while
+ * the bytea lives, so aligned values are used in place rather than copied.
+ */
 Datum
 loomlat_percentile_deserialize(PG_FUNCTION_ARGS)
 {
 	bytea *bytes;
-	const char *p;
+	const char *data;
+	const char *values;
 	Size len;
 	Size fsize;
+	Size offset;
 	PercentileWireHeader header;
 	PercentileState *state;
 
 	percentile_aggcontext(fcinfo, "loomlat_percentile_deserialize");
 	bytes = PG_GETARG_BYTEA_PP(0);
-	p = VARDATA_ANY(bytes);
+	data = VARDATA_ANY(bytes);
 	len = VARSIZE_ANY_EXHDR(bytes);
 
 	if (len < sizeof(header))
 		wire_corrupt("header is truncated");
-	memcpy(&header, p, sizeof(header));
-	p += sizeof(header);
-	len -= sizeof(header);
+	memcpy(&header, data, sizeof(header));
 	if (header.magic != PERCENTILE_WIRE_MAGIC)
 		wire_corrupt("unknown format or version");
-	if (header.fractions_size < 0 || (Size) header.fractions_size > len)
+	if (header.fractions_size < 0 || (Size) header.fractions_size > len - sizeof(header))
 		wire_corrupt("fraction size is out of range");
 	fsize = header.fractions_size;
-	if (header.nvalues < 0 || (len - fsize) % sizeof(double) != 0 ||
-	    (uint64) header.nvalues != (len - fsize) / sizeof(double))
+	offset = wire_values_offset(fsize);
+	if (header.nvalues < 0 || offset > len || (len - offset) % sizeof(double) != 0 ||
+	    (uint64) header.nvalues != (len - offset) / sizeof(double))
 		wire_corrupt("value count does not match the data");
 
 	state = palloc0(sizeof(PercentileState));
-	state->fractions = fsize > 0 ? fractions_deserialize(p, fsize) : NULL;
+	state->fractions = fsize > 0 ? fractions_deserialize(data + sizeof(header), fsize) : NULL;
 	state->nvalues = header.nvalues;
-	state->capacity = Max(header.nvalues, 1);
-	state->values =
-	    MemoryContextAllocHuge(CurrentMemoryContext, mul_size(state->capacity, sizeof(double)));
-	memcpy(state->values, p + fsize, header.nvalues * sizeof(double));
+	state->capacity = header.nvalues;
+	values = data + offset;
+	if ((uintptr_t) values % sizeof(double) == 0)
+		state->values = (double *) values;
+	else
+	{
+		state->values = MemoryContextAllocHuge(CurrentMemoryContext,
+		                                       mul_size(Max(header.nvalues, 1), sizeof(double)));
+		memcpy(state->values, values, header.nvalues * sizeof(double));
+	}
 	PG_RETURN_POINTER(state);
 }
 
