@@ -209,14 +209,23 @@ check_file(const char *option, const char *path)
 	return errno == ENOENT ? EX_NOINPUT : EX_DATAERR;
 }
 
-/* The secret may only come from a file, the environment or a secret store. */
+/* The secret may only come from a file, the environment or a secret store;
+ * "--client-secret" and its abbreviations (which getopt_long would take for
+ * --client-secret-file, and then print the secret as a file name) are refused. */
 static bool
 secret_on_command_line(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--client-secret") == 0 ||
-		    strncmp(argv[i], "--client-secret=", 16) == 0)
+	static const char file_opt[] = "--client-secret-file";
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+	{
+		const char *arg = argv[i];
+		size_t len = strcspn(arg, "=");
+
+		if (len >= strlen("--client-s") && strncmp(arg, "--client-secret", len) == 0 &&
+		    !(len == strlen(file_opt) && strncmp(arg, file_opt, len) == 0))
 			return true;
+	}
 	return false;
 }
 
