@@ -507,12 +507,17 @@ on_token(void *arg, const struct token_result *result)
 {
 	struct invocation *inv = arg;
 
+	bool has_token = result->access_token != NULL && result->access_token[0] != '\0';
+
 	if (!inv->finished)
 	{
-		inv->token_ms = inv->token_known ? inv->token_ms + result->wait_ms : result->wait_ms;
-		if (!inv->token_known)
-			inv->token_cache_hit = result->cache_hit;
-		inv->token_known = true;
+		if (has_token || result->error != NULL) /* else no token is configured: no phase */
+		{
+			inv->token_ms = inv->token_known ? inv->token_ms + result->wait_ms : result->wait_ms;
+			if (!inv->token_known)
+				inv->token_cache_hit = result->cache_hit;
+			inv->token_known = true;
+		}
 		if (result->error != NULL)
 		{
 			char error[ERROR_LEN];
@@ -520,8 +525,7 @@ on_token(void *arg, const struct token_result *result)
 			snprintf(error, sizeof(error), "token: %s", result->error);
 			finish(inv, clock_mono_ns(), error, false);
 		}
-		else if (result->access_token != NULL && result->access_token[0] != '\0' &&
-		         (inv->token = strdup(result->access_token)) == NULL)
+		else if (has_token && (inv->token = strdup(result->access_token)) == NULL)
 			finish(inv, clock_mono_ns(), "out of memory keeping the token", false);
 		else
 			start_http(inv);
