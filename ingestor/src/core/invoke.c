@@ -371,7 +371,7 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 		long code = 0;
 
 		curl_easy_getinfo(inv->easy, CURLINFO_RESPONSE_CODE, &code);
-		if (code >= 200)
+		if (code >= 200 && inv->status == 0) /* not again after trailers */
 		{
 			inv->status = code;
 			stream_observer_set_content_type(inv->observer,
