@@ -247,10 +247,8 @@ finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachab
 	r = observed(inv, now_ns);
 	loop_cancel_timer(inv->env->loop, inv->deadline);
 	inv->deadline = NULL;
-	if (r != NULL && r->end_ns != 0)
-		done_ns = r->end_ns;
-	else if (r != NULL && r->last_text_ns != 0)
-		done_ns = r->last_text_ns;
+	if (r != NULL && r->done_ns != 0)
+		done_ns = r->done_ns; /* the stream layer knows each format's end */
 	if (r != NULL && r->has_cold_start)
 		cold = r->cold_start_latency_ms;
 	else if (r != NULL && r->has_agent_start)

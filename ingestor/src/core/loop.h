@@ -3,9 +3,10 @@
  *
  * One thread, one loop: libcurl transfers (one multi handle, so connections,
  * DNS and TLS sessions are shared), timers, extra file descriptors (the
- * libpq socket, a signal pipe) and deferred calls are all driven by
- * curl_multi_poll().  No callback may block; every callback runs on the loop
- * thread, never re-entrantly from inside another loop call.
+ * libpq socket, a signal pipe) and deferred calls are all driven by one
+ * epoll wait with curl_multi_socket_action(), so a wake-up costs what is
+ * ready, not what is running.  No callback may block; every callback runs on
+ * the loop thread, never re-entrantly from inside another loop call.
  *
  * Ownership: the caller owns every CURL easy handle it adds; the loop only
  * adds it to and removes it from the multi handle.  A transfer's done
