@@ -4,14 +4,20 @@
  *	  about a group of invocations, from one transition call per row.
  *
  * loomlat.latency_stats(ttft_ms, duration_ms, cold, bounds_ms) keeps the
- * group's TTFTs in three arrays by cold-start class (cold, warm, unknown) and
- * its durations in a fourth, and counts invocations, cold starts and TTFTs
- * per histogram bucket.  The final function selects with
- * percentile_compute(), so every percentile is percentile_cont's, bit for
- * bit, over the non-NULL values: TTFT p50/p95/p99 over all classes, the TTFT
- * p50 of the cold and of the warm invocations, duration p50/p95.  Selection
- * reorders the arrays but keeps their values, so the final function is
- * READ_ONLY.  loomlat.ttft_histogram_counts(ttft_ms, bounds_ms) is the
+ * group's TTFTs with a byte for their cold-start class (cold, warm, unknown)
+ * and its durations, and counts invocations, cold starts and TTFTs per
+ * histogram bucket: a row costs a few stores.  The final function selects
+ * with percentile_compute(), so every percentile is percentile_cont's, bit
+ * for bit, over the non-NULL values: TTFT p50/p95/p99 over all classes, the
+ * TTFT p50 of the cold and of the warm invocations, duration p50/p95.  It
+ * copies or reorders the state's values but never changes them, so it is
+ * READ_ONLY.
+ *
+ * loomlat.latency_stats_by_agent(agent_id, ttft_ms, duration_ms, cold,
+ * bounds_ms) keeps such a state per agent in its own hash table (cheaper
+ * than a GROUP BY, and no second grouping set for the total) and returns
+ * every agent's row, by agent_id, and the total's, computed over all of their
+ * values.  loomlat.ttft_histogram_counts(ttft_ms, bounds_ms) is the
  * histogram alone.
  *
  * Histogram buckets are lower-inclusive: with n bounds, bucket 0 holds
@@ -25,11 +31,13 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/memutils.h"
+#include "utils/typcache.h"
 
 #include "percentile.h"
 
@@ -88,10 +96,40 @@ typedef struct LatencyStats
 {
 	int64 invocations;
 	int64 cold_starts;
-	ValueArray ttft[TTFT_NCLASSES];
+	int64 nttft;         /* non-NULL TTFTs: ttft[i], of class ttft_class[i] */
+	int64 ttft_capacity; /* room in ttft and ttft_class */
+	double *ttft;
+	uint8 *ttft_class;
 	ValueArray duration;
 	Histogram *histogram; /* NULL when bounds_ms is NULL */
 } LatencyStats;
+
+/* An agent's entry in the by-agent hash table. */
+typedef struct AgentEntry
+{
+	int64 agent_id;
+	char status; /* simplehash's */
+	LatencyStats *stats;
+} AgentEntry;
+
+#define SH_PREFIX            agentmap
+#define SH_ELEMENT_TYPE      AgentEntry
+#define SH_KEY_TYPE          int64
+#define SH_KEY               agent_id
+#define SH_HASH_KEY(tb, key) murmurhash32((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
+#define SH_EQUAL(tb, a, b)   ((a) == (b))
+#define SH_SCOPE             static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* latency_stats_by_agent state. */
+typedef struct AgentStats
+{
+	agentmap_hash *agents;
+	LatencyStats *no_agent;        /* rows whose agent_id is NULL, or NULL */
+	const HistogramBounds *bounds; /* NULL: no histograms */
+} AgentStats;
 
 /* fn_extra of a transition function: its bounds argument, parsed. */
 typedef struct BoundsCache
@@ -101,6 +139,8 @@ typedef struct BoundsCache
 
 PG_FUNCTION_INFO_V1(loomlat_latency_stats_transfn);
 PG_FUNCTION_INFO_V1(loomlat_latency_stats_final);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_transfn);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_final);
 PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_transfn);
 PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_final);
 
@@ -205,26 +245,32 @@ histogram_create(const HistogramBounds *bounds, MemoryContext mcxt)
 	return histogram;
 }
 
-/* Counts ttft in its bucket: the number of bounds at or below it. */
+/*
+ * Counts ttft in its bucket: the number of bounds at or below it, found by a
+ * binary search whose steps compile to conditional moves.
+ */
 static void
 histogram_add(Histogram *histogram, double ttft)
 {
 	const HistogramBounds *bounds = histogram->bounds;
-	int lo = 0;
-	int hi = bounds->nbounds;
+	const double *base = bounds->bound;
+	int len = bounds->nbounds;
+	int bucket;
 
 	if (isnan(ttft))
-		lo = hi;
-	while (lo < hi)
+		bucket = bounds->nbounds;
+	else
 	{
-		int mid = lo + (hi - lo) / 2;
+		while (len > 1)
+		{
+			int half = len / 2;
 
-		if (bounds->bound[mid] <= ttft)
-			lo = mid + 1;
-		else
-			hi = mid;
+			base = base[half] <= ttft ? base + half : base;
+			len -= half;
+		}
+		bucket = (int) (base - bounds->bound) + (*base <= ttft);
 	}
-	histogram->count[lo]++;
+	histogram->count[bucket]++;
 }
 
 /* The bucket counts as a bigint[]. */
@@ -240,23 +286,52 @@ histogram_datum(const Histogram *histogram)
 	                                       FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/* The doubled capacity for an array of count elements of size bytes. */
+static int64
+grown_capacity(int64 count, Size size)
+{
+	int64 capacity = Max(VALUES_INITIAL_CAPACITY, count * 2);
+
+	if ((uint64) capacity > MaxAllocHugeSize / size)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+		                errmsg("too many values in one latency_stats group")));
+	return capacity;
+}
+
+/* (Re)allocates ptr, of any size, to n elements of size bytes in aggcontext. */
+static void *
+grow(void *ptr, int64 n, Size size, MemoryContext aggcontext)
+{
+	return ptr == NULL ? MemoryContextAllocHuge(aggcontext, mul_size(n, size))
+	                   : repalloc_huge(ptr, mul_size(n, size));
+}
+
 /* Appends value to array, allocating in aggcontext; doubles when full. */
 static void
 values_append(ValueArray *array, MemoryContext aggcontext, double value)
 {
 	if (array->count == array->capacity)
 	{
-		int64 capacity = Max(VALUES_INITIAL_CAPACITY, array->capacity * 2);
-
-		if ((uint64) capacity > MaxAllocHugeSize / sizeof(double))
-			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			                errmsg("too many values in one latency_stats group")));
-		array->values = array->values == NULL
-		                    ? MemoryContextAllocHuge(aggcontext, mul_size(capacity, sizeof(double)))
-		                    : repalloc_huge(array->values, mul_size(capacity, sizeof(double)));
-		array->capacity = capacity;
+		array->capacity = grown_capacity(array->count, sizeof(double));
+		array->values = grow(array->values, array->capacity, sizeof(double), aggcontext);
 	}
 	array->values[array->count++] = value;
+}
+
+/* Appends a TTFT and its class; doubles both arrays when full. */
+static void
+ttft_append(LatencyStats *stats, MemoryContext aggcontext, double ttft, TtftClass class)
+{
+	if (stats->nttft == stats->ttft_capacity)
+	{
+		stats->ttft_capacity = grown_capacity(stats->nttft, sizeof(double));
+		stats->ttft = grow(stats->ttft, stats->ttft_capacity, sizeof(double), aggcontext);
+		stats->ttft_class =
+		    grow(stats->ttft_class, stats->ttft_capacity, sizeof(uint8), aggcontext);
+	}
+	stats->ttft[stats->nttft] = ttft;
+	stats->ttft_class[stats->nttft] = (uint8) class;
+	stats->nttft++;
 }
 
 /* Sets the n percentiles of v[0..count) into values/nulls; NULL when empty. */
@@ -276,100 +351,136 @@ set_percentiles(double *v, int64 count, const double *fraction, int n, Datum *va
 	}
 }
 
-/*
- * latency_stats(ttft_ms, duration_ms, cold, bounds_ms) transition: one call
- * per row; NULL arguments are allowed and skipped where they carry nothing.
- */
-Datum
-loomlat_latency_stats_transfn(PG_FUNCTION_ARGS)
+/* An empty group's state in aggcontext; bounds NULL for no histogram. */
+static LatencyStats *
+stats_create(const HistogramBounds *bounds, MemoryContext aggcontext)
 {
-	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats");
-	LatencyStats *stats;
+	LatencyStats *stats = MemoryContextAllocZero(aggcontext, sizeof(LatencyStats));
 
-	if (PG_ARGISNULL(0))
-	{
-		const HistogramBounds *bounds = bounds_read(fcinfo, 4);
-
-		stats = MemoryContextAllocZero(aggcontext, sizeof(LatencyStats));
-		if (bounds != NULL)
-			stats->histogram = histogram_create(bounds, aggcontext);
-	}
-	else
-		stats = (LatencyStats *) PG_GETARG_POINTER(0);
-
-	stats->invocations++;
-	if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
-		stats->cold_starts++;
-	if (!PG_ARGISNULL(1))
-	{
-		double ttft = PG_GETARG_FLOAT8(1);
-		TtftClass class = PG_ARGISNULL(3)     ? TTFT_UNKNOWN
-		                  : PG_GETARG_BOOL(3) ? TTFT_COLD
-		                                      : TTFT_WARM;
-
-		values_append(&stats->ttft[class], aggcontext, ttft);
-		if (stats->histogram != NULL)
-			histogram_add(stats->histogram, ttft);
-	}
-	if (!PG_ARGISNULL(2))
-		values_append(&stats->duration, aggcontext, PG_GETARG_FLOAT8(2));
-	PG_RETURN_POINTER(stats);
+	if (bounds != NULL)
+		stats->histogram = histogram_create(bounds, aggcontext);
+	return stats;
 }
 
 /*
- * latency_stats final: a loomlat.latency_stats row.  A group without rows
- * (the empty grouping set of an empty window) has zero counts and NULLs.
+ * Adds one row to stats: fcinfo arguments arg, arg + 1 and arg + 2 are
+ * ttft_ms, duration_ms and cold, each possibly NULL.
  */
-Datum
-loomlat_latency_stats_final(PG_FUNCTION_ARGS)
+static void
+stats_add(LatencyStats *stats, MemoryContext aggcontext, FunctionCallInfo fcinfo, int arg)
+{
+	bool cold_known = !PG_ARGISNULL(arg + 2);
+	bool cold = cold_known && PG_GETARG_BOOL(arg + 2);
+
+	stats->invocations++;
+	stats->cold_starts += cold;
+	if (!PG_ARGISNULL(arg))
+	{
+		double ttft = PG_GETARG_FLOAT8(arg);
+
+		ttft_append(stats, aggcontext, ttft,
+		            !cold_known ? TTFT_UNKNOWN
+		            : cold      ? TTFT_COLD
+		                        : TTFT_WARM);
+		if (stats->histogram != NULL)
+			histogram_add(stats->histogram, ttft);
+	}
+	if (!PG_ARGISNULL(arg + 1))
+		values_append(&stats->duration, aggcontext, PG_GETARG_FLOAT8(arg + 1));
+}
+
+/*
+ * One state holding the rows of parts[0..n) (n >= 1, all with or all
+ * without a histogram), in CurrentMemoryContext.
+ */
+static LatencyStats *
+stats_merge(LatencyStats *const *parts, int n)
+{
+	LatencyStats *all = palloc0(sizeof(LatencyStats));
+
+	for (int i = 0; i < n; i++)
+	{
+		all->invocations += parts[i]->invocations;
+		all->cold_starts += parts[i]->cold_starts;
+		all->nttft += parts[i]->nttft;
+		all->duration.count += parts[i]->duration.count;
+	}
+	all->ttft =
+	    MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(all->nttft, 1), sizeof(double)));
+	all->ttft_class = MemoryContextAllocHuge(CurrentMemoryContext, Max(all->nttft, 1));
+	all->duration.values = MemoryContextAllocHuge(
+	    CurrentMemoryContext, mul_size(Max(all->duration.count, 1), sizeof(double)));
+	all->ttft_capacity = all->nttft;
+	all->duration.capacity = all->duration.count;
+	if (parts[0]->histogram != NULL)
+		all->histogram = histogram_create(parts[0]->histogram->bounds, CurrentMemoryContext);
+
+	all->nttft = all->duration.count = 0;
+	for (int i = 0; i < n; i++)
+	{
+		const LatencyStats *part = parts[i];
+
+		memcpy(all->ttft + all->nttft, part->ttft, part->nttft * sizeof(double));
+		memcpy(all->ttft_class + all->nttft, part->ttft_class, part->nttft);
+		all->nttft += part->nttft;
+		memcpy(all->duration.values + all->duration.count, part->duration.values,
+		       part->duration.count * sizeof(double));
+		all->duration.count += part->duration.count;
+		if (all->histogram != NULL)
+			for (int b = 0; b <= all->histogram->bounds->nbounds; b++)
+				all->histogram->count[b] += part->histogram->count[b];
+	}
+	return all;
+}
+
+/*
+ * A loomlat.latency_stats row (tupdesc, blessed) for stats; NULL stats, a
+ * group without rows, has zero counts and NULLs.  It copies or reorders the
+ * state's values, never changes them.
+ */
+static Datum
+stats_datum(const LatencyStats *stats, TupleDesc tupdesc)
 {
 	static const double ttft_fractions[] = {0.5, 0.95, 0.99};
 	static const double duration_fractions[] = {0.5, 0.95};
 	static const double median = 0.5;
-	LatencyStats *stats;
-	TupleDesc tupdesc;
 	Datum values[STATS_NATTS];
 	bool nulls[STATS_NATTS];
 
-	summary_aggcontext(fcinfo, "latency_stats");
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
-	    tupdesc->natts != STATS_NATTS)
-		elog(ERROR, "latency_stats must return a row of %d columns", STATS_NATTS);
-	tupdesc = BlessTupleDesc(tupdesc);
-
+	if (tupdesc->natts != STATS_NATTS)
+		elog(ERROR, "loomlat.latency_stats must have %d columns", STATS_NATTS);
 	memset(nulls, true, sizeof(nulls));
-	values[STATS_INVOCATIONS] = Int64GetDatum(0);
-	values[STATS_COLD_STARTS] = Int64GetDatum(0);
+	values[STATS_INVOCATIONS] = Int64GetDatum(stats ? stats->invocations : 0);
+	values[STATS_COLD_STARTS] = Int64GetDatum(stats ? stats->cold_starts : 0);
 	nulls[STATS_INVOCATIONS] = nulls[STATS_COLD_STARTS] = false;
 
-	if (!PG_ARGISNULL(0))
+	if (stats != NULL)
 	{
-		int64 nttft = 0;
+		int64 nclass[TTFT_NCLASSES] = {0};
+		int64 start[TTFT_NCLASSES] = {0};
 		double *ttft;
 
-		stats = (LatencyStats *) PG_GETARG_POINTER(0);
-		values[STATS_INVOCATIONS] = Int64GetDatum(stats->invocations);
-		values[STATS_COLD_STARTS] = Int64GetDatum(stats->cold_starts);
-
-		/* all classes together, in a copy: the state keeps its arrays */
-		for (int c = 0; c < TTFT_NCLASSES; c++)
-			nttft += stats->ttft[c].count;
-		ttft =
-		    MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(nttft, 1), sizeof(double)));
-		nttft = 0;
-		for (int c = 0; c < TTFT_NCLASSES; c++)
-		{
-			memcpy(ttft + nttft, stats->ttft[c].values, stats->ttft[c].count * sizeof(double));
-			nttft += stats->ttft[c].count;
-		}
-		set_percentiles(ttft, nttft, ttft_fractions, lengthof(ttft_fractions),
+		/*
+		 * A copy grouped by class, cold first, then warm, then unknown: the
+		 * state keeps its rows aligned with their classes.  Each class is
+		 * selected in its segment, then all of them together.
+		 */
+		for (int64 i = 0; i < stats->nttft; i++)
+			nclass[stats->ttft_class[i]]++;
+		for (int c = 1; c < TTFT_NCLASSES; c++)
+			start[c] = start[c - 1] + nclass[c - 1];
+		ttft = MemoryContextAllocHuge(CurrentMemoryContext,
+		                              mul_size(Max(stats->nttft, 1), sizeof(double)));
+		for (int64 i = 0; i < stats->nttft; i++)
+			ttft[start[stats->ttft_class[i]]++] = stats->ttft[i];
+		set_percentiles(ttft, nclass[TTFT_COLD], &median, 1, &values[STATS_COLD_TTFT_P50],
+		                &nulls[STATS_COLD_TTFT_P50]);
+		set_percentiles(ttft + nclass[TTFT_COLD], nclass[TTFT_WARM], &median, 1,
+		                &values[STATS_WARM_TTFT_P50], &nulls[STATS_WARM_TTFT_P50]);
+		set_percentiles(ttft, stats->nttft, ttft_fractions, lengthof(ttft_fractions),
 		                &values[STATS_TTFT_P50], &nulls[STATS_TTFT_P50]);
 		pfree(ttft);
 
-		set_percentiles(stats->ttft[TTFT_COLD].values, stats->ttft[TTFT_COLD].count, &median, 1,
-		                &values[STATS_COLD_TTFT_P50], &nulls[STATS_COLD_TTFT_P50]);
-		set_percentiles(stats->ttft[TTFT_WARM].values, stats->ttft[TTFT_WARM].count, &median, 1,
-		                &values[STATS_WARM_TTFT_P50], &nulls[STATS_WARM_TTFT_P50]);
 		set_percentiles(stats->duration.values, stats->duration.count, duration_fractions,
 		                lengthof(duration_fractions), &values[STATS_DURATION_P50],
 		                &nulls[STATS_DURATION_P50]);
@@ -379,6 +490,145 @@ loomlat_latency_stats_final(PG_FUNCTION_ARGS)
 			nulls[STATS_HISTOGRAM] = false;
 		}
 	}
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/* latency_stats(ttft_ms, duration_ms, cold, bounds_ms) transition. */
+Datum
+loomlat_latency_stats_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats");
+	LatencyStats *stats = PG_ARGISNULL(0) ? stats_create(bounds_read(fcinfo, 4), aggcontext)
+	                                      : (LatencyStats *) PG_GETARG_POINTER(0);
+
+	stats_add(stats, aggcontext, fcinfo, 1);
+	PG_RETURN_POINTER(stats);
+}
+
+/* latency_stats final: a loomlat.latency_stats row. */
+Datum
+loomlat_latency_stats_final(PG_FUNCTION_ARGS)
+{
+	TupleDesc tupdesc;
+
+	summary_aggcontext(fcinfo, "latency_stats");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "latency_stats must return a row type");
+	PG_RETURN_DATUM(stats_datum(PG_ARGISNULL(0) ? NULL : (LatencyStats *) PG_GETARG_POINTER(0),
+	                            BlessTupleDesc(tupdesc)));
+}
+
+/* latency_stats_by_agent(agent_id, ttft_ms, duration_ms, cold, bounds_ms) transition. */
+Datum
+loomlat_latency_stats_by_agent_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats_by_agent");
+	AgentStats *state;
+	LatencyStats **stats;
+
+	if (PG_ARGISNULL(0))
+	{
+		state = MemoryContextAllocZero(aggcontext, sizeof(AgentStats));
+		state->agents = agentmap_create(aggcontext, 64, NULL);
+		state->bounds = bounds_read(fcinfo, 5);
+	}
+	else
+		state = (AgentStats *) PG_GETARG_POINTER(0);
+
+	if (PG_ARGISNULL(1))
+		stats = &state->no_agent;
+	else
+	{
+		bool found;
+
+		stats = &agentmap_insert(state->agents, PG_GETARG_INT64(1), &found)->stats;
+		if (!found)
+			*stats = NULL;
+	}
+	if (*stats == NULL)
+		*stats = stats_create(state->bounds, aggcontext);
+	stats_add(*stats, aggcontext, fcinfo, 2);
+	PG_RETURN_POINTER(state);
+}
+
+/* qsort comparator: agent entries by agent_id. */
+static int
+agent_entry_cmp(const void *a, const void *b)
+{
+	int64 x = (*(AgentEntry *const *) a)->agent_id;
+	int64 y = (*(AgentEntry *const *) b)->agent_id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * latency_stats_by_agent final: a loomlat.latency_stats_by_agent row, the
+ * total over every row, then the agents (a NULL agent_id last) and their
+ * rows in agent_id order.
+ */
+Datum
+loomlat_latency_stats_by_agent_final(PG_FUNCTION_ARGS)
+{
+	AgentStats *state = PG_ARGISNULL(0) ? NULL : (AgentStats *) PG_GETARG_POINTER(0);
+	TupleDesc tupdesc;
+	TupleDesc stats_desc;
+	Oid stats_type;
+	int nagents = 0;
+	LatencyStats **parts;
+	Datum *agent_ids;
+	bool *agent_nulls;
+	Datum *agent_stats;
+	Datum values[3];
+	bool nulls[3] = {false, false, false};
+	int dims[1];
+	int lbs[1] = {1};
+
+	summary_aggcontext(fcinfo, "latency_stats_by_agent");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE || tupdesc->natts != 3)
+		elog(ERROR, "latency_stats_by_agent must return a row of 3 columns");
+	tupdesc = BlessTupleDesc(tupdesc);
+	stats_type = TupleDescAttr(tupdesc, 0)->atttypid;
+	stats_desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(stats_type, -1));
+
+	if (state != NULL)
+		nagents = state->agents->members + (state->no_agent != NULL);
+	parts = palloc(mul_size(Max(nagents, 1), sizeof(LatencyStats *)));
+	agent_ids = palloc(mul_size(Max(nagents, 1), sizeof(Datum)));
+	agent_nulls = palloc0(mul_size(Max(nagents, 1), sizeof(bool)));
+	agent_stats = palloc(mul_size(Max(nagents, 1), sizeof(Datum)));
+	if (state != NULL)
+	{
+		AgentEntry **entries =
+		    palloc(mul_size(Max(state->agents->members, 1), sizeof(AgentEntry *)));
+		agentmap_iterator it;
+		AgentEntry *entry;
+		int n = 0;
+
+		agentmap_start_iterate(state->agents, &it);
+		while ((entry = agentmap_iterate(state->agents, &it)) != NULL)
+			entries[n++] = entry;
+		qsort(entries, n, sizeof(AgentEntry *), agent_entry_cmp);
+		for (int i = 0; i < n; i++)
+		{
+			parts[i] = entries[i]->stats;
+			agent_ids[i] = Int64GetDatum(entries[i]->agent_id);
+		}
+		if (state->no_agent != NULL)
+		{
+			parts[n] = state->no_agent;
+			agent_nulls[n] = true;
+		}
+		for (int i = 0; i < nagents; i++)
+			agent_stats[i] = stats_datum(parts[i], stats_desc);
+	}
+
+	values[0] = stats_datum(nagents > 0 ? stats_merge(parts, nagents) : NULL, stats_desc);
+	dims[0] = nagents;
+	values[1] =
+	    PointerGetDatum(construct_md_array(agent_ids, agent_nulls, 1, dims, lbs, INT8OID,
+	                                       sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(
+	    construct_array(agent_stats, nagents, stats_type, -1, false, TYPALIGN_DOUBLE));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

@@ -116,6 +116,40 @@ CREATE AGGREGATE @extschema@.latency_stats(ttft_ms pg_catalog.float8, duration_m
 	PARALLEL = SAFE
 );
 
+-- latency_stats_by_agent(): the window's total and each agent's stats.
+CREATE TYPE @extschema@.latency_stats_rollup AS (
+	total       @extschema@.latency_stats,
+	agent_id    bigint[],
+	agent_stats @extschema@.latency_stats[]
+);
+
+CREATE FUNCTION @extschema@.latency_stats_by_agent_transfn(internal, bigint, pg_catalog.float8,
+														   pg_catalog.float8, boolean,
+														   pg_catalog.float8[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_transfn'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.latency_stats_by_agent_final(internal)
+	RETURNS @extschema@.latency_stats_rollup
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_final'
+	LANGUAGE C PARALLEL SAFE;
+
+/*
+ * latency_stats per agent and over all rows, from one transition call per
+ * row: agent_id[i] (NULL last, for rows without one) has agent_stats[i],
+ * ordered by agent_id; total is computed over every row's values.
+ */
+CREATE AGGREGATE @extschema@.latency_stats_by_agent(agent_id bigint, ttft_ms pg_catalog.float8,
+													duration_ms pg_catalog.float8, cold boolean,
+													bounds_ms pg_catalog.float8[]) (
+	SFUNC = @extschema@.latency_stats_by_agent_transfn,
+	STYPE = internal,
+	FINALFUNC = @extschema@.latency_stats_by_agent_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	PARALLEL = SAFE
+);
+
 CREATE FUNCTION @extschema@.ttft_histogram_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_transfn'
@@ -317,14 +351,17 @@ BEGIN
 	END IF;
 	SELECT * INTO w FROM @extschema@.resolve_window(range, agent_id, as_of, cold_start_threshold_ms, source);
 
-	-- One pass: the grouping set () gives the window's exact percentiles,
-	-- which per-agent results cannot be merged into.
+	-- One pass: the aggregate keeps a state per agent and computes the
+	-- window's exact percentiles over all of their values.
 	RETURN QUERY EXECUTE format(
-		'WITH g AS ('
-		'  SELECT GROUPING(r.agent_id) = 1 AS is_total, r.agent_id,'
-		'         @extschema@.latency_stats(r.ttft_ms, r.duration_ms, r.cold, $5) AS s'
-		'  FROM (%s) r'
-		'  GROUP BY GROUPING SETS ((r.agent_id), ()))'
+		'WITH x AS ('
+		'  SELECT @extschema@.latency_stats_by_agent(r.agent_id, r.ttft_ms, r.duration_ms, r.cold, $5) AS x'
+		'  FROM (%s) r),'
+		' g AS ('
+		'  SELECT true AS is_total, NULL::bigint AS agent_id, (x.x).total AS s FROM x'
+		'  UNION ALL'
+		'  SELECT false, (x.x).agent_id[i], (x.x).agent_stats[i]'
+		'  FROM x, generate_subscripts((x.x).agent_id, 1) AS i)'
 		' SELECT coalesce(g.is_total, false),'
 		'        ROW(coalesce(g.agent_id, a.agent_id), a.agent_name,'
 		'            coalesce((g.s).invocation_count, 0), coalesce((g.s).cold_start_count, 0),'
@@ -337,7 +374,7 @@ BEGIN
 		'            coalesce((g.s).ttft_histogram, array_fill(0::bigint, ARRAY[cardinality($5) + 1])) END'
 		' FROM g FULL JOIN (%s) a ON a.agent_id = g.agent_id'
 		' WHERE g.is_total OR coalesce((g.s).invocation_count, 0) >= $6'
-		' ORDER BY g.is_total, coalesce(g.agent_id, a.agent_id)',
+		' ORDER BY coalesce(g.is_total, false), coalesce(g.agent_id, a.agent_id)',
 		w.rows_sql, w.agents_sql)
 		USING w.window_start, as_of, agent_id, cold_start_threshold_ms, bounds_ms, min_invocations;
 END

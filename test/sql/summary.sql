@@ -166,11 +166,21 @@ WHERE (s.invocation_count, s.cold_start_count, s.ttft_p50_ms, s.ttft_p95_ms, s.t
 	  IS DISTINCT FROM
 	  (e.invocation_count, e.cold_start_count, e.ttft_p50_ms, e.ttft_p95_ms, e.ttft_p99_ms,
 	   e.cold_start_ttft_p50_ms, e.warm_ttft_p50_ms, e.duration_p50_ms, e.duration_p95_ms);
+CREATE TEMP VIEW rows_by_agent AS
+SELECT * FROM (VALUES (2::bigint, 1.5::float8, 10::float8, true), (NULL, 0.5, NULL, false),
+					  (1, 3, 5, NULL), (2, NULL, 7, false), (1, 2.5, 1, true)) AS t(a, v, d, c);
 -- NaN is above every bound, as PostgreSQL orders it; NULLs are in no bucket.
 SELECT loomlat.ttft_histogram_counts(v, '{1,2}') AS counts,
 	   (loomlat.latency_stats(v, NULL, NULL, '{1,2}')).*
 FROM (VALUES (0.5::float8), (1), (1.5), (2), ('NaN'), ('Infinity'), (NULL)) AS t(v);
 SELECT (loomlat.latency_stats(v, NULL, NULL, '{1000}')).* FROM (VALUES (NULL::float8)) AS t(v) WHERE false;
+-- By agent: agents in agent_id order, rows without one last, and a total
+-- over every row equal to latency_stats() of all of them.
+SELECT r.agent_id, r.agent_stats, r.total,
+	   r.total = (SELECT loomlat.latency_stats(v, d, c, '{1,2}') FROM rows_by_agent) AS total_matches
+FROM (SELECT (loomlat.latency_stats_by_agent(a, v, d, c, '{1,2}')).* FROM rows_by_agent) r;
+SELECT (loomlat.latency_stats_by_agent(a, v, NULL, NULL, NULL)).*
+FROM (VALUES (1::bigint, 1::float8)) AS t(a, v) WHERE false;
 \set VERBOSITY terse
 SELECT loomlat.ttft_histogram_counts(v, ARRAY[v + 1]) FROM (VALUES (1::float8), (2)) AS t(v);
 SELECT loomlat.ttft_histogram_counts(1, '{2,1}');
