@@ -698,6 +698,22 @@ rank_cmp(const void *a, const void *b)
 }
 
 /*
+ * Sorts rank[0..nrank) and keeps the distinct ranks below ordered (those at
+ * or above it fall among the NaNs and need no selection); returns how many.
+ */
+static int
+distinct_ranks_below(int64 *rank, int nrank, int64 ordered)
+{
+	int distinct = 0;
+
+	qsort(rank, nrank, sizeof(int64), rank_cmp);
+	for (int r = 0; r < nrank && rank[r] < ordered; r++)
+		if (distinct == 0 || rank[r] != rank[distinct - 1])
+			rank[distinct++] = rank[r];
+	return distinct;
+}
+
+/*
  * Narrows the selection of the sorted ranks rank[0..nrank) in the NaN-free
  * v[0..n) to a short prefix of v, Floyd-Rivest style.  A sorted, evenly
  * spaced sample gives each rank a value bracket that holds it with high
@@ -812,19 +828,10 @@ percentile_compute(double *v, int64 count, const double *fraction, int n, double
 		rank[nrank++] = (int64) floor(pos);
 		rank[nrank++] = (int64) ceil(pos);
 	}
-	qsort(rank, nrank, sizeof(int64), rank_cmp);
-	/* keep the distinct ranks below the NaNs; those at or above are NaN */
-	{
-		int distinct = 0;
-
-		for (int r = 0; r < nrank && rank[r] < ordered; r++)
-			if (distinct == 0 || rank[r] != rank[distinct - 1])
-				rank[distinct++] = rank[r];
-		nrank = distinct;
-	}
+	nrank = distinct_ranks_below(rank, nrank, ordered);
 
 	memcpy(where, rank, nrank * sizeof(int64));
-	if (ordered >= NARROW_MIN_VALUES && nrank <= NARROW_MAX_RANKS)
+	if (ordered >= NARROW_MIN_VALUES && nrank > 0 && nrank <= NARROW_MAX_RANKS)
 	{
 		int64 prefix = narrow_ranks(v, ordered, rank, nrank, where);
 
