@@ -4,6 +4,7 @@ for a cold herd, a refetch at expiry, refetch-and-retry on 401, OIDC
 discovery, and the token wait overlapping the database connection."""
 
 import tempfile
+import threading
 
 import harness
 
@@ -22,14 +23,15 @@ class Setup:
                                         "--gap-ms", "1", "--cold", "0", *agent_args)
         self.secret_file = harness.secret_file(tmp, "secret-%d" % self.token.port, SECRET)
 
-    def run(self, db, *args, issuer=False):
+    def run(self, db, *args, issuer=False, timeout=harness.RUN_TIMEOUT_S):
         auth = (["--issuer", self.token.url] if issuer
                 else ["--token-url", self.token.url + "/oauth2/token"])
         return harness.loomlat("invoke", "--url", self.agent.url + "/v1/chat/completions",
                                "--format", "openai", "--agent-id", "1", "--agent-name", "mock",
                                "--db", db.conninfo, "--allow-http", "--json", *auth,
                                "--client-id", CLIENT_ID, "--scope", "read", "--scope", "invoke",
-                               "--client-secret-file", self.secret_file, *args)
+                               "--client-secret-file", self.secret_file, *args,
+                               timeout=timeout)
 
 
 def count_rows(db, where="true"):
@@ -110,6 +112,47 @@ def expiry(tap, tmp):
            "expiry: each fetched token was used by the agent calls that followed")
 
 
+def margin(tmp):
+    """expires_in=121: cached until 60 s before expiry, 61 s.  Nine invocations
+    8 s apart (0..64 s) must fetch at the start and again after 61 s.
+    Runs in a thread while the other cases run; returns the checks to make."""
+    s = Setup(tmp, "--expires-in", "121")
+    db = harness.Database("margin")
+    res = s.run(db, "-n", "9", "-c", "1", "--rate", "0.125", timeout=150)
+    rows = db.rows("SELECT extract(epoch FROM client_invoke_time)::float8 AS t, token_cache_hit "
+                   "FROM loomlat.invocations ORDER BY client_invoke_time")
+    return res, s.token.get("/stats")["token_requests"], rows
+
+
+def check_margin(tap, res, requests, rows):
+    tap.eq(res.rc, 0, "60 s margin: 9 invocations over 64 s exit 0") or tap.diag(
+        "\n".join(res.explain()))
+    tap.eq(requests, 2, "60 s margin: a 121 s token is fetched twice in 64 s")
+    if not tap.eq(len(rows), 9, "60 s margin: 9 rows"):
+        return
+    t0 = rows[0]["t"]
+    misses = [r["t"] - t0 for r in rows if not r["token_cache_hit"]]
+    hits = [r["t"] - t0 for r in rows if r["token_cache_hit"]]
+    tap.ok(len(misses) == 2 and misses[0] == 0 and 60.5 <= misses[1] <= 70 and
+           max(hits) < 61, "60 s margin: cached until 61 s after the fetch, refetched after",
+           "fetching invocations at %r s, cached ones at %r s" % (misses, hits))
+
+
+def token_errors(tap, tmp):
+    """The token endpoint refuses: error rows that say so, no hang."""
+    for mode, word in (("invalid_scope", "invalid_scope"), ("http500", "500")):
+        s = Setup(tmp, "--mode", mode)
+        db = harness.Database("tokerr")
+        res = s.run(db, "-n", "3", "--timeout", "20", timeout=60)
+        errors = db.rows("SELECT error_message FROM loomlat.invocations WHERE status = 'error'")
+        tap.ok(res.rc in (2, 69) and len(errors) in (0, 3) and word in res.stdout + res.stderr
+               and all(word in e["error_message"] for e in errors),
+               "token endpoint %s: the invocations fail saying %s" % (mode, word),
+               *res.explain())
+        tap.eq(s.agent.get("/stats")["requests"], 0,
+               "token endpoint %s: no agent call without a token" % mode)
+
+
 def unauthorized(tap, tmp):
     """The agent rejects the first token: drop it, fetch another, retry once."""
     s = Setup(tmp, agent_args=("--auth", "reject_first"))
@@ -150,11 +193,18 @@ def main():
     tap = harness.Tap()
     harness.require_binary(tap)
     with tempfile.TemporaryDirectory() as tmp:
+        slow = {}
+        thread = threading.Thread(target=lambda: slow.update(result=margin(tmp)))
+        thread.start()
         warm_cache(tap, tmp)
         cold_herd(tap, tmp)
         expiry(tap, tmp)
         unauthorized(tap, tmp)
         discovery(tap, tmp)
+        token_errors(tap, tmp)
+        thread.join(180)
+        if tap.ok("result" in slow, "60 s margin: the run finished"):
+            check_margin(tap, *slow["result"])
 
 
 if __name__ == "__main__":
