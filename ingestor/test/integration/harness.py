@@ -211,9 +211,19 @@ def loomlat(*args, env=None, timeout=RUN_TIMEOUT_S, unset=(), wrapper=()):
     return Result(cmd, rc, out, err, time.monotonic() - start)
 
 
-def require_binary(tap):
+def require_environment(tap):
+    """Bail out unless the binary exists and PG* reach a cluster that has the
+    loomlat extension installed."""
     if not os.access(binary(), os.X_OK):
         tap.bail("no loomlat binary at %s (set LOOMLAT_BIN or run make)" % binary())
+    try:
+        found = psql("SELECT count(*) FROM pg_catalog.pg_available_extensions "
+                     "WHERE name = 'loomlat'", dbname=os.environ.get("PGDATABASE", "postgres"))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        tap.bail("no PostgreSQL reachable through PG*: run the tests inside "
+                 "'pg_virtualenv -t -v 15' (%s)" % exc)
+    if found.strip() != "1":
+        tap.bail("the loomlat extension is not installed: make install at the repository top")
 
 
 def secret_file(tmpdir, name, value):

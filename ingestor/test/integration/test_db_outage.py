@@ -84,7 +84,7 @@ def stays_away(tap, agent, tmp):
 
 def main():
     tap = harness.Tap()
-    harness.require_binary(tap)
+    harness.require_environment(tap)
     agent = harness.start_mock("agent_server", "--cold", "0")
     with tempfile.TemporaryDirectory() as tmp:
         comes_back(tap, agent, tmp)

@@ -94,7 +94,7 @@ def db_unavailable(tap, agent):
 
 def main():
     tap = harness.Tap()
-    harness.require_binary(tap)
+    harness.require_environment(tap)
     agent = harness.start_mock("agent_server")
     db = harness.Database("failures")
     agent_id = 100

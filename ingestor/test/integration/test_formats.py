@@ -143,7 +143,7 @@ def check_cold_start_event(tap, agent, db):
 
 def main():
     tap = harness.Tap()
-    harness.require_binary(tap)
+    harness.require_environment(tap)
     agent = harness.start_mock("agent_server")
     db = harness.Database("formats")
     for agent_id, fmt in enumerate(FORMAT_PATHS, start=1):

@@ -105,7 +105,7 @@ def no_leaks(tap, w):
 
 def main():
     tap = harness.Tap()
-    harness.require_binary(tap)
+    harness.require_environment(tap)
     with tempfile.TemporaryDirectory() as tmp:
         w = World(tmp)
         from_file(tap, w)

@@ -191,7 +191,7 @@ def discovery(tap, tmp):
 
 def main():
     tap = harness.Tap()
-    harness.require_binary(tap)
+    harness.require_environment(tap)
     with tempfile.TemporaryDirectory() as tmp:
         slow = {}
         thread = threading.Thread(target=lambda: slow.update(result=margin(tmp)))
