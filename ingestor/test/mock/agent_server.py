@@ -342,13 +342,13 @@ class Agent:
         if token:
             seen = self.stats["bearer_tokens"]
             seen[token] = seen.get(token, 0) + 1
-        if mode == "require" and not token:
-            return False
-        if mode == "reject_first" and token:
+        if mode == "require":
+            return bool(token)
+        if mode == "reject_first":
             if self.rejected_token is None:
-                self.rejected_token = token
-            return token != self.rejected_token
-        return mode != "reject_first" or bool(token)
+                self.rejected_token = token or None
+            return bool(token) and token != self.rejected_token
+        return True
 
     async def invoke(self, request, fmt):
         body = request.json()
