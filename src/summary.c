@@ -34,6 +34,7 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "libpq/pqformat.h"
 #include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/memutils.h"
@@ -143,6 +144,15 @@ PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_transfn);
 PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_final);
 PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_transfn);
 PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_final);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_combine);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_serialize);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_deserialize);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_combine);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_serialize);
+PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_deserialize);
+PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_combine);
+PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_serialize);
+PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_deserialize);
 
 /* Returns the aggregate context, or raises an error outside an aggregate. */
 static MemoryContext
@@ -286,52 +296,47 @@ histogram_datum(const Histogram *histogram)
 	                                       FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* The doubled capacity for an array of count elements of size bytes. */
+/* A capacity of at least needed elements of size bytes, doubling capacity. */
 static int64
-grown_capacity(int64 count, Size size)
+grown_capacity(int64 capacity, int64 needed, Size size)
 {
-	int64 capacity = Max(VALUES_INITIAL_CAPACITY, count * 2);
+	int64 grown = Max(Max(needed, capacity * 2), VALUES_INITIAL_CAPACITY);
 
-	if ((uint64) capacity > MaxAllocHugeSize / size)
+	if ((uint64) grown > MaxAllocHugeSize / size)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 		                errmsg("too many values in one latency_stats group")));
-	return capacity;
+	return grown;
 }
 
-/* (Re)allocates ptr, of any size, to n elements of size bytes in aggcontext. */
+/* (Re)allocates ptr, of any size, to n elements of size bytes in mcxt. */
 static void *
-grow(void *ptr, int64 n, Size size, MemoryContext aggcontext)
+grow(void *ptr, int64 n, Size size, MemoryContext mcxt)
 {
-	return ptr == NULL ? MemoryContextAllocHuge(aggcontext, mul_size(n, size))
+	return ptr == NULL ? MemoryContextAllocHuge(mcxt, mul_size(n, size))
 	                   : repalloc_huge(ptr, mul_size(n, size));
 }
 
-/* Appends value to array, allocating in aggcontext; doubles when full. */
-static void
-values_append(ValueArray *array, MemoryContext aggcontext, double value)
+/* Makes room in array for needed values. */
+static inline void
+values_reserve(ValueArray *array, int64 needed, MemoryContext mcxt)
 {
-	if (array->count == array->capacity)
+	if (needed > array->capacity)
 	{
-		array->capacity = grown_capacity(array->count, sizeof(double));
-		array->values = grow(array->values, array->capacity, sizeof(double), aggcontext);
+		array->capacity = grown_capacity(array->capacity, needed, sizeof(double));
+		array->values = grow(array->values, array->capacity, sizeof(double), mcxt);
 	}
-	array->values[array->count++] = value;
 }
 
-/* Appends a TTFT and its class; doubles both arrays when full. */
-static void
-ttft_append(LatencyStats *stats, MemoryContext aggcontext, double ttft, TtftClass class)
+/* Makes room in stats for needed TTFTs and their classes. */
+static inline void
+ttft_reserve(LatencyStats *stats, int64 needed, MemoryContext mcxt)
 {
-	if (stats->nttft == stats->ttft_capacity)
+	if (needed > stats->ttft_capacity)
 	{
-		stats->ttft_capacity = grown_capacity(stats->nttft, sizeof(double));
-		stats->ttft = grow(stats->ttft, stats->ttft_capacity, sizeof(double), aggcontext);
-		stats->ttft_class =
-		    grow(stats->ttft_class, stats->ttft_capacity, sizeof(uint8), aggcontext);
+		stats->ttft_capacity = grown_capacity(stats->ttft_capacity, needed, sizeof(double));
+		stats->ttft = grow(stats->ttft, stats->ttft_capacity, sizeof(double), mcxt);
+		stats->ttft_class = grow(stats->ttft_class, stats->ttft_capacity, sizeof(uint8), mcxt);
 	}
-	stats->ttft[stats->nttft] = ttft;
-	stats->ttft_class[stats->nttft] = (uint8) class;
-	stats->nttft++;
 }
 
 /* Sets the n percentiles of v[0..count) into values/nulls; NULL when empty. */
@@ -378,59 +383,37 @@ stats_add(LatencyStats *stats, MemoryContext aggcontext, FunctionCallInfo fcinfo
 	{
 		double ttft = PG_GETARG_FLOAT8(arg);
 
-		ttft_append(stats, aggcontext, ttft,
-		            !cold_known ? TTFT_UNKNOWN
-		            : cold      ? TTFT_COLD
-		                        : TTFT_WARM);
+		ttft_reserve(stats, stats->nttft + 1, aggcontext);
+		stats->ttft[stats->nttft] = ttft;
+		stats->ttft_class[stats->nttft] = !cold_known ? TTFT_UNKNOWN : cold ? TTFT_COLD : TTFT_WARM;
+		stats->nttft++;
 		if (stats->histogram != NULL)
 			histogram_add(stats->histogram, ttft);
 	}
 	if (!PG_ARGISNULL(arg + 1))
-		values_append(&stats->duration, aggcontext, PG_GETARG_FLOAT8(arg + 1));
+	{
+		values_reserve(&stats->duration, stats->duration.count + 1, aggcontext);
+		stats->duration.values[stats->duration.count++] = PG_GETARG_FLOAT8(arg + 1);
+	}
 }
 
-/*
- * One state holding the rows of parts[0..n) (n >= 1, all with or all
- * without a histogram), in CurrentMemoryContext.
- */
-static LatencyStats *
-stats_merge(LatencyStats *const *parts, int n)
+/* Adds the rows of src to dst (histograms of the same bounds, or none). */
+static void
+stats_absorb(LatencyStats *dst, const LatencyStats *src, MemoryContext mcxt)
 {
-	LatencyStats *all = palloc0(sizeof(LatencyStats));
-
-	for (int i = 0; i < n; i++)
-	{
-		all->invocations += parts[i]->invocations;
-		all->cold_starts += parts[i]->cold_starts;
-		all->nttft += parts[i]->nttft;
-		all->duration.count += parts[i]->duration.count;
-	}
-	all->ttft =
-	    MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(all->nttft, 1), sizeof(double)));
-	all->ttft_class = MemoryContextAllocHuge(CurrentMemoryContext, Max(all->nttft, 1));
-	all->duration.values = MemoryContextAllocHuge(
-	    CurrentMemoryContext, mul_size(Max(all->duration.count, 1), sizeof(double)));
-	all->ttft_capacity = all->nttft;
-	all->duration.capacity = all->duration.count;
-	if (parts[0]->histogram != NULL)
-		all->histogram = histogram_create(parts[0]->histogram->bounds, CurrentMemoryContext);
-
-	all->nttft = all->duration.count = 0;
-	for (int i = 0; i < n; i++)
-	{
-		const LatencyStats *part = parts[i];
-
-		memcpy(all->ttft + all->nttft, part->ttft, part->nttft * sizeof(double));
-		memcpy(all->ttft_class + all->nttft, part->ttft_class, part->nttft);
-		all->nttft += part->nttft;
-		memcpy(all->duration.values + all->duration.count, part->duration.values,
-		       part->duration.count * sizeof(double));
-		all->duration.count += part->duration.count;
-		if (all->histogram != NULL)
-			for (int b = 0; b <= all->histogram->bounds->nbounds; b++)
-				all->histogram->count[b] += part->histogram->count[b];
-	}
-	return all;
+	dst->invocations += src->invocations;
+	dst->cold_starts += src->cold_starts;
+	ttft_reserve(dst, dst->nttft + src->nttft, mcxt);
+	memcpy(dst->ttft + dst->nttft, src->ttft, src->nttft * sizeof(double));
+	memcpy(dst->ttft_class + dst->nttft, src->ttft_class, src->nttft);
+	dst->nttft += src->nttft;
+	values_reserve(&dst->duration, dst->duration.count + src->duration.count, mcxt);
+	memcpy(dst->duration.values + dst->duration.count, src->duration.values,
+	       src->duration.count * sizeof(double));
+	dst->duration.count += src->duration.count;
+	if (dst->histogram != NULL)
+		for (int b = 0; b <= dst->histogram->bounds->nbounds; b++)
+			dst->histogram->count[b] += src->histogram->count[b];
 }
 
 /*
@@ -518,33 +501,42 @@ loomlat_latency_stats_final(PG_FUNCTION_ARGS)
 	                            BlessTupleDesc(tupdesc)));
 }
 
+/* The state for an agent (NULL: rows without one), created when missing. */
+static LatencyStats **
+agent_slot(AgentStats *state, bool has_agent, int64 agent_id)
+{
+	bool found;
+	LatencyStats **stats;
+
+	if (!has_agent)
+		return &state->no_agent;
+	stats = &agentmap_insert(state->agents, agent_id, &found)->stats;
+	if (!found)
+		*stats = NULL;
+	return stats;
+}
+
+/* An empty by-agent state in mcxt. */
+static AgentStats *
+agent_stats_create(const HistogramBounds *bounds, MemoryContext mcxt)
+{
+	AgentStats *state = MemoryContextAllocZero(mcxt, sizeof(AgentStats));
+
+	state->agents = agentmap_create(mcxt, 64, NULL);
+	state->bounds = bounds;
+	return state;
+}
+
 /* latency_stats_by_agent(agent_id, ttft_ms, duration_ms, cold, bounds_ms) transition. */
 Datum
 loomlat_latency_stats_by_agent_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats_by_agent");
-	AgentStats *state;
-	LatencyStats **stats;
+	AgentStats *state = PG_ARGISNULL(0) ? agent_stats_create(bounds_read(fcinfo, 5), aggcontext)
+	                                    : (AgentStats *) PG_GETARG_POINTER(0);
+	LatencyStats **stats =
+	    agent_slot(state, !PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1));
 
-	if (PG_ARGISNULL(0))
-	{
-		state = MemoryContextAllocZero(aggcontext, sizeof(AgentStats));
-		state->agents = agentmap_create(aggcontext, 64, NULL);
-		state->bounds = bounds_read(fcinfo, 5);
-	}
-	else
-		state = (AgentStats *) PG_GETARG_POINTER(0);
-
-	if (PG_ARGISNULL(1))
-		stats = &state->no_agent;
-	else
-	{
-		bool found;
-
-		stats = &agentmap_insert(state->agents, PG_GETARG_INT64(1), &found)->stats;
-		if (!found)
-			*stats = NULL;
-	}
 	if (*stats == NULL)
 		*stats = stats_create(state->bounds, aggcontext);
 	stats_add(*stats, aggcontext, fcinfo, 2);
@@ -575,6 +567,7 @@ loomlat_latency_stats_by_agent_final(PG_FUNCTION_ARGS)
 	Oid stats_type;
 	int nagents = 0;
 	LatencyStats **parts;
+	LatencyStats *total;
 	Datum *agent_ids;
 	bool *agent_nulls;
 	Datum *agent_stats;
@@ -622,7 +615,14 @@ loomlat_latency_stats_by_agent_final(PG_FUNCTION_ARGS)
 			agent_stats[i] = stats_datum(parts[i], stats_desc);
 	}
 
-	values[0] = stats_datum(nagents > 0 ? stats_merge(parts, nagents) : NULL, stats_desc);
+	total = NULL;
+	if (nagents > 0)
+	{
+		total = stats_create(state->bounds, CurrentMemoryContext);
+		for (int i = 0; i < nagents; i++)
+			stats_absorb(total, parts[i], CurrentMemoryContext);
+	}
+	values[0] = stats_datum(total, stats_desc);
 	dims[0] = nagents;
 	values[1] =
 	    PointerGetDatum(construct_md_array(agent_ids, agent_nulls, 1, dims, lbs, INT8OID,
@@ -664,4 +664,372 @@ loomlat_ttft_histogram_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(histogram_datum((Histogram *) PG_GETARG_POINTER(0)));
+}
+
+/*
+ * Parallel aggregation.  A worker's state travels as bytea in this
+ * process-local format (native byte order): the bounds (nbounds, -1 for
+ * none, then the doubles), then the group(s): invocations, cold starts,
+ * nttft, nduration, the TTFTs, their class bytes, the durations and, with
+ * bounds, the bucket counts.  Combining appends one state's values to the
+ * other's; the first state a combine sees is copied into the aggregate
+ * context.
+ */
+
+/* Raises the error for a serialized state that does not parse. */
+static void
+state_corrupt(void)
+{
+	ereport(ERROR,
+	        (errcode(ERRCODE_DATA_CORRUPTED), errmsg("invalid serialized latency_stats state")));
+}
+
+/* Appends count raw elements of size bytes. */
+static void
+send_raw(StringInfo buf, const void *data, int64 count, Size size)
+{
+	Size nbytes = mul_size(count, size);
+
+	if (nbytes > MaxAllocSize - (Size) buf->len)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+		                errmsg("latency_stats state too large to pass between processes")));
+	appendBinaryStringInfo(buf, data, (int) nbytes);
+}
+
+/* Copies count raw elements of size bytes into a new chunk in mcxt. */
+static void *
+recv_raw(StringInfo buf, int64 count, Size size, MemoryContext mcxt)
+{
+	void *data;
+
+	if (count < 0 || (uint64) count > (uint64) (buf->len - buf->cursor) / size)
+		state_corrupt();
+	data = MemoryContextAllocHuge(mcxt, mul_size(Max(count, 1), size));
+	pq_copymsgbytes(buf, data, (int) (count * size));
+	return data;
+}
+
+/* Sends bounds, NULL included. */
+static void
+bounds_send(StringInfo buf, const HistogramBounds *bounds)
+{
+	pq_sendint32(buf, bounds ? bounds->nbounds : -1);
+	if (bounds != NULL)
+		send_raw(buf, bounds->bound, bounds->nbounds, sizeof(double));
+}
+
+/* Receives bounds into mcxt; NULL when none were sent. */
+static const HistogramBounds *
+bounds_recv(StringInfo buf, MemoryContext mcxt)
+{
+	int n = (int) pq_getmsgint(buf, 4);
+	HistogramBounds *bounds;
+	double *bound;
+
+	if (n < 0)
+		return NULL;
+	bounds = MemoryContextAlloc(
+	    mcxt, add_size(offsetof(HistogramBounds, bound), mul_size(n, sizeof(double))));
+	bounds->nbounds = n;
+	bound = recv_raw(buf, n, sizeof(double), CurrentMemoryContext);
+	memcpy(bounds->bound, bound, n * sizeof(double));
+	return bounds;
+}
+
+/* True when a and b are both absent or hold the same bounds. */
+static bool
+bounds_equal(const HistogramBounds *a, const HistogramBounds *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return a->nbounds == b->nbounds && memcmp(a->bound, b->bound, a->nbounds * sizeof(double)) == 0;
+}
+
+/* Sends one group's rows. */
+static void
+stats_send(StringInfo buf, const LatencyStats *stats)
+{
+	pq_sendint64(buf, stats->invocations);
+	pq_sendint64(buf, stats->cold_starts);
+	pq_sendint64(buf, stats->nttft);
+	pq_sendint64(buf, stats->duration.count);
+	send_raw(buf, stats->ttft, stats->nttft, sizeof(double));
+	send_raw(buf, stats->ttft_class, stats->nttft, sizeof(uint8));
+	send_raw(buf, stats->duration.values, stats->duration.count, sizeof(double));
+	if (stats->histogram != NULL)
+		send_raw(buf, stats->histogram->count, stats->histogram->bounds->nbounds + 1,
+		         sizeof(int64));
+}
+
+/* Receives one group's rows into mcxt, checking every class byte. */
+static LatencyStats *
+stats_recv(StringInfo buf, const HistogramBounds *bounds, MemoryContext mcxt)
+{
+	LatencyStats *stats = stats_create(bounds, mcxt);
+
+	stats->invocations = pq_getmsgint64(buf);
+	stats->cold_starts = pq_getmsgint64(buf);
+	stats->nttft = pq_getmsgint64(buf);
+	stats->duration.count = pq_getmsgint64(buf);
+	if (stats->invocations < 0 || stats->cold_starts < 0 ||
+	    stats->cold_starts > stats->invocations || stats->nttft > stats->invocations ||
+	    stats->duration.count > stats->invocations)
+		state_corrupt();
+	stats->ttft = recv_raw(buf, stats->nttft, sizeof(double), mcxt);
+	stats->ttft_class = recv_raw(buf, stats->nttft, sizeof(uint8), mcxt);
+	stats->ttft_capacity = Max(stats->nttft, 1);
+	for (int64 i = 0; i < stats->nttft; i++)
+		if (stats->ttft_class[i] >= TTFT_NCLASSES)
+			state_corrupt();
+	stats->duration.values = recv_raw(buf, stats->duration.count, sizeof(double), mcxt);
+	stats->duration.capacity = Max(stats->duration.count, 1);
+	if (bounds != NULL)
+	{
+		int64 *count = recv_raw(buf, bounds->nbounds + 1, sizeof(int64), CurrentMemoryContext);
+
+		memcpy(stats->histogram->count, count, (bounds->nbounds + 1) * sizeof(int64));
+	}
+	return stats;
+}
+
+/* A bytea of buf's contents. */
+static bytea *
+buf_bytea(StringInfo buf)
+{
+	bytea *result = palloc(add_size(VARHDRSZ, buf->len));
+
+	SET_VARSIZE(result, VARHDRSZ + buf->len);
+	memcpy(VARDATA(result), buf->data, buf->len);
+	return result;
+}
+
+/* A read cursor over a serialized state. */
+static void
+buf_from_bytea(StringInfo buf, bytea *state)
+{
+	buf->data = VARDATA_ANY(state);
+	buf->len = VARSIZE_ANY_EXHDR(state);
+	buf->maxlen = 0;
+	buf->cursor = 0;
+}
+
+/* Raises the error for states built with different histogram bounds. */
+static void
+bounds_mismatch(void)
+{
+	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+	                errmsg("histogram bounds must be the same for every row")));
+}
+
+/* A copy of bounds in mcxt. */
+static const HistogramBounds *
+bounds_copy(const HistogramBounds *bounds, MemoryContext mcxt)
+{
+	Size size;
+	HistogramBounds *copy;
+
+	if (bounds == NULL)
+		return NULL;
+	size = add_size(offsetof(HistogramBounds, bound), mul_size(bounds->nbounds, sizeof(double)));
+	copy = MemoryContextAlloc(mcxt, size);
+	memcpy(copy, bounds, size);
+	return copy;
+}
+
+/* latency_stats combine: the rows of both states in the first. */
+Datum
+loomlat_latency_stats_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats_combine");
+	LatencyStats *dst = PG_ARGISNULL(0) ? NULL : (LatencyStats *) PG_GETARG_POINTER(0);
+	LatencyStats *src = PG_ARGISNULL(1) ? NULL : (LatencyStats *) PG_GETARG_POINTER(1);
+	const HistogramBounds *src_bounds;
+
+	if (src == NULL)
+		PG_RETURN_POINTER(dst);
+	src_bounds = src->histogram ? src->histogram->bounds : NULL;
+	if (dst == NULL)
+		dst = stats_create(bounds_copy(src_bounds, aggcontext), aggcontext);
+	else if (!bounds_equal(dst->histogram ? dst->histogram->bounds : NULL, src_bounds))
+		bounds_mismatch();
+	stats_absorb(dst, src, aggcontext);
+	PG_RETURN_POINTER(dst);
+}
+
+/* latency_stats serialize. */
+Datum
+loomlat_latency_stats_serialize(PG_FUNCTION_ARGS)
+{
+	LatencyStats *stats;
+	StringInfoData buf;
+
+	summary_aggcontext(fcinfo, "latency_stats_serialize");
+	stats = (LatencyStats *) PG_GETARG_POINTER(0);
+	initStringInfo(&buf);
+	bounds_send(&buf, stats->histogram ? stats->histogram->bounds : NULL);
+	stats_send(&buf, stats);
+	PG_RETURN_BYTEA_P(buf_bytea(&buf));
+}
+
+/* latency_stats deserialize. */
+Datum
+loomlat_latency_stats_deserialize(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	LatencyStats *stats;
+
+	summary_aggcontext(fcinfo, "latency_stats_deserialize");
+	buf_from_bytea(&buf, PG_GETARG_BYTEA_PP(0));
+	stats = stats_recv(&buf, bounds_recv(&buf, CurrentMemoryContext), CurrentMemoryContext);
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(stats);
+}
+
+/* latency_stats_by_agent combine: every agent's rows of both states in the first. */
+Datum
+loomlat_latency_stats_by_agent_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats_by_agent_combine");
+	AgentStats *dst = PG_ARGISNULL(0) ? NULL : (AgentStats *) PG_GETARG_POINTER(0);
+	AgentStats *src = PG_ARGISNULL(1) ? NULL : (AgentStats *) PG_GETARG_POINTER(1);
+	agentmap_iterator it;
+	AgentEntry *entry;
+
+	if (src == NULL)
+		PG_RETURN_POINTER(dst);
+	if (dst == NULL)
+		dst = agent_stats_create(bounds_copy(src->bounds, aggcontext), aggcontext);
+	else if (!bounds_equal(dst->bounds, src->bounds))
+		bounds_mismatch();
+
+	agentmap_start_iterate(src->agents, &it);
+	while ((entry = agentmap_iterate(src->agents, &it)) != NULL)
+	{
+		LatencyStats **stats = agent_slot(dst, true, entry->agent_id);
+
+		if (*stats == NULL)
+			*stats = stats_create(dst->bounds, aggcontext);
+		stats_absorb(*stats, entry->stats, aggcontext);
+	}
+	if (src->no_agent != NULL)
+	{
+		if (dst->no_agent == NULL)
+			dst->no_agent = stats_create(dst->bounds, aggcontext);
+		stats_absorb(dst->no_agent, src->no_agent, aggcontext);
+	}
+	PG_RETURN_POINTER(dst);
+}
+
+/* latency_stats_by_agent serialize: the bounds, then each agent flagged and its rows. */
+Datum
+loomlat_latency_stats_by_agent_serialize(PG_FUNCTION_ARGS)
+{
+	AgentStats *state;
+	StringInfoData buf;
+	agentmap_iterator it;
+	AgentEntry *entry;
+
+	summary_aggcontext(fcinfo, "latency_stats_by_agent_serialize");
+	state = (AgentStats *) PG_GETARG_POINTER(0);
+	initStringInfo(&buf);
+	bounds_send(&buf, state->bounds);
+	pq_sendint32(&buf, state->agents->members + (state->no_agent != NULL));
+	agentmap_start_iterate(state->agents, &it);
+	while ((entry = agentmap_iterate(state->agents, &it)) != NULL)
+	{
+		pq_sendbyte(&buf, 1);
+		pq_sendint64(&buf, entry->agent_id);
+		stats_send(&buf, entry->stats);
+	}
+	if (state->no_agent != NULL)
+	{
+		pq_sendbyte(&buf, 0);
+		pq_sendint64(&buf, 0);
+		stats_send(&buf, state->no_agent);
+	}
+	PG_RETURN_BYTEA_P(buf_bytea(&buf));
+}
+
+/* latency_stats_by_agent deserialize. */
+Datum
+loomlat_latency_stats_by_agent_deserialize(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	AgentStats *state;
+	int nentries;
+
+	summary_aggcontext(fcinfo, "latency_stats_by_agent_deserialize");
+	buf_from_bytea(&buf, PG_GETARG_BYTEA_PP(0));
+	state = agent_stats_create(bounds_recv(&buf, CurrentMemoryContext), CurrentMemoryContext);
+	nentries = (int) pq_getmsgint(&buf, 4);
+	for (int i = 0; i < nentries; i++)
+	{
+		int has_agent = pq_getmsgbyte(&buf);
+		int64 agent_id = pq_getmsgint64(&buf);
+		LatencyStats **stats;
+
+		if (has_agent != 0 && has_agent != 1)
+			state_corrupt();
+		stats = agent_slot(state, has_agent, agent_id);
+		if (*stats != NULL)
+			state_corrupt();
+		*stats = stats_recv(&buf, state->bounds, CurrentMemoryContext);
+	}
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(state);
+}
+
+/* ttft_histogram_counts combine: the counts of both states in the first. */
+Datum
+loomlat_ttft_histogram_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = summary_aggcontext(fcinfo, "ttft_histogram_combine");
+	Histogram *dst = PG_ARGISNULL(0) ? NULL : (Histogram *) PG_GETARG_POINTER(0);
+	Histogram *src = PG_ARGISNULL(1) ? NULL : (Histogram *) PG_GETARG_POINTER(1);
+
+	if (src == NULL)
+		PG_RETURN_POINTER(dst);
+	if (dst == NULL)
+		dst = histogram_create(bounds_copy(src->bounds, aggcontext), aggcontext);
+	else if (!bounds_equal(dst->bounds, src->bounds))
+		bounds_mismatch();
+	for (int b = 0; b <= dst->bounds->nbounds; b++)
+		dst->count[b] += src->count[b];
+	PG_RETURN_POINTER(dst);
+}
+
+/* ttft_histogram_counts serialize: the bounds, then the counts. */
+Datum
+loomlat_ttft_histogram_serialize(PG_FUNCTION_ARGS)
+{
+	Histogram *histogram;
+	StringInfoData buf;
+
+	summary_aggcontext(fcinfo, "ttft_histogram_serialize");
+	histogram = (Histogram *) PG_GETARG_POINTER(0);
+	initStringInfo(&buf);
+	bounds_send(&buf, histogram->bounds);
+	send_raw(&buf, histogram->count, histogram->bounds->nbounds + 1, sizeof(int64));
+	PG_RETURN_BYTEA_P(buf_bytea(&buf));
+}
+
+/* ttft_histogram_counts deserialize. */
+Datum
+loomlat_ttft_histogram_deserialize(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	const HistogramBounds *bounds;
+	Histogram *histogram;
+	int64 *count;
+
+	summary_aggcontext(fcinfo, "ttft_histogram_deserialize");
+	buf_from_bytea(&buf, PG_GETARG_BYTEA_PP(0));
+	bounds = bounds_recv(&buf, CurrentMemoryContext);
+	if (bounds == NULL)
+		state_corrupt();
+	histogram = histogram_create(bounds, CurrentMemoryContext);
+	count = recv_raw(&buf, bounds->nbounds + 1, sizeof(int64), CurrentMemoryContext);
+	memcpy(histogram->count, count, (bounds->nbounds + 1) * sizeof(int64));
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(histogram);
 }

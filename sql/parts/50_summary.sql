@@ -17,6 +17,11 @@
  * Privileges.  Nothing here is SECURITY DEFINER: a caller needs USAGE on the
  * schema and SELECT on the source tables, and row-level security on them
  * applies to the caller as for any query.
+ *
+ * Layering.  latency_rollup() validates the arguments (resolve_window),
+ * scans the window once with the C aggregate latency_stats_by_agent() and
+ * returns a row per agent plus the total row; latency_by_agent() and
+ * latency_summary() are views of it, ttft_histogram() a cheaper scan.
  */
 
 -- One agent's (or the whole window's) numbers; the JSON keys of latency_summary.
@@ -101,6 +106,21 @@ CREATE FUNCTION @extschema@.latency_stats_final(internal)
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_final'
 	LANGUAGE C PARALLEL SAFE;
 
+CREATE FUNCTION @extschema@.latency_stats_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_combine'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.latency_stats_serialize(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_serialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.latency_stats_deserialize(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_deserialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
 /*
  * One group's summary from one transition call per row: counts, exact TTFT
  * and duration percentiles (percentile_cont's, NULLs skipped), the TTFT p50
@@ -113,6 +133,9 @@ CREATE AGGREGATE @extschema@.latency_stats(ttft_ms pg_catalog.float8, duration_m
 	STYPE = internal,
 	FINALFUNC = @extschema@.latency_stats_final,
 	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = @extschema@.latency_stats_combine,
+	SERIALFUNC = @extschema@.latency_stats_serialize,
+	DESERIALFUNC = @extschema@.latency_stats_deserialize,
 	PARALLEL = SAFE
 );
 
@@ -135,6 +158,21 @@ CREATE FUNCTION @extschema@.latency_stats_by_agent_final(internal)
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_final'
 	LANGUAGE C PARALLEL SAFE;
 
+CREATE FUNCTION @extschema@.latency_stats_by_agent_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_combine'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.latency_stats_by_agent_serialize(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_serialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.latency_stats_by_agent_deserialize(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_deserialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
 /*
  * latency_stats per agent and over all rows, from one transition call per
  * row: agent_id[i] (NULL last, for rows without one) has agent_stats[i],
@@ -147,6 +185,9 @@ CREATE AGGREGATE @extschema@.latency_stats_by_agent(agent_id bigint, ttft_ms pg_
 	STYPE = internal,
 	FINALFUNC = @extschema@.latency_stats_by_agent_final,
 	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = @extschema@.latency_stats_by_agent_combine,
+	SERIALFUNC = @extschema@.latency_stats_by_agent_serialize,
+	DESERIALFUNC = @extschema@.latency_stats_by_agent_deserialize,
 	PARALLEL = SAFE
 );
 
@@ -160,6 +201,21 @@ CREATE FUNCTION @extschema@.ttft_histogram_final(internal)
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_final'
 	LANGUAGE C PARALLEL SAFE;
 
+CREATE FUNCTION @extschema@.ttft_histogram_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_combine'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.ttft_histogram_serialize(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_serialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.ttft_histogram_deserialize(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_deserialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
 /*
  * TTFT counts per bucket of bounds_ms, lower bound inclusive (the histogram
  * of latency_stats alone); NULL over no rows.
@@ -170,6 +226,9 @@ CREATE AGGREGATE @extschema@.ttft_histogram_counts(ttft_ms pg_catalog.float8,
 	STYPE = internal,
 	FINALFUNC = @extschema@.ttft_histogram_final,
 	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = @extschema@.ttft_histogram_combine,
+	SERIALFUNC = @extschema@.ttft_histogram_serialize,
+	DESERIALFUNC = @extschema@.ttft_histogram_deserialize,
 	PARALLEL = SAFE
 );
 
@@ -234,7 +293,7 @@ BEGIN
 		WHEN '7d' THEN interval '168 hours'
 		ELSE interval '720 hours' END;
 	-- is_cold_start() owns the rule and rejects a threshold it cannot use
-	PERFORM @extschema@.is_cold_start(0, cold_start_threshold_ms);
+	PERFORM @extschema@.is_cold_start(0::pg_catalog.float8, cold_start_threshold_ms);
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'source must be a table, not NULL'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -466,3 +525,31 @@ BEGIN
 		ORDER BY b.bucket_index;
 END
 $$;
+
+COMMENT ON FUNCTION @extschema@.latency_summary(text, bigint, integer, timestamptz, pg_catalog.float8,
+												pg_catalog.regclass) IS
+	'Everything the Latency tab shows for the window (as_of - range, as_of], as one jsonb document';
+COMMENT ON FUNCTION @extschema@.latency_by_agent(text, bigint, integer, timestamptz, pg_catalog.float8,
+												 pg_catalog.regclass) IS
+	'latency_summary''s agents as rows, one per agent with at least min_invocations, by agent_id';
+COMMENT ON FUNCTION @extschema@.ttft_histogram(text, bigint, timestamptz, pg_catalog.float8[],
+											   pg_catalog.regclass) IS
+	'TTFT counts of the window per bucket of bounds_ms, lower bound inclusive';
+COMMENT ON FUNCTION @extschema@.latency_rollup(text, bigint, integer, timestamptz, pg_catalog.float8,
+											   pg_catalog.regclass, pg_catalog.float8[]) IS
+	'The one scan behind latency_summary and latency_by_agent: a row per agent plus the total row';
+COMMENT ON AGGREGATE @extschema@.latency_stats(pg_catalog.float8, pg_catalog.float8, boolean,
+											   pg_catalog.float8[]) IS
+	'Counts, exact TTFT and duration percentiles and TTFT histogram of a group of invocations';
+COMMENT ON AGGREGATE @extschema@.latency_stats_by_agent(bigint, pg_catalog.float8, pg_catalog.float8,
+														boolean, pg_catalog.float8[]) IS
+	'latency_stats per agent and over all rows, in one pass without GROUP BY';
+COMMENT ON AGGREGATE @extschema@.ttft_histogram_counts(pg_catalog.float8, pg_catalog.float8[]) IS
+	'TTFT counts per bucket of bounds_ms, lower bound inclusive';
+COMMENT ON FUNCTION @extschema@.resolve_window(text, bigint, timestamptz, pg_catalog.float8,
+											   pg_catalog.regclass) IS
+	'Internal: validates the summaries'' arguments and builds the SQL that reads a tracked table';
+COMMENT ON FUNCTION @extschema@.histogram_buckets(pg_catalog.float8[]) IS
+	'Internal: validates histogram bounds and labels their buckets (0-1s, 1-3s, ..., >10s)';
+COMMENT ON FUNCTION @extschema@.referenced_column(pg_catalog.regclass, name) IS
+	'Internal: the table and column a one-column foreign key on rel.col references';
