@@ -41,13 +41,20 @@ while [ $# -gt 0 ]; do
 done
 
 bench=$(cd "$(dirname "$0")" && pwd)
+args=(--rounds "$ROUNDS")
+[ "$ROWS" = 1000000 ] && args+=(--quick)
+if [ -z "${LOOMLAT_BENCH_LOCKED:-}" ]; then
+	# Parallel workers load the installed library when they start, so hold
+	# the lock that builds take for the whole run: nobody replaces it meanwhile.
+	exec env LOOMLAT_BENCH_LOCKED=1 flock /tmp/loomlat-ext.lock "$0" "${args[@]}" \
+		$([ "$INSTALL" = 0 ] && echo --no-install)
+fi
 if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
 	if [ "$INSTALL" = 1 ]; then
-		# the lock serialises installs with other builds of this working tree
-		flock /tmp/loomlat-ext.lock make -s -C "$bench/.." install PG_CONFIG="$PG_CONFIG" >/dev/null
+		make -s -C "$bench/.." install PG_CONFIG="$PG_CONFIG" >/dev/null
 	fi
 	exec timeout 5400 pg_virtualenv -t -v 15 -o shared_buffers=2GB -o jit=off \
-		env LOOMLAT_BENCH_INNER=1 ROWS="$ROWS" "$0" --rounds "$ROUNDS" --no-install
+		env LOOMLAT_BENCH_INNER=1 "$0" "${args[@]}" --no-install
 fi
 
 # ---- inside the throwaway cluster ----
@@ -61,6 +68,17 @@ start=$(date +%s)
 psql_run -v rows="$ROWS" -f "$bench/summary_data.sql" >/dev/null
 echo "# loaded in $(($(date +%s) - start)) s: $(psql_run -At -c "SELECT pg_size_pretty(pg_total_relation_size('loomlat.invocations'))")"
 psql_run -v view=plain_30d -v range=30d -v span='720 hours' -f "$bench/summary_plain.sql"
+
+# Where latency_summary('24h') reads from (its query runs inside the function).
+plan=$(psql_run 2>&1 >/dev/null <<'SQL' | grep -o -E '(Parallel )?(Index Only Scan|Index Scan|Bitmap Heap Scan|Seq Scan) (using [a-z_]+ )?on invocations' | sort -u | paste -sd ';'
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_nested_statements = on;
+SET client_min_messages = log;
+SELECT loomlat.latency_summary('24h', as_of => :'as_of');
+SQL
+)
+echo "# latency_summary('24h') plan: ${plan:-?}"
 
 psql_run -v rounds="$ROUNDS" <<'SQL'
 \pset footer off
