@@ -4,8 +4,8 @@
  * Same answers as percentile_cont(...) WITHIN GROUP (ORDER BY value), but as
  * plain aggregates they hash-group, take FILTER and run in parallel.  They
  * keep every non-NULL value (8 bytes each) in the aggregate's memory, not
- * bounded by work_mem; a parallel or partitionwise partial state is limited to
- * 1 GB (about 134 million values per process and group).
+ * bounded by work_mem; a state passed between parallel processes is limited
+ * to 1 GB (about 134 million values per worker and group).
  */
 
 CREATE FUNCTION @extschema@.percentile_transfn(internal, pg_catalog.float8, pg_catalog.float8)
