@@ -15,9 +15,11 @@ if [ "$(nproc)" -lt 2 ]; then
 	echo "bench/ingestor.sh: needs 2 CPUs (client on one, mocks on the other)" >&2
 	exit 69
 fi
-make -s -C ingestor loomlat
+# The release build by its path: the ingestor/loomlat link may point at a
+# sanitizer build.
+make -s -C ingestor build/release/loomlat
 flock /tmp/loomlat-ext.lock -c "make -s PG_CONFIG=$PG_CONFIG && make -s install PG_CONFIG=$PG_CONFIG" >/dev/null
 # 1,000 streams need ~2,000 descriptors in the client and the mock.
 [ "$(ulimit -n)" -ge 4096 ] || ulimit -n "$(ulimit -Hn)"
-export LOOMLAT_BIN=$PWD/ingestor/loomlat
+export LOOMLAT_BIN=$PWD/ingestor/build/release/loomlat
 pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py
