@@ -22,4 +22,5 @@ flock /tmp/loomlat-ext.lock -c "make -s PG_CONFIG=$PG_CONFIG && make -s install 
 # 1,000 streams need ~2,000 descriptors in the client and the mock.
 [ "$(ulimit -n)" -ge 4096 ] || ulimit -n "$(ulimit -Hn)"
 export LOOMLAT_BIN=$PWD/ingestor/build/release/loomlat
-pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py
+# A shared hold on the install lock: nobody reinstalls the extension under us.
+flock -s /tmp/loomlat-ext.lock pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py
