@@ -44,7 +44,8 @@ if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
 		# the lock serialises installs with other builds of this working tree
 		flock /tmp/loomlat-ext.lock make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
 	fi
-	exec timeout 3600 pg_virtualenv -t -v 15 \
+	# a shared hold keeps other builds from replacing the library mid-run
+	exec flock -s /tmp/loomlat-ext.lock timeout 3600 pg_virtualenv -t -v 15 \
 		-o shared_buffers=2GB -o jit=off -o max_parallel_workers_per_gather=2 \
 		-o max_worker_processes=8 -o max_parallel_workers=8 \
 		env LOOMLAT_BENCH_INNER=1 "$0" --rounds "$ROUNDS" \

@@ -26,7 +26,8 @@ if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
 	if [ "$INSTALL" = 1 ]; then
 		flock /tmp/loomlat-ext.lock make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
 	fi
-	exec timeout 3600 pg_virtualenv -t -v 15 -o jit=off \
+	# a shared hold keeps other builds from replacing the library mid-run
+	exec flock -s /tmp/loomlat-ext.lock timeout 3600 pg_virtualenv -t -v 15 -o jit=off \
 		env LOOMLAT_BENCH_INNER=1 "$0" --no-install
 fi
 
