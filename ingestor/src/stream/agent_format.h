@@ -50,23 +50,23 @@ const char *agent_format_name(enum agent_format format);
 
 struct agent_request
 {
-	const char *prompt;		/* UTF-8 */
+	const char *prompt;     /* UTF-8 */
 	const char *session_id; /* runtime session id; NULL = none */
-	const char *model;		/* openai/anthropic "model"; NULL = a default */
+	const char *model;      /* openai/anthropic "model"; NULL = a default */
 };
 
 /* The JSON request body (malloc'd, NUL-terminated, *len without the NUL);
  * NULL when out of memory or the prompt (or model) is not valid UTF-8. */
 char *agent_format_request_body(enum agent_format format, const struct agent_request *request,
-								size_t *len);
+                                size_t *len);
 
 /* Append this format's request headers (Content-Type, Accept, session id
  * header, anthropic-version, ...) to list; returns the new list head.  On
  * failure (no memory, or a session id with control characters, which
  * would inject headers) returns NULL and list is left unchanged. */
 struct curl_slist *agent_format_request_headers(enum agent_format format,
-												const struct agent_request *request,
-												struct curl_slist *list);
+                                                const struct agent_request *request,
+                                                struct curl_slist *list);
 
 #define STREAM_MAX_PHASES 32
 #define STREAM_ERROR_LEN  512
@@ -74,7 +74,7 @@ struct curl_slist *agent_format_request_headers(enum agent_format format,
 struct stream_phase
 {
 	char name[64];
-	double start_ms;	/* -1 when the agent did not say */
+	double start_ms; /* -1 when the agent did not say */
 	double duration_ms;
 };
 
@@ -82,27 +82,27 @@ struct stream_phase
  * passed to stream_observer_feed(); 0 means "not seen". */
 struct stream_result
 {
-	int64_t first_byte_ns;		 /* first body byte */
-	int64_t first_event_ns;		 /* first dispatched event of any kind */
-	int64_t first_text_ns;		 /* the first token: TTFT ends here */
-	int64_t first_reasoning_ns;	 /* first reasoning/thinking text */
+	int64_t first_byte_ns;      /* first body byte */
+	int64_t first_event_ns;     /* first dispatched event of any kind */
+	int64_t first_text_ns;      /* the first token: TTFT ends here */
+	int64_t first_reasoning_ns; /* first reasoning/thinking text */
 	int64_t last_text_ns;
-	int64_t end_ns;				 /* logical end marker ([DONE], message_stop, session_end) */
-	int64_t done_ns;			 /* client_done_time, set by finish: the end marker, or the
-								  * last token when there is none and for loom (whose
-								  * session_end follows log polling); a JSON answer's last byte */
-	bool ended;					 /* end marker seen */
-	bool failed;				 /* error event, malformed stream, or too-large event */
+	int64_t end_ns;               /* logical end marker ([DONE], message_stop, session_end) */
+	int64_t done_ns;              /* client_done_time, set by finish: the end marker, or the
+	                               * last token when there is none and for loom (whose
+	                               * session_end follows log polling); a JSON answer's last byte */
+	bool ended;                   /* end marker seen */
+	bool failed;                  /* error event, malformed stream, or too-large event */
 	char error[STREAM_ERROR_LEN]; /* why, when failed */
 	size_t events;
-	size_t events_after_end;	 /* ignored: after [DONE], message_stop or session_end */
+	size_t events_after_end; /* ignored: after [DONE], message_stop or session_end */
 	size_t text_bytes;
 	bool has_cold_start;
 	double cold_start_latency_ms;
 	bool has_agent_start;
-	double agent_start_time;	 /* Unix seconds */
-	long input_tokens;			 /* -1 unknown */
-	long output_tokens;			 /* -1 unknown */
+	double agent_start_time; /* Unix seconds */
+	long input_tokens;       /* -1 unknown */
+	long output_tokens;      /* -1 unknown */
 	size_t n_phases;
 	struct stream_phase phases[STREAM_MAX_PHASES];
 };
@@ -118,7 +118,7 @@ void stream_observer_set_content_type(struct stream_observer *observer, const ch
 
 /* Feed body bytes that arrived at now_ns; returns 0, or -1 once failed. */
 int stream_observer_feed(struct stream_observer *observer, const char *buf, size_t len,
-						 int64_t now_ns);
+                         int64_t now_ns);
 
 /* The body is complete (or cut): settle truncation and missing-text errors. */
 void stream_observer_finish(struct stream_observer *observer, int64_t now_ns);
