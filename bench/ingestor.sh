@@ -18,9 +18,9 @@ fi
 # The release build by its path: the ingestor/loomlat link may point at a
 # sanitizer build.
 make -s -C ingestor build/release/loomlat
-flock /tmp/loomlat-ext.lock -c "make -s PG_CONFIG=$PG_CONFIG && make -s install PG_CONFIG=$PG_CONFIG" >/dev/null
+flock -w 600 /tmp/loomlat-ext.lock -c "make -s PG_CONFIG=$PG_CONFIG && make -s install PG_CONFIG=$PG_CONFIG" >/dev/null
 # 1,000 streams need ~2,000 descriptors in the client and the mock.
 [ "$(ulimit -n)" -ge 4096 ] || ulimit -n "$(ulimit -Hn)"
 export LOOMLAT_BIN=$PWD/ingestor/build/release/loomlat
 # A shared hold on the install lock: nobody reinstalls the extension under us.
-flock -s /tmp/loomlat-ext.lock pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py
+flock -s -w 600 /tmp/loomlat-ext.lock pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py
