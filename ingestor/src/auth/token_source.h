@@ -37,34 +37,34 @@ enum token_mode
 struct token_config
 {
 	enum token_mode mode;
-	const char *bearer_file;		  /* TOKEN_BEARER_FILE */
-	const char *token_url;			  /* or issuer; exactly one is set */
-	const char *issuer;				  /* OIDC discovery: issuer + /.well-known/openid-configuration */
+	const char *bearer_file; /* TOKEN_BEARER_FILE */
+	const char *token_url;   /* or issuer; exactly one is set */
+	const char *issuer;      /* OIDC discovery: issuer + /.well-known/openid-configuration */
 	const char *client_id;
-	const char *const *scopes;		  /* may be NULL when n_scopes == 0 */
+	const char *const *scopes; /* may be NULL when n_scopes == 0 */
 	size_t n_scopes;
-	const char *client_secret_file;	  /* one of these three secret sources; */
-	const char *client_secret_env;	  /* value of LOOMLAT_CLIENT_SECRET, if used */
-	const char *secret_arn;			  /* AWS Secrets Manager secret ARN */
-	const char *aws_endpoint;		  /* override, e.g. http://127.0.0.1:PORT; NULL = AWS */
-	const char *aws_region;			  /* NULL = taken from the ARN */
-	bool allow_insecure_http;		  /* http:// token/secret URLs (loopback tests) */
+	const char *client_secret_file; /* one of these three secret sources; */
+	const char *client_secret_env;  /* value of LOOMLAT_CLIENT_SECRET, if used */
+	const char *secret_arn;         /* AWS Secrets Manager secret ARN */
+	const char *aws_endpoint;       /* override, e.g. http://127.0.0.1:PORT; NULL = AWS */
+	const char *aws_region;         /* NULL = taken from the ARN */
+	bool allow_insecure_http;       /* http:// token/secret URLs (loopback tests) */
 };
 
 struct token_result
 {
-	const char *access_token;	/* NULL when error is set; valid during the callback */
-	const char *error;			/* NULL on success; says what to fix, never a secret */
-	bool cache_hit;				/* answered from the cache without any request */
-	double wait_ms;				/* time from token_source_get() to this callback */
+	const char *access_token; /* NULL when error is set; valid during the callback */
+	const char *error;        /* NULL on success; says what to fix, never a secret */
+	bool cache_hit;           /* answered from the cache without any request */
+	double wait_ms;           /* time from token_source_get() to this callback */
 };
 
 typedef void (*token_ready_fn)(void *arg, const struct token_result *result);
 
 struct token_source_stats
 {
-	unsigned long token_requests;	/* HTTP requests sent to the token endpoint */
-	unsigned long secret_requests;	/* secret store requests */
+	unsigned long token_requests;  /* HTTP requests sent to the token endpoint */
+	unsigned long secret_requests; /* secret store requests */
 	unsigned long discovery_requests;
 	unsigned long hits;
 	unsigned long misses;
@@ -74,7 +74,7 @@ struct token_source;
 
 /* Validate the configuration; NULL with a message in err on bad input. */
 struct token_source *token_source_new(const struct token_config *config, struct loop *loop,
-									  char *err, size_t errlen);
+                                      char *err, size_t errlen);
 void token_source_free(struct token_source *source);
 
 /* Ask for a token; ready(arg, result) runs later on the loop, exactly once. */
