@@ -2,10 +2,7 @@
 #
 # The install script is assembled from sql/parts/*.sql in name order, so each
 # responsibility (schema, classification, aggregates, summaries) keeps its own
-# file.  The parts name the extension's schema @extschema@; since the
-# extension itself is registered in pg_catalog (see loomlat.control), the
-# build writes the real schema, loomlat, in its place.  Upgrade scripts
-# sql/loomlat--A--B.sql ship as they are.
+# file.  Upgrade scripts sql/loomlat--A--B.sql ship as they are.
 
 EXTENSION    = loomlat
 EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -28,4 +25,4 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
-	cat $(SQL_PARTS) | sed 's/@extschema@/$(EXTENSION)/g' > $@
+	cat $(SQL_PARTS) > $@

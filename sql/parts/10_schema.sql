@@ -4,9 +4,9 @@
  * timestamptz here (Loom stores Unix-seconds floats; see track()).
  */
 
-CREATE TYPE @extschema@.invocation_status AS ENUM ('pending', 'streaming', 'complete', 'error');
+CREATE TYPE loomlat.invocation_status AS ENUM ('pending', 'streaming', 'complete', 'error');
 
-CREATE TABLE @extschema@.agents (
+CREATE TABLE loomlat.agents (
 	agent_id   bigint PRIMARY KEY,
 	name       text NOT NULL,
 	arn        text UNIQUE,
@@ -14,11 +14,11 @@ CREATE TABLE @extschema@.agents (
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
-CREATE TABLE @extschema@.invocations (
+CREATE TABLE loomlat.invocations (
 	invocation_id         uuid PRIMARY KEY,
-	agent_id              bigint NOT NULL REFERENCES @extschema@.agents (agent_id),
+	agent_id              bigint NOT NULL REFERENCES loomlat.agents (agent_id),
 	session_id            text,
-	status                @extschema@.invocation_status NOT NULL DEFAULT 'pending',
+	status                loomlat.invocation_status NOT NULL DEFAULT 'pending',
 	client_invoke_time    timestamptz NOT NULL,
 	agent_start_time      timestamptz,
 	client_done_time      timestamptz,
@@ -47,13 +47,13 @@ CREATE TABLE @extschema@.invocations (
 
 -- "the last 24 h" and "the last 24 h of agent N"
 CREATE INDEX invocations_client_invoke_time_idx
-	ON @extschema@.invocations (client_invoke_time);
+	ON loomlat.invocations (client_invoke_time);
 CREATE INDEX invocations_agent_time_idx
-	ON @extschema@.invocations (agent_id, client_invoke_time);
+	ON loomlat.invocations (agent_id, client_invoke_time);
 
-CREATE TABLE @extschema@.invocation_phases (
+CREATE TABLE loomlat.invocation_phases (
 	invocation_id uuid NOT NULL
-		REFERENCES @extschema@.invocations (invocation_id) ON DELETE CASCADE,
+		REFERENCES loomlat.invocations (invocation_id) ON DELETE CASCADE,
 	phase         text NOT NULL,
 	start_ms      float8,
 	duration_ms   float8 NOT NULL,
@@ -67,18 +67,18 @@ CREATE TABLE @extschema@.invocation_phases (
 		AND duration_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8)
 );
 
-COMMENT ON TABLE @extschema@.invocations IS
+COMMENT ON TABLE loomlat.invocations IS
 	'One row per agent invocation; was_cold_start is kept by a trigger from cold_start_latency_ms';
-COMMENT ON COLUMN @extschema@.invocations.cold_start_latency_ms IS
+COMMENT ON COLUMN loomlat.invocations.cold_start_latency_ms IS
 	'agent_start_time - client_invoke_time in ms; compares two clocks, so it may be negative';
-COMMENT ON COLUMN @extschema@.invocations.ttft_ms IS
+COMMENT ON COLUMN loomlat.invocations.ttft_ms IS
 	'client_invoke_time to the first answer text in ms; NULL when no text arrived';
-COMMENT ON COLUMN @extschema@.invocations.token_cache_hit IS
+COMMENT ON COLUMN loomlat.invocations.token_cache_hit IS
 	'true when the bearer token came from the cache, false when this invocation waited for a fetch';
-COMMENT ON TABLE @extschema@.invocation_phases IS
+COMMENT ON TABLE loomlat.invocation_phases IS
 	'Where the time of one invocation went: start_ms is the offset from client_invoke_time';
 
 -- Extension-owned tables keep their rows through pg_dump / pg_restore.
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.agents', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.invocations', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.invocation_phases', '');
+SELECT pg_catalog.pg_extension_config_dump('loomlat.agents', '');
+SELECT pg_catalog.pg_extension_config_dump('loomlat.invocations', '');
+SELECT pg_catalog.pg_extension_config_dump('loomlat.invocation_phases', '');

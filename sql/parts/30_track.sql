@@ -6,7 +6,7 @@
  * nothing else is stored, so a tracked table stays tracked through
  * pg_dump/pg_restore.  Returns the number of rows whose was_cold_start it set.
  */
-CREATE FUNCTION @extschema@.track(tbl pg_catalog.regclass) RETURNS bigint
+CREATE FUNCTION loomlat.track(tbl pg_catalog.regclass) RETURNS bigint
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 AS $track$
@@ -14,7 +14,7 @@ DECLARE
 	kind      "char";
 	ms_types  CONSTANT regtype[] := ARRAY['float8', 'float4', 'numeric', 'int2', 'int4', 'int8']::regtype[];
 	col_type  regtype;
-	classify  CONSTANT regprocedure := '@extschema@.classify_cold_start()'::regprocedure;
+	classify  CONSTANT regprocedure := 'loomlat.classify_cold_start()'::regprocedure;
 	backfilled bigint;
 BEGIN
 	IF tbl IS NULL THEN
@@ -77,13 +77,13 @@ BEGIN
 	END IF;
 
 	EXECUTE pg_catalog.format(
-		'UPDATE %1$s SET was_cold_start = @extschema@.is_cold_start(cold_start_latency_ms::pg_catalog.float8)'
-		' WHERE was_cold_start IS DISTINCT FROM @extschema@.is_cold_start(cold_start_latency_ms::pg_catalog.float8)',
+		'UPDATE %1$s SET was_cold_start = loomlat.is_cold_start(cold_start_latency_ms::pg_catalog.float8)'
+		' WHERE was_cold_start IS DISTINCT FROM loomlat.is_cold_start(cold_start_latency_ms::pg_catalog.float8)',
 		tbl);
 	GET DIAGNOSTICS backfilled = ROW_COUNT;
 	RETURN backfilled;
 END
 $track$;
 
-COMMENT ON FUNCTION @extschema@.track(pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.track(pg_catalog.regclass) IS
 	'Classify cold starts in an existing invocations table: adds ttft_ms/was_cold_start, installs the trigger, back-fills; returns rows back-filled';

@@ -8,42 +8,42 @@
  * to 1 GB (about 134 million values per worker and group).
  */
 
-CREATE FUNCTION @extschema@.percentile_transfn(internal, pg_catalog.float8, pg_catalog.float8)
+CREATE FUNCTION loomlat.percentile_transfn(internal, pg_catalog.float8, pg_catalog.float8)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_percentile_transfn'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.percentiles_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
+CREATE FUNCTION loomlat.percentiles_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_percentiles_transfn'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_percentiles_transfn(internal, pg_catalog.float8)
+CREATE FUNCTION loomlat.latency_percentiles_transfn(internal, pg_catalog.float8)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_latency_percentiles_transfn'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.percentile_combine(internal, internal)
+CREATE FUNCTION loomlat.percentile_combine(internal, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_percentile_combine'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.percentile_serialize(internal)
+CREATE FUNCTION loomlat.percentile_serialize(internal)
 RETURNS pg_catalog.bytea
 AS 'MODULE_PATHNAME', 'loomlat_percentile_serialize'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.percentile_deserialize(pg_catalog.bytea, internal)
+CREATE FUNCTION loomlat.percentile_deserialize(pg_catalog.bytea, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_percentile_deserialize'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.percentile_final(internal)
+CREATE FUNCTION loomlat.percentile_final(internal)
 RETURNS pg_catalog.float8
 AS 'MODULE_PATHNAME', 'loomlat_percentile_final'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.percentiles_final(internal)
+CREATE FUNCTION loomlat.percentiles_final(internal)
 RETURNS pg_catalog.float8[]
 AS 'MODULE_PATHNAME', 'loomlat_percentiles_final'
 LANGUAGE C STRICT PARALLEL SAFE;
@@ -55,45 +55,45 @@ LANGUAGE C STRICT PARALLEL SAFE;
  * the state stays valid for more rows and final calls, hence READ_ONLY,
  * which also allows window use.
  */
-CREATE AGGREGATE @extschema@.percentile(value pg_catalog.float8, fraction pg_catalog.float8) (
-	SFUNC = @extschema@.percentile_transfn,
+CREATE AGGREGATE loomlat.percentile(value pg_catalog.float8, fraction pg_catalog.float8) (
+	SFUNC = loomlat.percentile_transfn,
 	STYPE = internal,
 	SSPACE = 8192,
-	FINALFUNC = @extschema@.percentile_final,
+	FINALFUNC = loomlat.percentile_final,
 	FINALFUNC_MODIFY = READ_ONLY,
-	COMBINEFUNC = @extschema@.percentile_combine,
-	SERIALFUNC = @extschema@.percentile_serialize,
-	DESERIALFUNC = @extschema@.percentile_deserialize,
+	COMBINEFUNC = loomlat.percentile_combine,
+	SERIALFUNC = loomlat.percentile_serialize,
+	DESERIALFUNC = loomlat.percentile_deserialize,
 	PARALLEL = SAFE
 );
 
-CREATE AGGREGATE @extschema@.percentiles(value pg_catalog.float8, fractions pg_catalog.float8[]) (
-	SFUNC = @extschema@.percentiles_transfn,
+CREATE AGGREGATE loomlat.percentiles(value pg_catalog.float8, fractions pg_catalog.float8[]) (
+	SFUNC = loomlat.percentiles_transfn,
 	STYPE = internal,
 	SSPACE = 8192,
-	FINALFUNC = @extschema@.percentiles_final,
+	FINALFUNC = loomlat.percentiles_final,
 	FINALFUNC_MODIFY = READ_ONLY,
-	COMBINEFUNC = @extschema@.percentile_combine,
-	SERIALFUNC = @extschema@.percentile_serialize,
-	DESERIALFUNC = @extschema@.percentile_deserialize,
+	COMBINEFUNC = loomlat.percentile_combine,
+	SERIALFUNC = loomlat.percentile_serialize,
+	DESERIALFUNC = loomlat.percentile_deserialize,
 	PARALLEL = SAFE
 );
 
-CREATE AGGREGATE @extschema@.latency_percentiles(value pg_catalog.float8) (
-	SFUNC = @extschema@.latency_percentiles_transfn,
+CREATE AGGREGATE loomlat.latency_percentiles(value pg_catalog.float8) (
+	SFUNC = loomlat.latency_percentiles_transfn,
 	STYPE = internal,
 	SSPACE = 8192,
-	FINALFUNC = @extschema@.percentiles_final,
+	FINALFUNC = loomlat.percentiles_final,
 	FINALFUNC_MODIFY = READ_ONLY,
-	COMBINEFUNC = @extschema@.percentile_combine,
-	SERIALFUNC = @extschema@.percentile_serialize,
-	DESERIALFUNC = @extschema@.percentile_deserialize,
+	COMBINEFUNC = loomlat.percentile_combine,
+	SERIALFUNC = loomlat.percentile_serialize,
+	DESERIALFUNC = loomlat.percentile_deserialize,
 	PARALLEL = SAFE
 );
 
-COMMENT ON AGGREGATE @extschema@.percentile(pg_catalog.float8, pg_catalog.float8) IS
+COMMENT ON AGGREGATE loomlat.percentile(pg_catalog.float8, pg_catalog.float8) IS
 	'percentile_cont(fraction) WITHIN GROUP (ORDER BY value), exactly, as a parallel plain aggregate';
-COMMENT ON AGGREGATE @extschema@.percentiles(pg_catalog.float8, pg_catalog.float8[]) IS
+COMMENT ON AGGREGATE loomlat.percentiles(pg_catalog.float8, pg_catalog.float8[]) IS
 	'percentile_cont(fractions) WITHIN GROUP (ORDER BY value), exactly, as a parallel plain aggregate';
-COMMENT ON AGGREGATE @extschema@.latency_percentiles(pg_catalog.float8) IS
+COMMENT ON AGGREGATE loomlat.latency_percentiles(pg_catalog.float8) IS
 	'{p50, p95, p99} of value, exactly as percentile_cont(ARRAY[0.5, 0.95, 0.99])';

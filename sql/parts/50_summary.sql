@@ -25,7 +25,7 @@
  */
 
 -- One agent's (or the whole window's) numbers; the JSON keys of latency_summary.
-CREATE TYPE @extschema@.agent_latency AS (
+CREATE TYPE loomlat.agent_latency AS (
 	agent_id               bigint,
 	agent_name             text,
 	invocation_count       bigint,
@@ -47,7 +47,7 @@ CREATE TYPE @extschema@.agent_latency AS (
  * open.  Labels are in seconds when every bound is whole seconds ("1-3s"),
  * otherwise in milliseconds ("250-500ms").
  */
-CREATE FUNCTION @extschema@.histogram_buckets(bounds_ms pg_catalog.float8[])
+CREATE FUNCTION loomlat.histogram_buckets(bounds_ms pg_catalog.float8[])
 	RETURNS TABLE (bucket_index integer, bucket text,
 				   lower_ms pg_catalog.float8, upper_ms pg_catalog.float8)
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -82,7 +82,7 @@ END
 $$;
 
 -- What latency_stats() knows about one group of invocations.
-CREATE TYPE @extschema@.latency_stats AS (
+CREATE TYPE loomlat.latency_stats AS (
 	invocation_count       bigint,
 	cold_start_count       bigint,
 	ttft_p50_ms            pg_catalog.float8,
@@ -95,28 +95,28 @@ CREATE TYPE @extschema@.latency_stats AS (
 	ttft_histogram         bigint[]
 );
 
-CREATE FUNCTION @extschema@.latency_stats_transfn(internal, pg_catalog.float8, pg_catalog.float8,
+CREATE FUNCTION loomlat.latency_stats_transfn(internal, pg_catalog.float8, pg_catalog.float8,
 												  boolean, pg_catalog.float8[])
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_transfn'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_final(internal)
-	RETURNS @extschema@.latency_stats
+CREATE FUNCTION loomlat.latency_stats_final(internal)
+	RETURNS loomlat.latency_stats
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_final'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_combine(internal, internal)
+CREATE FUNCTION loomlat.latency_stats_combine(internal, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_combine'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_serialize(internal)
+CREATE FUNCTION loomlat.latency_stats_serialize(internal)
 	RETURNS bytea
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_serialize'
 	LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_deserialize(bytea, internal)
+CREATE FUNCTION loomlat.latency_stats_deserialize(bytea, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_deserialize'
 	LANGUAGE C STRICT PARALLEL SAFE;
@@ -127,48 +127,48 @@ CREATE FUNCTION @extschema@.latency_stats_deserialize(bytea, internal)
  * of cold (cold true) and warm (cold false) invocations, and TTFT counts per
  * bucket of bounds_ms (NULL: no histogram).
  */
-CREATE AGGREGATE @extschema@.latency_stats(ttft_ms pg_catalog.float8, duration_ms pg_catalog.float8,
+CREATE AGGREGATE loomlat.latency_stats(ttft_ms pg_catalog.float8, duration_ms pg_catalog.float8,
 										   cold boolean, bounds_ms pg_catalog.float8[]) (
-	SFUNC = @extschema@.latency_stats_transfn,
+	SFUNC = loomlat.latency_stats_transfn,
 	STYPE = internal,
-	FINALFUNC = @extschema@.latency_stats_final,
+	FINALFUNC = loomlat.latency_stats_final,
 	FINALFUNC_MODIFY = READ_ONLY,
-	COMBINEFUNC = @extschema@.latency_stats_combine,
-	SERIALFUNC = @extschema@.latency_stats_serialize,
-	DESERIALFUNC = @extschema@.latency_stats_deserialize,
+	COMBINEFUNC = loomlat.latency_stats_combine,
+	SERIALFUNC = loomlat.latency_stats_serialize,
+	DESERIALFUNC = loomlat.latency_stats_deserialize,
 	PARALLEL = SAFE
 );
 
 -- latency_stats_by_agent(): the window's total and each agent's stats.
-CREATE TYPE @extschema@.latency_stats_rollup AS (
-	total       @extschema@.latency_stats,
+CREATE TYPE loomlat.latency_stats_rollup AS (
+	total       loomlat.latency_stats,
 	agent_id    bigint[],
-	agent_stats @extschema@.latency_stats[]
+	agent_stats loomlat.latency_stats[]
 );
 
-CREATE FUNCTION @extschema@.latency_stats_by_agent_transfn(internal, bigint, pg_catalog.float8,
+CREATE FUNCTION loomlat.latency_stats_by_agent_transfn(internal, bigint, pg_catalog.float8,
 														   pg_catalog.float8, boolean,
 														   pg_catalog.float8[])
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_transfn'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_by_agent_final(internal)
-	RETURNS @extschema@.latency_stats_rollup
+CREATE FUNCTION loomlat.latency_stats_by_agent_final(internal)
+	RETURNS loomlat.latency_stats_rollup
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_final'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_by_agent_combine(internal, internal)
+CREATE FUNCTION loomlat.latency_stats_by_agent_combine(internal, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_combine'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_by_agent_serialize(internal)
+CREATE FUNCTION loomlat.latency_stats_by_agent_serialize(internal)
 	RETURNS bytea
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_serialize'
 	LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.latency_stats_by_agent_deserialize(bytea, internal)
+CREATE FUNCTION loomlat.latency_stats_by_agent_deserialize(bytea, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_deserialize'
 	LANGUAGE C STRICT PARALLEL SAFE;
@@ -178,40 +178,40 @@ CREATE FUNCTION @extschema@.latency_stats_by_agent_deserialize(bytea, internal)
  * row: agent_id[i] (NULL last, for rows without one) has agent_stats[i],
  * ordered by agent_id; total is computed over every row's values.
  */
-CREATE AGGREGATE @extschema@.latency_stats_by_agent(agent_id bigint, ttft_ms pg_catalog.float8,
+CREATE AGGREGATE loomlat.latency_stats_by_agent(agent_id bigint, ttft_ms pg_catalog.float8,
 													duration_ms pg_catalog.float8, cold boolean,
 													bounds_ms pg_catalog.float8[]) (
-	SFUNC = @extschema@.latency_stats_by_agent_transfn,
+	SFUNC = loomlat.latency_stats_by_agent_transfn,
 	STYPE = internal,
-	FINALFUNC = @extschema@.latency_stats_by_agent_final,
+	FINALFUNC = loomlat.latency_stats_by_agent_final,
 	FINALFUNC_MODIFY = READ_ONLY,
-	COMBINEFUNC = @extschema@.latency_stats_by_agent_combine,
-	SERIALFUNC = @extschema@.latency_stats_by_agent_serialize,
-	DESERIALFUNC = @extschema@.latency_stats_by_agent_deserialize,
+	COMBINEFUNC = loomlat.latency_stats_by_agent_combine,
+	SERIALFUNC = loomlat.latency_stats_by_agent_serialize,
+	DESERIALFUNC = loomlat.latency_stats_by_agent_deserialize,
 	PARALLEL = SAFE
 );
 
-CREATE FUNCTION @extschema@.ttft_histogram_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
+CREATE FUNCTION loomlat.ttft_histogram_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_transfn'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.ttft_histogram_final(internal)
+CREATE FUNCTION loomlat.ttft_histogram_final(internal)
 	RETURNS bigint[]
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_final'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.ttft_histogram_combine(internal, internal)
+CREATE FUNCTION loomlat.ttft_histogram_combine(internal, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_combine'
 	LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.ttft_histogram_serialize(internal)
+CREATE FUNCTION loomlat.ttft_histogram_serialize(internal)
 	RETURNS bytea
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_serialize'
 	LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.ttft_histogram_deserialize(bytea, internal)
+CREATE FUNCTION loomlat.ttft_histogram_deserialize(bytea, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_deserialize'
 	LANGUAGE C STRICT PARALLEL SAFE;
@@ -220,15 +220,15 @@ CREATE FUNCTION @extschema@.ttft_histogram_deserialize(bytea, internal)
  * TTFT counts per bucket of bounds_ms, lower bound inclusive (the histogram
  * of latency_stats alone); NULL over no rows.
  */
-CREATE AGGREGATE @extschema@.ttft_histogram_counts(ttft_ms pg_catalog.float8,
+CREATE AGGREGATE loomlat.ttft_histogram_counts(ttft_ms pg_catalog.float8,
 												   bounds_ms pg_catalog.float8[]) (
-	SFUNC = @extschema@.ttft_histogram_transfn,
+	SFUNC = loomlat.ttft_histogram_transfn,
 	STYPE = internal,
-	FINALFUNC = @extschema@.ttft_histogram_final,
+	FINALFUNC = loomlat.ttft_histogram_final,
 	FINALFUNC_MODIFY = READ_ONLY,
-	COMBINEFUNC = @extschema@.ttft_histogram_combine,
-	SERIALFUNC = @extschema@.ttft_histogram_serialize,
-	DESERIALFUNC = @extschema@.ttft_histogram_deserialize,
+	COMBINEFUNC = loomlat.ttft_histogram_combine,
+	SERIALFUNC = loomlat.ttft_histogram_serialize,
+	DESERIALFUNC = loomlat.ttft_histogram_deserialize,
 	PARALLEL = SAFE
 );
 
@@ -236,7 +236,7 @@ CREATE AGGREGATE @extschema@.ttft_histogram_counts(ttft_ms pg_catalog.float8,
  * The column that references another table through a one-column foreign key:
  * that table and the referenced column, or nothing.
  */
-CREATE FUNCTION @extschema@.referenced_column(rel pg_catalog.regclass, col name,
+CREATE FUNCTION loomlat.referenced_column(rel pg_catalog.regclass, col name,
 											  OUT target pg_catalog.regclass, OUT target_col name)
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -258,7 +258,7 @@ CREATE FUNCTION @extschema@.referenced_column(rel pg_catalog.regclass, col name,
  * threshold or NULL (then the stored was_cold_start is used); agents_sql
  * yields (agent_id, agent_name) for $3.
  */
-CREATE FUNCTION @extschema@.resolve_window(range text, agent_id bigint, as_of timestamptz,
+CREATE FUNCTION loomlat.resolve_window(range text, agent_id bigint, as_of timestamptz,
 										   cold_start_threshold_ms pg_catalog.float8,
 										   source pg_catalog.regclass,
 										   OUT window_start timestamptz,
@@ -293,18 +293,18 @@ BEGIN
 		WHEN '7d' THEN interval '168 hours'
 		ELSE interval '720 hours' END;
 	-- is_cold_start() owns the rule and rejects a threshold it cannot use
-	PERFORM @extschema@.is_cold_start(0::pg_catalog.float8, cold_start_threshold_ms);
+	PERFORM loomlat.is_cold_start(0::pg_catalog.float8, cold_start_threshold_ms);
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'source must be a table, not NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 
 	PERFORM FROM pg_trigger t
-	WHERE t.tgrelid = rel AND t.tgfoid = '@extschema@.classify_cold_start()'::regprocedure;
+	WHERE t.tgrelid = rel AND t.tgfoid = 'loomlat.classify_cold_start()'::regprocedure;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'table % is not tracked by loomlat', rel
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = format('Register it with @extschema@.track(%L) first.', rel::text);
+				  HINT = format('Register it with loomlat.track(%L) first.', rel::text);
 	END IF;
 	SELECT string_agg(c.name, ', ' ORDER BY c.i) INTO missing
 	FROM unnest('{client_invoke_time,ttft_ms,client_duration_ms,cold_start_latency_ms,was_cold_start}'::name[])
@@ -335,12 +335,12 @@ BEGIN
 	END IF;
 
 	SELECT f.target, f.target_col INTO agent_rel, agent_key
-	FROM @extschema@.referenced_column(rel, 'agent_id') f;
+	FROM loomlat.referenced_column(rel, 'agent_id') f;
 	IF agent_rel IS NULL THEN
-		SELECT f.target, f.target_col INTO via FROM @extschema@.referenced_column(rel, 'session_id') f;
+		SELECT f.target, f.target_col INTO via FROM loomlat.referenced_column(rel, 'session_id') f;
 		IF via.target IS NOT NULL THEN
 			SELECT f.target, f.target_col INTO agent_rel, agent_key
-			FROM @extschema@.referenced_column(via.target, 'agent_id') f;
+			FROM loomlat.referenced_column(via.target, 'agent_id') f;
 			SELECT format(' JOIN %I.%I s ON s.%I = i.session_id', n.nspname, c.relname, via.target_col)
 			INTO join_sql
 			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = via.target;
@@ -359,7 +359,7 @@ BEGIN
 	SELECT format('SELECT %1$s::bigint AS agent_id, i.ttft_ms::float8 AS ttft_ms,'
 				  ' i.client_duration_ms::float8 AS duration_ms,'
 				  ' CASE WHEN $4 IS NULL THEN i.was_cold_start'
-				  ' ELSE @extschema@.is_cold_start(i.cold_start_latency_ms::float8, $4) END AS cold'
+				  ' ELSE loomlat.is_cold_start(i.cold_start_latency_ms::float8, $4) END AS cold'
 				  ' FROM %2$I.%3$I i%4$s WHERE %5$s AND ($3 IS NULL OR %1$s = $3)',
 				  agent_expr, n.nspname, c.relname, join_sql, window_sql)
 	INTO rows_sql
@@ -388,13 +388,13 @@ $$;
  * invocation of the window that matches agent_id.  ttft_histogram counts
  * ttft_ms per bucket of bounds_ms (NULL: not computed).
  */
-CREATE FUNCTION @extschema@.latency_rollup(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+CREATE FUNCTION loomlat.latency_rollup(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 										   min_invocations integer DEFAULT 1,
 										   as_of timestamptz DEFAULT pg_catalog.now(),
 										   cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-										   source pg_catalog.regclass DEFAULT '@extschema@.invocations',
+										   source pg_catalog.regclass DEFAULT 'loomlat.invocations',
 										   bounds_ms pg_catalog.float8[] DEFAULT NULL)
-	RETURNS TABLE (is_total boolean, agent @extschema@.agent_latency, ttft_histogram bigint[])
+	RETURNS TABLE (is_total boolean, agent loomlat.agent_latency, ttft_histogram bigint[])
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -406,15 +406,15 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF bounds_ms IS NOT NULL THEN
-		PERFORM FROM @extschema@.histogram_buckets(bounds_ms);
+		PERFORM FROM loomlat.histogram_buckets(bounds_ms);
 	END IF;
-	SELECT * INTO w FROM @extschema@.resolve_window(range, agent_id, as_of, cold_start_threshold_ms, source);
+	SELECT * INTO w FROM loomlat.resolve_window(range, agent_id, as_of, cold_start_threshold_ms, source);
 
 	-- One pass: the aggregate keeps a state per agent and computes the
 	-- window's exact percentiles over all of their values.
 	RETURN QUERY EXECUTE format(
 		'WITH x AS ('
-		'  SELECT @extschema@.latency_stats_by_agent(r.agent_id, r.ttft_ms, r.duration_ms, r.cold, $5) AS x'
+		'  SELECT loomlat.latency_stats_by_agent(r.agent_id, r.ttft_ms, r.duration_ms, r.cold, $5) AS x'
 		'  FROM (%s) r),'
 		' g AS ('
 		'  SELECT true AS is_total, NULL::bigint AS agent_id, (x.x).total AS s FROM x'
@@ -428,7 +428,7 @@ BEGIN
 		'            (g.s).ttft_p50_ms, (g.s).ttft_p95_ms, (g.s).ttft_p99_ms,'
 		'            (g.s).cold_start_ttft_p50_ms, (g.s).warm_ttft_p50_ms,'
 		'            (g.s).duration_p50_ms, (g.s).duration_p95_ms,'
-		'            (g.s).ttft_p95_ms > 10000)::@extschema@.agent_latency,'
+		'            (g.s).ttft_p95_ms > 10000)::loomlat.agent_latency,'
 		'        CASE WHEN $5 IS NOT NULL THEN'
 		'            coalesce((g.s).ttft_histogram, array_fill(0::bigint, ARRAY[cardinality($5) + 1])) END'
 		' FROM g FULL JOIN (%s) a ON a.agent_id = g.agent_id'
@@ -442,17 +442,17 @@ $$;
 /*
  * latency_summary's agents as rows, ordered by agent_id.
  */
-CREATE FUNCTION @extschema@.latency_by_agent(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+CREATE FUNCTION loomlat.latency_by_agent(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 											 min_invocations integer DEFAULT 1,
 											 as_of timestamptz DEFAULT pg_catalog.now(),
 											 cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-											 source pg_catalog.regclass DEFAULT '@extschema@.invocations')
-	RETURNS SETOF @extschema@.agent_latency
+											 source pg_catalog.regclass DEFAULT 'loomlat.invocations')
+	RETURNS SETOF loomlat.agent_latency
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	BEGIN ATOMIC
 		SELECT (r.agent).*
-		FROM @extschema@.latency_rollup(latency_by_agent.range, latency_by_agent.agent_id,
+		FROM loomlat.latency_rollup(latency_by_agent.range, latency_by_agent.agent_id,
 										latency_by_agent.min_invocations, latency_by_agent.as_of,
 										latency_by_agent.cold_start_threshold_ms,
 										latency_by_agent.source, NULL) r
@@ -463,18 +463,18 @@ CREATE FUNCTION @extschema@.latency_by_agent(range text DEFAULT '24h', agent_id 
 /*
  * Everything the Latency tab shows, from one scan of the window.
  */
-CREATE FUNCTION @extschema@.latency_summary(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+CREATE FUNCTION loomlat.latency_summary(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 											min_invocations integer DEFAULT 1,
 											as_of timestamptz DEFAULT pg_catalog.now(),
 											cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-											source pg_catalog.regclass DEFAULT '@extschema@.invocations')
+											source pg_catalog.regclass DEFAULT 'loomlat.invocations')
 	RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	BEGIN ATOMIC
 		WITH r AS (
 			SELECT *
-			FROM @extschema@.latency_rollup(latency_summary.range, latency_summary.agent_id,
+			FROM loomlat.latency_rollup(latency_summary.range, latency_summary.agent_id,
 											latency_summary.min_invocations, latency_summary.as_of,
 											latency_summary.cold_start_threshold_ms,
 											latency_summary.source, '{1000,3000,5000,10000}'))
@@ -490,7 +490,7 @@ CREATE FUNCTION @extschema@.latency_summary(range text DEFAULT '24h', agent_id b
 				(SELECT jsonb_agg(jsonb_build_object('bucket', b.bucket,
 													 'count', t.ttft_histogram[b.bucket_index + 1])
 								  ORDER BY b.bucket_index)
-				 FROM @extschema@.histogram_buckets('{1000,3000,5000,10000}') b),
+				 FROM loomlat.histogram_buckets('{1000,3000,5000,10000}') b),
 			'agents',
 				(SELECT coalesce(jsonb_agg(to_jsonb(a.agent) ORDER BY (a.agent).agent_id), '[]')
 				 FROM r a WHERE NOT a.is_total))
@@ -502,10 +502,10 @@ CREATE FUNCTION @extschema@.latency_summary(range text DEFAULT '24h', agent_id b
  * How many TTFTs of the window fall in each bucket of bounds_ms (lower bound
  * inclusive); NULL TTFTs are in no bucket.
  */
-CREATE FUNCTION @extschema@.ttft_histogram(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+CREATE FUNCTION loomlat.ttft_histogram(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 										   as_of timestamptz DEFAULT pg_catalog.now(),
 										   bounds_ms pg_catalog.float8[] DEFAULT '{1000,3000,5000,10000}',
-										   source pg_catalog.regclass DEFAULT '@extschema@.invocations')
+										   source pg_catalog.regclass DEFAULT 'loomlat.invocations')
 	RETURNS TABLE (bucket text, lower_ms pg_catalog.float8, upper_ms pg_catalog.float8, count bigint)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -514,42 +514,42 @@ DECLARE
 	w      record;
 	counts bigint[];
 BEGIN
-	PERFORM FROM @extschema@.histogram_buckets(bounds_ms);
-	SELECT * INTO w FROM @extschema@.resolve_window(range, agent_id, as_of, NULL, source);
-	EXECUTE format('SELECT @extschema@.ttft_histogram_counts(r.ttft_ms, $5) FROM (%s) r', w.rows_sql)
+	PERFORM FROM loomlat.histogram_buckets(bounds_ms);
+	SELECT * INTO w FROM loomlat.resolve_window(range, agent_id, as_of, NULL, source);
+	EXECUTE format('SELECT loomlat.ttft_histogram_counts(r.ttft_ms, $5) FROM (%s) r', w.rows_sql)
 		INTO counts
 		USING w.window_start, as_of, agent_id, NULL::float8, bounds_ms;
 	RETURN QUERY
 		SELECT b.bucket, b.lower_ms, b.upper_ms, coalesce(counts[b.bucket_index + 1], 0)
-		FROM @extschema@.histogram_buckets(bounds_ms) b
+		FROM loomlat.histogram_buckets(bounds_ms) b
 		ORDER BY b.bucket_index;
 END
 $$;
 
-COMMENT ON FUNCTION @extschema@.latency_summary(text, bigint, integer, timestamptz, pg_catalog.float8,
+COMMENT ON FUNCTION loomlat.latency_summary(text, bigint, integer, timestamptz, pg_catalog.float8,
 												pg_catalog.regclass) IS
 	'Everything the Latency tab shows for the window (as_of - range, as_of], as one jsonb document';
-COMMENT ON FUNCTION @extschema@.latency_by_agent(text, bigint, integer, timestamptz, pg_catalog.float8,
+COMMENT ON FUNCTION loomlat.latency_by_agent(text, bigint, integer, timestamptz, pg_catalog.float8,
 												 pg_catalog.regclass) IS
 	'latency_summary''s agents as rows, one per agent with at least min_invocations, by agent_id';
-COMMENT ON FUNCTION @extschema@.ttft_histogram(text, bigint, timestamptz, pg_catalog.float8[],
+COMMENT ON FUNCTION loomlat.ttft_histogram(text, bigint, timestamptz, pg_catalog.float8[],
 											   pg_catalog.regclass) IS
 	'TTFT counts of the window per bucket of bounds_ms, lower bound inclusive';
-COMMENT ON FUNCTION @extschema@.latency_rollup(text, bigint, integer, timestamptz, pg_catalog.float8,
+COMMENT ON FUNCTION loomlat.latency_rollup(text, bigint, integer, timestamptz, pg_catalog.float8,
 											   pg_catalog.regclass, pg_catalog.float8[]) IS
 	'The one scan behind latency_summary and latency_by_agent: a row per agent plus the total row';
-COMMENT ON AGGREGATE @extschema@.latency_stats(pg_catalog.float8, pg_catalog.float8, boolean,
+COMMENT ON AGGREGATE loomlat.latency_stats(pg_catalog.float8, pg_catalog.float8, boolean,
 											   pg_catalog.float8[]) IS
 	'Counts, exact TTFT and duration percentiles and TTFT histogram of a group of invocations';
-COMMENT ON AGGREGATE @extschema@.latency_stats_by_agent(bigint, pg_catalog.float8, pg_catalog.float8,
+COMMENT ON AGGREGATE loomlat.latency_stats_by_agent(bigint, pg_catalog.float8, pg_catalog.float8,
 														boolean, pg_catalog.float8[]) IS
 	'latency_stats per agent and over all rows, in one pass without GROUP BY';
-COMMENT ON AGGREGATE @extschema@.ttft_histogram_counts(pg_catalog.float8, pg_catalog.float8[]) IS
+COMMENT ON AGGREGATE loomlat.ttft_histogram_counts(pg_catalog.float8, pg_catalog.float8[]) IS
 	'TTFT counts per bucket of bounds_ms, lower bound inclusive';
-COMMENT ON FUNCTION @extschema@.resolve_window(text, bigint, timestamptz, pg_catalog.float8,
+COMMENT ON FUNCTION loomlat.resolve_window(text, bigint, timestamptz, pg_catalog.float8,
 											   pg_catalog.regclass) IS
 	'Internal: validates the summaries'' arguments and builds the SQL that reads a tracked table';
-COMMENT ON FUNCTION @extschema@.histogram_buckets(pg_catalog.float8[]) IS
+COMMENT ON FUNCTION loomlat.histogram_buckets(pg_catalog.float8[]) IS
 	'Internal: validates histogram bounds and labels their buckets (0-1s, 1-3s, ..., >10s)';
-COMMENT ON FUNCTION @extschema@.referenced_column(pg_catalog.regclass, name) IS
+COMMENT ON FUNCTION loomlat.referenced_column(pg_catalog.regclass, name) IS
 	'Internal: the table and column a one-column foreign key on rel.col references';
