@@ -15,6 +15,22 @@ PGDLLEXPORT void _PG_init(void);
 double loomlat_cold_start_threshold_ms = LOOMLAT_DEFAULT_COLD_START_THRESHOLD_MS;
 
 /*
+ * The aggregate's memory context, where transition states live.  Every
+ * support function of the aggregates calls this, so none of them can be
+ * called with a forged state from outside an aggregate.
+ */
+MemoryContext
+loomlat_agg_context(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext aggcontext;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("%s called in non-aggregate context", fname)));
+	return aggcontext;
+}
+
+/*
  * Define the settings.  The threshold is PGC_SUSET: ops set it in
  * postgresql.conf or with ALTER SYSTEM / DATABASE / ROLE (or GRANT SET), so
  * two writers cannot classify the same latency differently by accident.

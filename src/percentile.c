@@ -35,6 +35,7 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
+#include "loomlat.h"
 #include "percentile.h"
 
 /* Values a new group has room for before its array first grows. */
@@ -105,18 +106,6 @@ PG_FUNCTION_INFO_V1(loomlat_percentile_serialize);
 PG_FUNCTION_INFO_V1(loomlat_percentile_deserialize);
 PG_FUNCTION_INFO_V1(loomlat_percentile_final);
 PG_FUNCTION_INFO_V1(loomlat_percentiles_final);
-
-/* Returns the aggregate context, or raises an error outside an aggregate. */
-static MemoryContext
-percentile_aggcontext(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext aggcontext;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("%s called in non-aggregate context", fname)));
-	return aggcontext;
-}
 
 /* Allocates empty fractions of the given count in mcxt. */
 static PercentileFractions *
@@ -306,7 +295,7 @@ state_copy(const PercentileState *src, MemoryContext mcxt)
 static Datum
 percentile_accum(FunctionCallInfo fcinfo, FractionsReader read, const char *fname)
 {
-	MemoryContext aggcontext = percentile_aggcontext(fcinfo, fname);
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, fname);
 	PercentileState *state;
 
 	if (PG_ARGISNULL(0))
@@ -354,7 +343,7 @@ loomlat_latency_percentiles_transfn(PG_FUNCTION_ARGS)
 Datum
 loomlat_percentile_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = percentile_aggcontext(fcinfo, "loomlat_percentile_combine");
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "loomlat_percentile_combine");
 	PercentileState *left = PG_ARGISNULL(0) ? NULL : (PercentileState *) PG_GETARG_POINTER(0);
 	PercentileState *right = PG_ARGISNULL(1) ? NULL : (PercentileState *) PG_GETARG_POINTER(1);
 
@@ -397,7 +386,7 @@ loomlat_percentile_serialize(PG_FUNCTION_ARGS)
 	bytea *result;
 	char *data;
 
-	percentile_aggcontext(fcinfo, "loomlat_percentile_serialize");
+	loomlat_agg_context(fcinfo, "loomlat_percentile_serialize");
 	state = (PercentileState *) PG_GETARG_POINTER(0);
 	fsize = state->fractions ? FRACTIONS_SIZE(state->fractions->nitems) : 0;
 	offset = wire_values_offset(fsize);
@@ -481,7 +470,7 @@ loomlat_percentile_deserialize(PG_FUNCTION_ARGS)
 	PercentileWireHeader header;
 	PercentileState *state;
 
-	percentile_aggcontext(fcinfo, "loomlat_percentile_deserialize");
+	loomlat_agg_context(fcinfo, "loomlat_percentile_deserialize");
 	bytes = PG_GETARG_BYTEA_PP(0);
 	data = VARDATA_ANY(bytes);
 	len = VARSIZE_ANY_EXHDR(bytes);
@@ -869,7 +858,7 @@ loomlat_percentile_final(PG_FUNCTION_ARGS)
 	PercentileState *state;
 	double result;
 
-	percentile_aggcontext(fcinfo, "loomlat_percentile_final");
+	loomlat_agg_context(fcinfo, "loomlat_percentile_final");
 	state = (PercentileState *) PG_GETARG_POINTER(0);
 
 	/* like percentile_cont: a NULL fraction gives NULL, a bad one fails first */
@@ -896,7 +885,7 @@ loomlat_percentiles_final(PG_FUNCTION_ARGS)
 	Datum *datums;
 	int nwanted = 0;
 
-	percentile_aggcontext(fcinfo, "loomlat_percentiles_final");
+	loomlat_agg_context(fcinfo, "loomlat_percentiles_final");
 	state = (PercentileState *) PG_GETARG_POINTER(0);
 	f = state->fractions;
 

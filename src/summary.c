@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "loomlat.h"
 #include "percentile.h"
 
 /* Room an array gets on its first value; it doubles from there. */
@@ -153,18 +154,6 @@ PG_FUNCTION_INFO_V1(loomlat_latency_stats_by_agent_deserialize);
 PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_combine);
 PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_serialize);
 PG_FUNCTION_INFO_V1(loomlat_ttft_histogram_deserialize);
-
-/* Returns the aggregate context, or raises an error outside an aggregate. */
-static MemoryContext
-summary_aggcontext(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext aggcontext;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("%s called in non-aggregate context", fname)));
-	return aggcontext;
-}
 
 /* Raises the error for unusable histogram bounds. */
 static void
@@ -480,7 +469,7 @@ stats_datum(const LatencyStats *stats, TupleDesc tupdesc)
 Datum
 loomlat_latency_stats_transfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats");
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "latency_stats");
 	LatencyStats *stats = PG_ARGISNULL(0) ? stats_create(bounds_read(fcinfo, 4), aggcontext)
 	                                      : (LatencyStats *) PG_GETARG_POINTER(0);
 
@@ -494,7 +483,7 @@ loomlat_latency_stats_final(PG_FUNCTION_ARGS)
 {
 	TupleDesc tupdesc;
 
-	summary_aggcontext(fcinfo, "latency_stats");
+	loomlat_agg_context(fcinfo, "latency_stats");
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "latency_stats must return a row type");
 	PG_RETURN_DATUM(stats_datum(PG_ARGISNULL(0) ? NULL : (LatencyStats *) PG_GETARG_POINTER(0),
@@ -531,7 +520,7 @@ agent_stats_create(const HistogramBounds *bounds, MemoryContext mcxt)
 Datum
 loomlat_latency_stats_by_agent_transfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats_by_agent");
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "latency_stats_by_agent");
 	AgentStats *state = PG_ARGISNULL(0) ? agent_stats_create(bounds_read(fcinfo, 5), aggcontext)
 	                                    : (AgentStats *) PG_GETARG_POINTER(0);
 	LatencyStats **stats =
@@ -576,7 +565,7 @@ loomlat_latency_stats_by_agent_final(PG_FUNCTION_ARGS)
 	int dims[1];
 	int lbs[1] = {1};
 
-	summary_aggcontext(fcinfo, "latency_stats_by_agent");
+	loomlat_agg_context(fcinfo, "latency_stats_by_agent");
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE || tupdesc->natts != 3)
 		elog(ERROR, "latency_stats_by_agent must return a row of 3 columns");
 	tupdesc = BlessTupleDesc(tupdesc);
@@ -636,7 +625,7 @@ loomlat_latency_stats_by_agent_final(PG_FUNCTION_ARGS)
 Datum
 loomlat_ttft_histogram_transfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = summary_aggcontext(fcinfo, "ttft_histogram_counts");
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "ttft_histogram_counts");
 	Histogram *histogram;
 
 	if (PG_ARGISNULL(0))
@@ -660,7 +649,7 @@ loomlat_ttft_histogram_transfn(PG_FUNCTION_ARGS)
 Datum
 loomlat_ttft_histogram_final(PG_FUNCTION_ARGS)
 {
-	summary_aggcontext(fcinfo, "ttft_histogram_counts");
+	loomlat_agg_context(fcinfo, "ttft_histogram_counts");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(histogram_datum((Histogram *) PG_GETARG_POINTER(0)));
@@ -840,7 +829,7 @@ bounds_copy(const HistogramBounds *bounds, MemoryContext mcxt)
 Datum
 loomlat_latency_stats_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats_combine");
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "latency_stats_combine");
 	LatencyStats *dst = PG_ARGISNULL(0) ? NULL : (LatencyStats *) PG_GETARG_POINTER(0);
 	LatencyStats *src = PG_ARGISNULL(1) ? NULL : (LatencyStats *) PG_GETARG_POINTER(1);
 	const HistogramBounds *src_bounds;
@@ -863,7 +852,7 @@ loomlat_latency_stats_serialize(PG_FUNCTION_ARGS)
 	LatencyStats *stats;
 	StringInfoData buf;
 
-	summary_aggcontext(fcinfo, "latency_stats_serialize");
+	loomlat_agg_context(fcinfo, "latency_stats_serialize");
 	stats = (LatencyStats *) PG_GETARG_POINTER(0);
 	initStringInfo(&buf);
 	bounds_send(&buf, stats->histogram ? stats->histogram->bounds : NULL);
@@ -878,7 +867,7 @@ loomlat_latency_stats_deserialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	LatencyStats *stats;
 
-	summary_aggcontext(fcinfo, "latency_stats_deserialize");
+	loomlat_agg_context(fcinfo, "latency_stats_deserialize");
 	buf_from_bytea(&buf, PG_GETARG_BYTEA_PP(0));
 	stats = stats_recv(&buf, bounds_recv(&buf, CurrentMemoryContext), CurrentMemoryContext);
 	pq_getmsgend(&buf);
@@ -889,7 +878,7 @@ loomlat_latency_stats_deserialize(PG_FUNCTION_ARGS)
 Datum
 loomlat_latency_stats_by_agent_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = summary_aggcontext(fcinfo, "latency_stats_by_agent_combine");
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "latency_stats_by_agent_combine");
 	AgentStats *dst = PG_ARGISNULL(0) ? NULL : (AgentStats *) PG_GETARG_POINTER(0);
 	AgentStats *src = PG_ARGISNULL(1) ? NULL : (AgentStats *) PG_GETARG_POINTER(1);
 	agentmap_iterator it;
@@ -929,7 +918,7 @@ loomlat_latency_stats_by_agent_serialize(PG_FUNCTION_ARGS)
 	agentmap_iterator it;
 	AgentEntry *entry;
 
-	summary_aggcontext(fcinfo, "latency_stats_by_agent_serialize");
+	loomlat_agg_context(fcinfo, "latency_stats_by_agent_serialize");
 	state = (AgentStats *) PG_GETARG_POINTER(0);
 	initStringInfo(&buf);
 	bounds_send(&buf, state->bounds);
@@ -958,7 +947,7 @@ loomlat_latency_stats_by_agent_deserialize(PG_FUNCTION_ARGS)
 	AgentStats *state;
 	int nentries;
 
-	summary_aggcontext(fcinfo, "latency_stats_by_agent_deserialize");
+	loomlat_agg_context(fcinfo, "latency_stats_by_agent_deserialize");
 	buf_from_bytea(&buf, PG_GETARG_BYTEA_PP(0));
 	state = agent_stats_create(bounds_recv(&buf, CurrentMemoryContext), CurrentMemoryContext);
 	nentries = (int) pq_getmsgint(&buf, 4);
@@ -983,7 +972,7 @@ loomlat_latency_stats_by_agent_deserialize(PG_FUNCTION_ARGS)
 Datum
 loomlat_ttft_histogram_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext = summary_aggcontext(fcinfo, "ttft_histogram_combine");
+	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "ttft_histogram_combine");
 	Histogram *dst = PG_ARGISNULL(0) ? NULL : (Histogram *) PG_GETARG_POINTER(0);
 	Histogram *src = PG_ARGISNULL(1) ? NULL : (Histogram *) PG_GETARG_POINTER(1);
 
@@ -1005,7 +994,7 @@ loomlat_ttft_histogram_serialize(PG_FUNCTION_ARGS)
 	Histogram *histogram;
 	StringInfoData buf;
 
-	summary_aggcontext(fcinfo, "ttft_histogram_serialize");
+	loomlat_agg_context(fcinfo, "ttft_histogram_serialize");
 	histogram = (Histogram *) PG_GETARG_POINTER(0);
 	initStringInfo(&buf);
 	bounds_send(&buf, histogram->bounds);
@@ -1022,7 +1011,7 @@ loomlat_ttft_histogram_deserialize(PG_FUNCTION_ARGS)
 	Histogram *histogram;
 	int64 *count;
 
-	summary_aggcontext(fcinfo, "ttft_histogram_deserialize");
+	loomlat_agg_context(fcinfo, "ttft_histogram_deserialize");
 	buf_from_bytea(&buf, PG_GETARG_BYTEA_PP(0));
 	bounds = bounds_recv(&buf, CurrentMemoryContext);
 	if (bounds == NULL)
