@@ -293,6 +293,10 @@ finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachab
 				json_object_set_new(row, "input_tokens", json_integer(r->input_tokens));
 			if (r->output_tokens >= 0)
 				json_object_set_new(row, "output_tokens", json_integer(r->output_tokens));
+			/* reasoning is timed apart from the answer: it never ends TTFT */
+			if (r->first_reasoning_ns != 0)
+				add_phase(phases, "first_reasoning", http_off,
+				          clock_ms_between(inv->http_start_ns, r->first_reasoning_ns));
 			if (r->first_text_ns != 0)
 			{
 				add_phase(phases, "first_token", http_off,

@@ -125,6 +125,26 @@ def check_scenarios(tap, agent, db):
                      LATE_MS, "openai slow first byte: the first_byte phase holds the wait")
 
 
+def check_reasoning(tap, agent, db):
+    """Reasoning text is timed apart from the answer and never ends TTFT."""
+    for n, fmt in enumerate(("agentcore", "openai", "anthropic")):
+        session = "reasoning-%s" % fmt
+        res = invoke(agent, db, fmt, 40 + n, session, "reasoning_ms=100&ttft_ms=400&cold=0",
+                     "-n", "1")
+        rows = rows_of(db, session)
+        if not tap.ok(res.rc == 0 and len(rows) == 1, "%s reasoning: one complete row" % fmt):
+            tap.diag("\n".join(res.explain()))
+            continue
+        row = rows[0]
+        tap.near(row["ttft_ms"], 400.0, EARLY_MS, LATE_MS,
+                 "%s reasoning: TTFT waits for the answer text (400 ms), not the reasoning" % fmt)
+        reasoning = row["phases"].get("first_reasoning")
+        if tap.ok(reasoning is not None, "%s reasoning: a first_reasoning phase" % fmt):
+            end_ms = reasoning["start_ms"] + reasoning["duration_ms"]
+            tap.near(end_ms, 100.0, EARLY_MS, LATE_MS,
+                     "%s reasoning: first_reasoning ends when the reasoning arrived" % fmt)
+
+
 def check_cold_start_event(tap, agent, db):
     """An agent that reports cold_start_latency_ms directly."""
     for cold, label in ((1, "cold"), (0, "warm")):
@@ -149,6 +169,7 @@ def main():
     for agent_id, fmt in enumerate(FORMAT_PATHS, start=1):
         check_format(tap, agent, db, fmt, agent_id)
     check_scenarios(tap, agent, db)
+    check_reasoning(tap, agent, db)
     check_cold_start_event(tap, agent, db)
     names = db.rows("SELECT agent_id, name FROM loomlat.agents WHERE agent_id < 5 ORDER BY 1")
     tap.eq([(r["agent_id"], r["name"]) for r in names],

@@ -14,6 +14,9 @@ server's defaults (--ttft-ms ...), so one URL describes one scenario:
   report         agent_start | cold_start | none: how the agent reports when
                  it started (loom's session_end always carries both)
   tokens, gap_ms how many text events, and the time between them
+  reasoning_ms   > 0: reasoning ("thinking") text at this time after arrival
+                 (after any cold start), before the answer; never a first
+                 token (agentcore, openai, anthropic; loom forwards none)
   jitter_ms      add a uniform random 0..jitter_ms to ttft_ms and to each gap,
                  so that many concurrent streams do not run in lockstep
   phases         1: report agent phases ({"type":"timing",...}); 0: none
@@ -51,7 +54,7 @@ import time
 import httpmock
 
 KNOBS = ("ttft_ms", "first_byte_ms", "cold", "cold_ms", "report", "tokens", "gap_ms",
-         "phases", "auth", "scenario", "every", "jitter_ms")
+         "phases", "auth", "scenario", "every", "jitter_ms", "reasoning_ms")
 SCENARIOS = {"ok", "pings", "dribble", "no_text", "cut", "cut_close", "malformed",
              "error_event", "http500", "http401"}
 SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
@@ -99,6 +102,9 @@ class Loom:
                      "input_tokens": inv.input_tokens, "output_tokens": inv.tokens},
                     "session_end")]
 
+    def reasoning(self, inv, text):
+        return None
+
     def reports_start_in_stream(self):
         return False
 
@@ -113,6 +119,9 @@ class AgentCore:
 
     def text(self, inv, text):
         return sse(json.dumps(text))
+
+    def reasoning(self, inv, text):
+        return sse({"reasoning": text})
 
     def meta(self, obj):
         return sse(obj)
@@ -151,6 +160,9 @@ class OpenAI:
 
     def text(self, inv, text):
         return self._chunk(inv, {"content": text})
+
+    def reasoning(self, inv, text):
+        return self._chunk(inv, {"reasoning_content": text})
 
     def meta(self, obj):
         return sse(obj)
@@ -193,6 +205,10 @@ class Anthropic:
     def text(self, inv, text):
         return sse({"type": "content_block_delta", "index": 0,
                     "delta": {"type": "text_delta", "text": text}}, "content_block_delta")
+
+    def reasoning(self, inv, text):
+        return sse({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": text}}, "content_block_delta")
 
     def meta(self, obj):
         return sse(obj, obj["type"])
@@ -263,6 +279,7 @@ class Invocation:
         self.first_byte_ms = float(knobs["first_byte_ms"])
         self.tokens = int(knobs["tokens"])
         self.gap_ms = float(knobs["gap_ms"])
+        self.reasoning_ms = float(knobs["reasoning_ms"])
         self.report = knobs["report"]
         self.phases = str(knobs["phases"]) == "1"
         self.scenario = knobs["scenario"]
@@ -315,7 +332,7 @@ class Agent:
         knobs = {"ttft_ms": a.ttft_ms, "first_byte_ms": a.first_byte_ms, "cold": a.cold,
                  "cold_ms": a.cold_ms, "report": a.report, "tokens": a.tokens,
                  "gap_ms": a.gap_ms, "phases": a.phases, "auth": a.auth, "scenario": "ok",
-                 "every": 1, "jitter_ms": 0}
+                 "every": 1, "jitter_ms": 0, "reasoning_ms": 0}
         if a.profile == "realistic":
             lognormal = self.rng.lognormvariate
             knobs.update(
@@ -448,6 +465,10 @@ class Stream:
         for obj in self.agent_reports():
             await self.emit(fmt.meta(obj))
         first_text_at = inv.at(inv.cold_ms + max(inv.ttft_ms, inv.first_byte_ms))
+        thought = fmt.reasoning(inv, "considering ") if inv.reasoning_ms > 0 else None
+        if thought is not None:
+            await sleep_until(inv.at(inv.cold_ms + inv.reasoning_ms))
+            await self.emit(thought)
         if inv.scenario == "pings":
             while time.time() + PING_INTERVAL_S < first_text_at:
                 await asyncio.sleep(PING_INTERVAL_S)
