@@ -80,3 +80,17 @@ DROP TABLE no_latency, after_trigger;
 
 DELETE FROM loomlat.invocations;
 DELETE FROM loomlat.agents;
+
+-- Ops set the threshold per database or per role; a new session picks it up
+-- (checked against the bounds when the library loads), the role's setting
+-- winning over the database's.
+SELECT format('ALTER DATABASE %I SET loomlat.cold_start_threshold_ms = %L', current_database(), '1500ms') \gexec
+\c -
+SELECT loomlat.cold_start_threshold_ms(), loomlat.is_cold_start(1000), loomlat.is_cold_start(2000);
+ALTER ROLE CURRENT_USER SET loomlat.cold_start_threshold_ms = '3s';
+\c -
+SELECT loomlat.cold_start_threshold_ms();
+ALTER ROLE CURRENT_USER RESET loomlat.cold_start_threshold_ms;
+SELECT format('ALTER DATABASE %I RESET loomlat.cold_start_threshold_ms', current_database()) \gexec
+\c -
+SELECT loomlat.cold_start_threshold_ms();
