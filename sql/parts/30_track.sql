@@ -11,11 +11,13 @@ CREATE FUNCTION loomlat.track(tbl pg_catalog.regclass) RETURNS bigint
 	SET search_path = pg_catalog, pg_temp
 AS $track$
 DECLARE
-	kind      "char";
-	ms_types  CONSTANT regtype[] := ARRAY['float8', 'float4', 'numeric', 'int2', 'int4', 'int8']::regtype[];
-	col_type  regtype;
-	classify  CONSTANT regprocedure := 'loomlat.classify_cold_start()'::regprocedure;
-	backfilled bigint;
+	kind         "char";
+	ms_types     CONSTANT regtype[] := ARRAY['float8', 'float4', 'numeric', 'int2', 'int4', 'int8']::regtype[];
+	latency_type regtype;
+	ttft_type    regtype;
+	flag_type    regtype;
+	classify     CONSTANT regprocedure := 'loomlat.classify_cold_start()'::regprocedure;
+	backfilled   bigint;
 BEGIN
 	IF tbl IS NULL THEN
 		RAISE EXCEPTION 'loomlat.track() needs a table, not NULL'
@@ -33,37 +35,37 @@ BEGIN
 				  HINT = 'loomlat.track() works on ordinary and partitioned tables that store invocations.';
 	END IF;
 
-	SELECT a.atttypid INTO col_type FROM pg_catalog.pg_attribute a
-	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) 'cold_start_latency_ms'
-	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
-	IF NOT FOUND THEN
+	SELECT pg_catalog.max(a.atttypid) FILTER (WHERE a.attname OPERATOR(pg_catalog.=) 'cold_start_latency_ms'),
+		   pg_catalog.max(a.atttypid) FILTER (WHERE a.attname OPERATOR(pg_catalog.=) 'ttft_ms'),
+		   pg_catalog.max(a.atttypid) FILTER (WHERE a.attname OPERATOR(pg_catalog.=) 'was_cold_start')
+	  INTO latency_type, ttft_type, flag_type
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+
+	IF latency_type IS NULL THEN
 		RAISE EXCEPTION 'table % has no column "cold_start_latency_ms"', tbl
 			USING ERRCODE = 'undefined_column',
 				  HINT = 'loomlat.track() classifies cold starts from that column: agent start time minus client invoke time, in milliseconds.';
 	END IF;
-	IF col_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
-		RAISE EXCEPTION 'column "cold_start_latency_ms" of table % is %, not a number', tbl, col_type
+	IF latency_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
+		RAISE EXCEPTION 'column "cold_start_latency_ms" of table % is %, not a number', tbl, latency_type
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	IF ttft_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
+		RAISE EXCEPTION 'column "ttft_ms" of table % is %, not a number', tbl, ttft_type
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	IF flag_type OPERATOR(pg_catalog.<>) 'boolean'::regtype THEN
+		RAISE EXCEPTION 'column "was_cold_start" of table % is %, not boolean', tbl, flag_type
 			USING ERRCODE = 'datatype_mismatch';
 	END IF;
 
-	SELECT a.atttypid INTO col_type FROM pg_catalog.pg_attribute a
-	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) 'ttft_ms'
-	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
-	IF NOT FOUND THEN
+	-- Only now, with every check passed, change the table.
+	IF ttft_type IS NULL THEN
 		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN ttft_ms pg_catalog.float8', tbl);
-	ELSIF col_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
-		RAISE EXCEPTION 'column "ttft_ms" of table % is %, not a number', tbl, col_type
-			USING ERRCODE = 'datatype_mismatch';
 	END IF;
-
-	SELECT a.atttypid INTO col_type FROM pg_catalog.pg_attribute a
-	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) 'was_cold_start'
-	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
-	IF NOT FOUND THEN
+	IF flag_type IS NULL THEN
 		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN was_cold_start boolean', tbl);
-	ELSIF col_type OPERATOR(pg_catalog.<>) 'boolean'::regtype THEN
-		RAISE EXCEPTION 'column "was_cold_start" of table % is %, not boolean', tbl, col_type
-			USING ERRCODE = 'datatype_mismatch';
 	END IF;
 
 	PERFORM FROM pg_catalog.pg_trigger t
