@@ -69,6 +69,7 @@ ingest(json_t *rows, const char *conninfo)
 	struct pg_writer *writer;
 	struct pg_writer_stats stats;
 	json_t *left;
+	size_t in_doubt;
 	size_t i;
 	json_t *row;
 	int rc = 0;
@@ -91,14 +92,10 @@ ingest(json_t *rows, const char *conninfo)
 	if (loop_run(loop) != 0)
 		rc = EX_SOFTWARE;
 	pg_writer_get_stats(writer, &stats);
-	left = pg_writer_take_unwritten(writer);
+	left = pg_writer_take_unwritten(writer, &in_doubt);
 	if (json_array_size(left) > 0)
 	{
-		if (spool_write(left, path, sizeof(path), err, sizeof(err)) == 0)
-			log_error("%zu rows could not be written; they are saved in %s", json_array_size(left),
-			          path);
-		else
-			log_error("%zu rows could not be written, and %s", json_array_size(left), err);
+		spool_save(left, in_doubt, path, sizeof(path));
 		rc = EX_TEMPFAIL;
 	}
 	log_info("%lu rows written, %zu left", stats.rows_written, json_array_size(left));

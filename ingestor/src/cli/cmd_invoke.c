@@ -470,25 +470,6 @@ raise_fd_limit(void)
 	}
 }
 
-/* Write the unwritten rows to a spool file; returns the exit code 75. */
-static int
-spool_rows(const json_t *rows, char *path, size_t pathlen)
-{
-	char err[256];
-
-	if (spool_write(rows, path, pathlen, err, sizeof(err)) != 0)
-	{
-		log_error("%zu rows could not be written to the database, and %s", json_array_size(rows),
-		          err);
-		path[0] = '\0';
-		return EX_TEMPFAIL;
-	}
-	log_error("%zu rows could not be written to the database; they are saved in %s; write them "
-	          "later with: loomlat ingest --spool %s",
-	          json_array_size(rows), path, path);
-	return EX_TEMPFAIL;
-}
-
 /* Print the summary, text or JSON. */
 static void
 report(const struct invoke_options *o, const struct summary *summary,
@@ -606,6 +587,7 @@ execute(struct invoke_options *o)
 	struct summary_totals totals;
 	char spool_path[4096] = "";
 	json_t *unwritten;
+	size_t in_doubt;
 	int rc = setup(o, &r);
 
 	if (rc != 0)
@@ -618,12 +600,16 @@ execute(struct invoke_options *o)
 	o->load.drain_ms = DRAIN_MS;
 	if (run_execute(&r.env, &o->load, r.summary, r.signal_fd, &result) != 0)
 		rc = EX_SOFTWARE;
-	unwritten = pg_writer_take_unwritten(r.writer);
+	unwritten = pg_writer_take_unwritten(r.writer, &in_doubt);
 	if (json_array_size(unwritten) > 0)
-		rc = spool_rows(unwritten, spool_path, sizeof(spool_path));
+	{
+		spool_save(unwritten, in_doubt, spool_path, sizeof(spool_path));
+		rc = EX_TEMPFAIL;
+	}
 	totals = (struct summary_totals){.token_requests = result.token_requests,
 	                                 .rows_written = r.env.rows_written,
 	                                 .rows_unwritten = json_array_size(unwritten),
+	                                 .rows_in_doubt = in_doubt,
 	                                 .elapsed_s = result.elapsed_s};
 	json_decref(unwritten);
 	report(o, r.summary, &totals, spool_path);

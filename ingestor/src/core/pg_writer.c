@@ -90,6 +90,7 @@ struct item
 	size_t len;
 	pg_writer_done_fn done;
 	void *arg;
+	bool in_doubt; /* was on the wire when the connection dropped: may be committed */
 };
 
 struct pg_writer
@@ -233,7 +234,7 @@ pg_writer_put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *ar
 		log_error("out of memory queueing a database row");
 		abort();
 	}
-	*item = (struct item){NULL, text, strlen(text), done, arg};
+	*item = (struct item){NULL, text, strlen(text), done, arg, false};
 	*w->tail = item;
 	w->tail = &item->next;
 	w->queued++;
@@ -265,6 +266,21 @@ pop_item(struct pg_writer *w, bool written)
 	free(item);
 }
 
+/* The connection is going away with a batch on the wire: the server may have
+ * committed it without our hearing so.  Such rows stay queued (resending is
+ * harmless) but are marked, so that a spool can say which rows may already be
+ * in the database. */
+static void
+abandon_in_flight(struct pg_writer *w)
+{
+	size_t n = 0;
+
+	if (w->state == W_BUSY)
+		for (struct item *item = w->head; item != NULL && n < w->in_flight; item = item->next, n++)
+			item->in_doubt = true;
+	w->in_flight = 0;
+}
+
 /* Drop the connection and try again after the backoff (with jitter). */
 static void
 connection_lost(struct pg_writer *w, const char *what)
@@ -285,7 +301,7 @@ connection_lost(struct pg_writer *w, const char *what)
 	watch(w, 0);
 	PQfinish(w->conn);
 	w->conn = NULL;
-	w->in_flight = 0;
+	abandon_in_flight(w);
 	loop_cancel_timer(w->loop, w->timer);
 	w->timer = NULL;
 	if (w->state == W_CLOSED)
@@ -513,13 +529,13 @@ drain_timeout(void *arg)
 
 	w->drain_timer = NULL;
 	log_warning("giving up on the database with %zu rows unwritten", w->queued);
+	abandon_in_flight(w);
 	w->state = W_CLOSED;
 	watch(w, 0);
 	loop_cancel_timer(w->loop, w->timer);
 	w->timer = NULL;
 	PQfinish(w->conn);
 	w->conn = NULL;
-	w->in_flight = 0;
 	finish_drain(w);
 }
 
@@ -548,16 +564,18 @@ pg_writer_drain(struct pg_writer *w, int timeout_ms, loop_fn drained, void *arg)
 	    loop_add_timer(w->loop, clock_mono_ns() + timeout_ms * NS_PER_MS, drain_timeout, w);
 }
 
-/* Everything not written, as a JSON array. */
+/* Everything not written, as a JSON array; counts the rows in doubt. */
 json_t *
-pg_writer_take_unwritten(struct pg_writer *w)
+pg_writer_take_unwritten(struct pg_writer *w, size_t *in_doubt)
 {
 	json_t *rows = w->rejected;
 
 	w->rejected = json_array();
-	w->in_flight = 0;
+	abandon_in_flight(w);
+	*in_doubt = 0;
 	while (w->head != NULL)
 	{
+		*in_doubt += w->head->in_doubt;
 		json_array_append_new(rows, json_loads(w->head->text, 0, NULL));
 		pop_item(w, false);
 	}

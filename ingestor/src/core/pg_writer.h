@@ -16,6 +16,11 @@
  * reconnects with capped exponential backoff and sends it again: no row is
  * lost.  A row the server rejects (a bad value) is set aside, never retried,
  * and returned by pg_writer_take_unwritten() with the rows not yet written.
+ *
+ * A batch whose connection dropped after it was sent is "in doubt": the
+ * server may have committed it while the confirmation was lost.  Its rows are
+ * delivered at least once, never lost; if the writer gives up before it can
+ * resend them, pg_writer_take_unwritten() returns them too and counts them.
  */
 #ifndef LOOMLAT_PG_WRITER_H
 #define LOOMLAT_PG_WRITER_H
@@ -59,10 +64,11 @@ size_t pg_writer_pending(const struct pg_writer *writer);
  * have passed (then the writer stops trying and closes the connection). */
 void pg_writer_drain(struct pg_writer *writer, int timeout_ms, loop_fn drained, void *arg);
 
-/* Remove every row not written (queued, in flight, rejected) and return them
- * as a JSON array (new reference); the queued rows' done callbacks run with
- * written = false. */
-json_t *pg_writer_take_unwritten(struct pg_writer *writer);
+/* Remove every row not confirmed (queued, in flight, rejected) and return
+ * them as a JSON array (new reference); the queued rows' done callbacks run
+ * with written = false.  *in_doubt is set to how many of them were on the
+ * wire when their connection dropped, so may be in the database already. */
+json_t *pg_writer_take_unwritten(struct pg_writer *writer, size_t *in_doubt);
 
 void pg_writer_get_stats(const struct pg_writer *writer, struct pg_writer_stats *stats);
 

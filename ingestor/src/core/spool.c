@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/spool.h"
+#include "util/log.h"
 
 /* Write all of buf. */
 static int
@@ -151,4 +152,26 @@ spool_read(const char *path, int *missing, char *err, size_t errlen)
 	free(line);
 	fclose(f);
 	return rows;
+}
+
+/* Write the spool and say where it is, or why it is not. */
+void
+spool_save(const json_t *rows, size_t in_doubt, char *path, size_t pathlen)
+{
+	char err[256];
+	size_t n = json_array_size(rows);
+
+	if (spool_write(rows, path, pathlen, err, sizeof(err)) != 0)
+	{
+		log_error("%zu rows could not be written to the database, and %s", n, err);
+		path[0] = '\0';
+		return;
+	}
+	log_error("%zu rows could not be written to the database; they are saved in %s; write them "
+	          "later with: loomlat ingest --spool %s",
+	          n, path, path);
+	if (in_doubt > 0)
+		log_warning("%zu of them were sent as the connection dropped and may be in the database "
+		            "already; writing them again is harmless",
+		            in_doubt);
 }

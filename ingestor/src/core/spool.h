@@ -19,6 +19,11 @@
  * or -1 with a message in err. */
 int spool_write(const json_t *rows, char *path, size_t pathlen, char *err, size_t errlen);
 
+/* Spool the rows as spool_write() does and tell the user on stderr where
+ * they are and how to replay them (and that in_doubt of them may already be
+ * in the database).  path is left empty when they could not be saved. */
+void spool_save(const json_t *rows, size_t in_doubt, char *path, size_t pathlen);
+
 /* Read a spool file into a JSON array (new reference); NULL with a message
  * in err (and *missing set when the file does not exist). */
 json_t *spool_read(const char *path, int *missing, char *err, size_t errlen);

@@ -341,8 +341,11 @@ summary_print(const struct summary *summary, const struct summary_totals *totals
 	}
 	fprintf(out, "  tokens: %lu requests, %zu cache hits\n", totals->token_requests,
 	        cache_hits(summary));
-	fprintf(out, "  rows: %lu written, %lu unwritten\n", totals->rows_written,
+	fprintf(out, "  rows: %lu written, %lu unwritten", totals->rows_written,
 	        totals->rows_unwritten);
+	if (totals->rows_in_doubt > 0)
+		fprintf(out, " (%lu of them in doubt)", totals->rows_in_doubt);
+	fputc('\n', out);
 	for (size_t i = 0; i < n_top; i++)
 		fprintf(out, "  error x%zu: %s\n", top[i].count, top[i].message);
 }
@@ -388,7 +391,7 @@ summary_json(const struct summary *summary, const struct summary_totals *totals,
 	for (size_t i = 0; i < n_top; i++)
 		json_array_append_new(errors, json_pack("{s:s,s:I}", "message", top[i].message, "count",
 		                                        (json_int_t) top[i].count));
-	root = json_pack("{s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
+	root = json_pack("{s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
 	                 (json_int_t) summary->n, "ok", (json_int_t) (summary->n - summary->errors),
 	                 "errors", (json_int_t) summary->errors, "elapsed_s", totals->elapsed_s,
 	                 "ttft_ms", "overall", dist_json(summary_dist(summary, METRIC_TTFT)), "cold",
@@ -398,7 +401,8 @@ summary_json(const struct summary *summary, const struct summary_totals *totals,
 	                 (json_int_t) totals->token_requests, "token_cache_hits",
 	                 (json_int_t) cache_hits(summary), "rows_written",
 	                 (json_int_t) totals->rows_written, "rows_unwritten",
-	                 (json_int_t) totals->rows_unwritten, "top_errors", errors,
+	                 (json_int_t) totals->rows_unwritten, "rows_in_doubt",
+	                 (json_int_t) totals->rows_in_doubt, "top_errors", errors,
 	                 "cold_start_threshold_ms", json_num(summary->threshold_ms));
 	if (root == NULL)
 		return NULL;

@@ -44,7 +44,8 @@ struct summary_totals
 {
 	unsigned long token_requests; /* during the summarised invocations */
 	unsigned long rows_written;
-	unsigned long rows_unwritten;
+	unsigned long rows_unwritten; /* spooled */
+	unsigned long rows_in_doubt;  /* of those, maybe committed before the connection dropped */
 	double elapsed_s;
 };
 

@@ -246,7 +246,9 @@ class TcpProxy:
     """A loopback TCP proxy to PostgreSQL that a test can cut and restore.
 
     While cut, every open connection is reset and new ones are accepted and
-    closed at once, so the client sees the server go away and stay away."""
+    closed at once, so the client sees the server go away and stay away.
+    While deaf, the client's bytes still reach the server but the server's
+    answers are dropped: the client's statements run, it never hears so."""
 
     def __init__(self, target_host, target_port):
         self.target = (target_host, target_port)
@@ -255,6 +257,7 @@ class TcpProxy:
         self.lock = threading.Lock()
         self.pairs = []
         self.up = True
+        self.deaf = False
         self.accepted = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -278,17 +281,17 @@ class TcpProxy:
             server.settimeout(None)
             with self.lock:
                 self.pairs.append((client, server))
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, answer in ((client, server, False), (server, client, True)):
+                threading.Thread(target=self._pump, args=(a, b, answer), daemon=True).start()
 
-    @staticmethod
-    def _pump(src, dst):
+    def _pump(self, src, dst, answer):
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                dst.sendall(data)
+                if not (answer and self.deaf):
+                    dst.sendall(data)
         except OSError:
             pass
         for s in (src, dst):
@@ -313,6 +316,11 @@ class TcpProxy:
     def restore(self):
         with self.lock:
             self.up = True
+            self.deaf = False
+
+    def deafen(self):
+        with self.lock:
+            self.deaf = True
 
     def close(self):
         self.cut()
