@@ -391,19 +391,18 @@ summary_json(const struct summary *summary, const struct summary_totals *totals,
 	for (size_t i = 0; i < n_top; i++)
 		json_array_append_new(errors, json_pack("{s:s,s:I}", "message", top[i].message, "count",
 		                                        (json_int_t) top[i].count));
-	root = json_pack("{s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
-	                 (json_int_t) summary->n, "ok", (json_int_t) (summary->n - summary->errors),
-	                 "errors", (json_int_t) summary->errors, "elapsed_s", totals->elapsed_s,
-	                 "ttft_ms", "overall", dist_json(summary_dist(summary, METRIC_TTFT)), "cold",
-	                 dist_json(summary_dist(summary, METRIC_TTFT_COLD)), "warm",
-	                 dist_json(summary_dist(summary, METRIC_TTFT_WARM)), "duration_ms",
-	                 dist_json(summary_dist(summary, METRIC_DURATION)), "token_requests",
-	                 (json_int_t) totals->token_requests, "token_cache_hits",
-	                 (json_int_t) cache_hits(summary), "rows_written",
-	                 (json_int_t) totals->rows_written, "rows_unwritten",
-	                 (json_int_t) totals->rows_unwritten, "rows_in_doubt",
-	                 (json_int_t) totals->rows_in_doubt, "top_errors", errors,
-	                 "cold_start_threshold_ms", json_num(summary->threshold_ms));
+	root = json_pack(
+	    "{s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
+	    (json_int_t) summary->n, "ok", (json_int_t) (summary->n - summary->errors), "errors",
+	    (json_int_t) summary->errors, "elapsed_s", totals->elapsed_s, "ttft_ms", "overall",
+	    dist_json(summary_dist(summary, METRIC_TTFT)), "cold",
+	    dist_json(summary_dist(summary, METRIC_TTFT_COLD)), "warm",
+	    dist_json(summary_dist(summary, METRIC_TTFT_WARM)), "duration_ms",
+	    dist_json(summary_dist(summary, METRIC_DURATION)), "token_requests",
+	    (json_int_t) totals->token_requests, "token_cache_hits", (json_int_t) cache_hits(summary),
+	    "rows_written", (json_int_t) totals->rows_written, "rows_unwritten",
+	    (json_int_t) totals->rows_unwritten, "rows_in_doubt", (json_int_t) totals->rows_in_doubt,
+	    "top_errors", errors, "cold_start_threshold_ms", json_num(summary->threshold_ms));
 	if (root == NULL)
 		return NULL;
 	if (summary->n_lags > 0)
