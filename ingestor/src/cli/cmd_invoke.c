@@ -25,6 +25,9 @@
 #define MAX_CONCURRENCY 100000UL
 #define GRACE_MS        5000
 #define DRAIN_MS        10000
+/* InvokeAgentRuntime's runtimeSessionId length constraints. */
+#define AGENTCORE_SESSION_MIN 33
+#define AGENTCORE_SESSION_MAX 256
 
 struct invoke_options
 {
@@ -130,7 +133,8 @@ cmd_invoke_usage(FILE *out)
 	    "  --prompt TEXT             the prompt (default \"" DEFAULT_PROMPT "\")\n"
 	    "  --prompt-file FILE        read the prompt from FILE\n"
 	    "  --model NAME              model for the openai and anthropic formats\n"
-	    "  --session ID              reuse this runtime session (default: a new one each time)\n"
+	    "  --session ID              reuse this runtime session (default: a new one each time;\n"
+	    "                            agentcore wants 33 to 256 characters)\n"
 	    "  --header 'Name: value'    extra request header (repeatable)\n"
 	    "  --http1.1                 use HTTP/1.1 (default: HTTP/2 where TLS offers it)\n"
 	    "\n"
@@ -447,6 +451,12 @@ parse_options(int argc, char **argv, struct invoke_options *o)
 		return usage_error("--agent-id is required");
 	if (o->call.prompt != NULL && o->prompt_file != NULL)
 		return usage_error("give --prompt or --prompt-file, not both");
+	if (o->call.format == AGENT_FORMAT_AGENTCORE && o->call.session_id != NULL &&
+	    (strlen(o->call.session_id) < AGENTCORE_SESSION_MIN ||
+	     strlen(o->call.session_id) > AGENTCORE_SESSION_MAX))
+		return usage_error("--session for agentcore must be %d to %d characters long (AgentCore "
+		                   "refuses other runtime session ids); a UUID is 36",
+		                   AGENTCORE_SESSION_MIN, AGENTCORE_SESSION_MAX);
 	if (o->load.rate > 0 && !o->concurrency_given)
 		o->load.concurrency = 0; /* open loop: no cap unless -c says so */
 	o->call.headers = o->headers;

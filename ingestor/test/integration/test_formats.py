@@ -2,6 +2,8 @@
 """Per wire format: TTFT matches the agent's delay, rows and phases are right,
 and the trigger classifies a session's cold first call and its warm calls."""
 
+import uuid
+
 import harness
 
 TTFT_MS = 150.0
@@ -19,6 +21,11 @@ LATE_MS = 30.0
 FORMAT_PATHS = {"loom": "/api/agents/1/invoke", "agentcore": "/runtimes/mock/invocations",
                 "openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 REPORTS_USAGE = {"loom", "openai", "anthropic"}
+
+
+def new_session(label):
+    """A runtime session id AgentCore accepts (33 to 256 characters)."""
+    return "%s-%s" % (label, uuid.uuid4())
 
 
 def invoke(agent, db, fmt, agent_id, session, query, *extra):
@@ -74,7 +81,7 @@ def check_row(tap, fmt, label, row, truth, cold, new_connection):
 
 
 def check_format(tap, agent, db, fmt, agent_id):
-    session = "sess-%s-%d" % (fmt, agent_id)
+    session = new_session("sess-%s-%d" % (fmt, agent_id))
     query = "ttft_ms=%g&cold_ms=%g&tokens=%d&gap_ms=%g" % (TTFT_MS, COLD_MS, TOKENS, GAP_MS)
     cold = invoke(agent, db, fmt, agent_id, session, query, "-n", "1")
     tap.eq(cold.rc, 0, "%s: a cold invocation exits 0" % fmt) or tap.diag("\n".join(cold.explain()))
@@ -104,7 +111,7 @@ def check_scenarios(tap, agent, db):
              ("anthropic", "ttft_ms=300&cold=0&scenario=pings", "pings before text", 300.0),
              ("agentcore", "ttft_ms=100&cold=0&scenario=dribble", "dribbled stream", None)]
     for n, (fmt, query, label, expected) in enumerate(cases):
-        session = "scenario-%d" % n
+        session = new_session("scenario-%d" % n)
         res = invoke(agent, db, fmt, 20 + n, session, query, "-n", "1")
         tap.eq(res.rc, 0, "%s %s: exits 0" % (fmt, label)) or tap.diag("\n".join(res.explain()))
         rows = rows_of(db, session)
@@ -128,7 +135,7 @@ def check_scenarios(tap, agent, db):
 def check_reasoning(tap, agent, db):
     """Reasoning text is timed apart from the answer and never ends TTFT."""
     for n, fmt in enumerate(("agentcore", "openai", "anthropic")):
-        session = "reasoning-%s" % fmt
+        session = new_session("reasoning-%s" % fmt)
         res = invoke(agent, db, fmt, 40 + n, session, "reasoning_ms=100&ttft_ms=400&cold=0",
                      "-n", "1")
         rows = rows_of(db, session)
@@ -148,7 +155,7 @@ def check_reasoning(tap, agent, db):
 def check_cold_start_event(tap, agent, db):
     """An agent that reports cold_start_latency_ms directly."""
     for cold, label in ((1, "cold"), (0, "warm")):
-        session = "report-%s" % label
+        session = new_session("report-%s" % label)
         res = invoke(agent, db, "agentcore", 30, session,
                      "report=cold_start&cold=%d&cold_ms=700&ttft_ms=20" % cold, "-n", "1")
         rows = rows_of(db, session)
