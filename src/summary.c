@@ -392,14 +392,21 @@ stats_absorb(LatencyStats *dst, const LatencyStats *src, MemoryContext mcxt)
 {
 	dst->invocations += src->invocations;
 	dst->cold_starts += src->cold_starts;
-	ttft_reserve(dst, dst->nttft + src->nttft, mcxt);
-	memcpy(dst->ttft + dst->nttft, src->ttft, src->nttft * sizeof(double));
-	memcpy(dst->ttft_class + dst->nttft, src->ttft_class, src->nttft);
-	dst->nttft += src->nttft;
-	values_reserve(&dst->duration, dst->duration.count + src->duration.count, mcxt);
-	memcpy(dst->duration.values + dst->duration.count, src->duration.values,
-	       src->duration.count * sizeof(double));
-	dst->duration.count += src->duration.count;
+	/* an empty array has no storage yet: memcpy from NULL is undefined, even of 0 bytes */
+	if (src->nttft > 0)
+	{
+		ttft_reserve(dst, dst->nttft + src->nttft, mcxt);
+		memcpy(dst->ttft + dst->nttft, src->ttft, src->nttft * sizeof(double));
+		memcpy(dst->ttft_class + dst->nttft, src->ttft_class, src->nttft);
+		dst->nttft += src->nttft;
+	}
+	if (src->duration.count > 0)
+	{
+		values_reserve(&dst->duration, dst->duration.count + src->duration.count, mcxt);
+		memcpy(dst->duration.values + dst->duration.count, src->duration.values,
+		       src->duration.count * sizeof(double));
+		dst->duration.count += src->duration.count;
+	}
 	if (dst->histogram != NULL)
 		for (int b = 0; b <= dst->histogram->bounds->nbounds; b++)
 			dst->histogram->count[b] += src->histogram->count[b];

@@ -2,7 +2,9 @@
 # loomlat's whole test suite, on a fresh Debian 12 machine (as root, or with
 # the packages already installed):
 #   - the extension built with -Werror and installed;
-#   - pg_regress (test/sql -> expected/) in a throwaway cluster on a free port;
+#   - pg_regress (test/sql -> expected/) in a throwaway cluster on a free port,
+#     and again with the extension built under AddressSanitizer + UBSan
+#     (test/regress_san.sh);
 #   - dump/restore and install-guard checks (test/dump_restore.sh, TAP);
 #   - the ingestor's unit, fuzz-corpus and loopback integration tests, in a
 #     release build and again under AddressSanitizer + UBSan;
@@ -20,6 +22,7 @@ if [ "${1:-}" = --in-cluster ]; then
 	make -s -C ingestor test >"$out/ingestor.log" 2>&1
 	make -s -C ingestor SAN=1 test >"$out/ingestor-san.log" 2>&1
 	cp regression.diffs "$out/" 2>/dev/null
+	test/regress_san.sh "$out"
 	exit 0
 fi
 
@@ -69,6 +72,10 @@ pg_virtualenv -t -v 15 -c "-p $port" "$top/test/run.sh" --in-cluster "$out" >"$o
 count "pg_regress" '\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)' "$out/regress.log"
 [ -f "$out/regression.diffs" ] && head -n 80 "$out/regression.diffs"
 count "dump/restore" '^ok [0-9]' '^not ok [0-9]' "$out/dump_restore.tap"
+count "pg_regress, extension under ASan+UBSan" '\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)' \
+	"$out/regress-san.log"
+[ -f "$out/regression-san.diffs" ] && head -n 80 "$out/regression-san.diffs"
+step "no UBSan report in the server log" bash -c 'test -f "$1" && ! grep -A 20 "runtime error:" "$1"' _ "$out/server-san.log"
 for log in ingestor ingestor-san; do
 	line=$(grep -E '^ingestor: [0-9]+ passed, [0-9]+ failed' "$out/$log.log" | tail -n 1)
 	if [ -z "$line" ]; then
