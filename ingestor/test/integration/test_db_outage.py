@@ -18,28 +18,28 @@ import harness
 N = 40
 
 
-def run_through(proxy, db, agent, spool_dir, *args):
+def run_with_faults(agent, tmp, name, *faults):
+    """Run the invocations through a proxy to a new database, doing to the
+    proxy what each (seconds, method name) fault says when it says; returns
+    the database, the proxy and the run's result."""
+    db = harness.Database(name)
+    proxy = harness.TcpProxy(*harness.pg_target())
+    timers = [threading.Timer(at, getattr(proxy, what)) for at, what in faults]
+    for t in timers:
+        t.start()
     conninfo = "host=127.0.0.1 port=%d dbname=%s connect_timeout=2" % (proxy.port, db.name)
-    return harness.loomlat("invoke", "--url", agent.url + "/v1/messages?ttft_ms=20&tokens=3",
-                           "--format", "anthropic", "--agent-id", "3", "--agent-name", "outage",
-                           "--db", conninfo, "--allow-http", "--json", "-n", str(N), "-c", "4",
-                           "--rate", "20", *args, env={"LOOMLAT_SPOOL_DIR": spool_dir})
-
-
-def later(seconds, fn):
-    timer = threading.Timer(seconds, fn)
-    timer.start()
-    return timer
+    res = harness.loomlat("invoke", "--url", agent.url + "/v1/messages?ttft_ms=20&tokens=3",
+                          "--format", "anthropic", "--agent-id", "3", "--agent-name", "outage",
+                          "--db", conninfo, "--allow-http", "--json", "-n", str(N), "-c", "4",
+                          "--rate", "20", env={"LOOMLAT_SPOOL_DIR": tmp})
+    for t in timers:
+        t.join()
+    return db, proxy, res
 
 
 def comes_back(tap, agent, tmp):
     """Cut at 0.6 s, back at 1.4 s, while 40 invocations run for ~2 s."""
-    db = harness.Database("outage")
-    proxy = harness.TcpProxy(*harness.pg_target())
-    timers = [later(0.6, proxy.cut), later(1.4, proxy.restore)]
-    res = run_through(proxy, db, agent, tmp)
-    for t in timers:
-        t.join()
+    db, proxy, res = run_with_faults(agent, tmp, "outage", (0.6, "cut"), (1.4, "restore"))
     tap.eq(res.rc, 0, "database back after 0.8 s: exit 0") or tap.diag("\n".join(res.explain()))
     tap.ok(proxy.accepted >= 2, "database back: the writer reconnected (%d connections)"
            % proxy.accepted)
@@ -55,11 +55,7 @@ def comes_back(tap, agent, tmp):
 
 def stays_away(tap, agent, tmp):
     """Cut at 0.6 s for good: the rows not written are spooled, exit 75."""
-    db = harness.Database("spool")
-    proxy = harness.TcpProxy(*harness.pg_target())
-    timer = later(0.6, proxy.cut)
-    res = run_through(proxy, db, agent, tmp)
-    timer.join()
+    db, proxy, res = run_with_faults(agent, tmp, "spool", (0.6, "cut"))
     tap.eq(res.rc, 75, "database gone for good: exit 75 (rows spooled)") or tap.diag(
         "\n".join(res.explain()))
     spools = glob.glob(os.path.join(tmp, "*"))
@@ -96,12 +92,7 @@ def answers_lost(tap, agent, tmp):
     """The server's answers are lost from 0.6 s, the link cut at 1.0 s for
     good: the batch sent meanwhile is committed but never confirmed, so its
     rows are both written and spooled, and the run says how many are in doubt."""
-    db = harness.Database("doubt")
-    proxy = harness.TcpProxy(*harness.pg_target())
-    timers = [later(0.6, proxy.deafen), later(1.0, proxy.cut)]
-    res = run_through(proxy, db, agent, tmp)
-    for t in timers:
-        t.join()
+    db, proxy, res = run_with_faults(agent, tmp, "doubt", (0.6, "deafen"), (1.0, "cut"))
     tap.eq(res.rc, 75, "answers lost: exit 75 (rows spooled)") or tap.diag(
         "\n".join(res.explain()))
     spools = glob.glob(os.path.join(tmp, "*"))
