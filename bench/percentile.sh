@@ -14,29 +14,13 @@
 set -euo pipefail
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-ROWS=10000000
-ROUNDS=5
-INSTALL=1
-
 usage() {
 	sed -n '5,9s/^# \{0,1\}//p' "$0" >&2
 	exit 64
 }
 
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--quick) ROWS=1000000 ;;
-		--rounds)
-			[ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] && [ "$2" -le 50 ] || usage
-			ROUNDS=$2
-			shift
-			;;
-		--no-install) INSTALL=0 ;;
-		-h | --help) usage ;;
-		*) usage ;;
-	esac
-	shift
-done
+# shellcheck source=bench/options.sh
+source "$(dirname "$0")/options.sh"
 
 if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
 	repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -17,28 +17,13 @@
 set -euo pipefail
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-ROWS=10000000
-ROUNDS=5
-INSTALL=1
-
 usage() {
 	sed -n '9,12s/^# \{0,1\}//p' "$0" >&2
 	exit 64
 }
 
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--quick) ROWS=1000000 ;;
-		--rounds)
-			[ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]?$ ]] || usage
-			ROUNDS=$2
-			shift
-			;;
-		--no-install) INSTALL=0 ;;
-		*) usage ;;
-	esac
-	shift
-done
+# shellcheck source=bench/options.sh
+source "$(dirname "$0")/options.sh"
 
 bench=$(cd "$(dirname "$0")" && pwd)
 args=(--rounds "$ROUNDS")
