@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -162,6 +163,41 @@ summary_without_threshold(void **state)
 	summary_free(s);
 }
 
+/* The written, spooled and in-doubt row counts, in the text and the JSON. */
+static void
+summary_rows_in_doubt(void **state)
+{
+	struct summary *s = summary_new(500);
+	struct summary_totals totals = {.rows_written = 7, .rows_unwritten = 5, .rows_in_doubt = 2};
+	struct summary_record r = record(0, 10, 20, NULL);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	json_t *j;
+
+	assert_non_null(out);
+	assert_int_equal(summary_add(s, &r), 0);
+	summary_print(s, &totals, out);
+	fclose(out);
+	assert_non_null(strstr(text, "rows: 7 written, 5 unwritten (2 of them in doubt)\n"));
+	free(text);
+
+	j = summary_json(s, &totals, false);
+	assert_int_equal(json_integer_value(json_object_get(j, "rows_written")), 7);
+	assert_int_equal(json_integer_value(json_object_get(j, "rows_unwritten")), 5);
+	assert_int_equal(json_integer_value(json_object_get(j, "rows_in_doubt")), 2);
+	json_decref(j);
+
+	totals.rows_in_doubt = 0;
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	summary_print(s, &totals, out);
+	fclose(out);
+	assert_non_null(strstr(text, "rows: 7 written, 5 unwritten\n"));
+	free(text);
+	summary_free(s);
+}
+
 int
 main(void)
 {
@@ -171,6 +207,7 @@ main(void)
 	    cmocka_unit_test(cold_warm_rule),
 	    cmocka_unit_test(summary_json_counts),
 	    cmocka_unit_test(summary_without_threshold),
+	    cmocka_unit_test(summary_rows_in_doubt),
 	};
 
 	return cmocka_run_group_tests_name("summary", tests, NULL, NULL);
