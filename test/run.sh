@@ -72,10 +72,11 @@ pg_virtualenv -t -v 15 -c "-p $port" "$top/test/run.sh" --in-cluster "$out" >"$o
 count "pg_regress" '\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)' "$out/regress.log"
 [ -f "$out/regression.diffs" ] && head -n 80 "$out/regression.diffs"
 count "dump/restore" '^ok [0-9]' '^not ok [0-9]' "$out/dump_restore.tap"
-count "pg_regress, extension under UBSan" '\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)' \
+count "pg_regress, extension under ASan+UBSan" '\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)' \
 	"$out/regress-san.log"
 [ -f "$out/regression-san.diffs" ] && head -n 80 "$out/regression-san.diffs"
-step "no UBSan report in the server log" bash -c 'test -f "$1" && ! grep -A 20 "runtime error:" "$1"' _ "$out/server-san.log"
+step "no sanitizer report in the server log" \
+	bash -c 'test -f "$1" && ! grep -A 30 -E "runtime error:|ERROR: AddressSanitizer" "$1"' _ "$out/server-san.log"
 for log in ingestor ingestor-san; do
 	line=$(grep -E '^ingestor: [0-9]+ passed, [0-9]+ failed' "$out/$log.log" | tail -n 1)
 	if [ -z "$line" ]; then
