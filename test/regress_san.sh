@@ -24,10 +24,11 @@ san_flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 restore() {
 	if [ -f "$work/environment" ]; then cp "$work/environment" "$env_file"; else rm -f "$env_file"; fi
 	make -s -C "$top" install PG_CONFIG="$PG_CONFIG" >/dev/null
-	pg_ctlcluster "$PGVERSION" regress restart
+	timeout 120 pg_ctlcluster "$PGVERSION" regress restart
 	rm -rf "$work"
 }
 trap restore EXIT
+trap 'exit 1' TERM INT
 
 cp -r "$top"/{Makefile,loomlat.control,sql,src,test,expected} "$work"/
 [ -f "$env_file" ] && cp "$env_file" "$work/environment"
@@ -43,7 +44,7 @@ LD_PRELOAD = '$(gcc -print-file-name=libasan.so) $work/asan_first.so'
 ASAN_OPTIONS = 'detect_leaks=0'
 UBSAN_OPTIONS = 'print_stacktrace=1'
 EOF
-pg_ctlcluster "$PGVERSION" regress restart || exit 1
+timeout 120 pg_ctlcluster "$PGVERSION" regress restart || exit 1
 make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG" >>"$out/regress-san.log" 2>&1
 cp "$work/regression.diffs" "$out/regression-san.diffs" 2>/dev/null
 cp "$(dirname "$PG_CLUSTER_CONF_ROOT")/log/postgresql-$PGVERSION-regress.log" "$out/server-san.log"
