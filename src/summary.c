@@ -272,6 +272,14 @@ histogram_add(Histogram *histogram, double ttft)
 	histogram->count[bucket]++;
 }
 
+/* Adds the counts of src to dst (histograms of the same bounds). */
+static void
+histogram_absorb(Histogram *dst, const Histogram *src)
+{
+	for (int b = 0; b <= dst->bounds->nbounds; b++)
+		dst->count[b] += src->count[b];
+}
+
 /* The bucket counts as a bigint[]. */
 static Datum
 histogram_datum(const Histogram *histogram)
@@ -408,8 +416,7 @@ stats_absorb(LatencyStats *dst, const LatencyStats *src, MemoryContext mcxt)
 		dst->duration.count += src->duration.count;
 	}
 	if (dst->histogram != NULL)
-		for (int b = 0; b <= dst->histogram->bounds->nbounds; b++)
-			dst->histogram->count[b] += src->histogram->count[b];
+		histogram_absorb(dst->histogram, src->histogram);
 }
 
 /*
@@ -497,7 +504,7 @@ loomlat_latency_stats_final(PG_FUNCTION_ARGS)
 	                            BlessTupleDesc(tupdesc)));
 }
 
-/* The state for an agent (NULL: rows without one), created when missing. */
+/* The slot of an agent's stats (has_agent false: the rows without one); NULL when new. */
 static LatencyStats **
 agent_slot(AgentStats *state, bool has_agent, int64 agent_id)
 {
@@ -510,6 +517,17 @@ agent_slot(AgentStats *state, bool has_agent, int64 agent_id)
 	if (!found)
 		*stats = NULL;
 	return stats;
+}
+
+/* The stats of agent_id (or of the rows without an agent), created empty when new. */
+static LatencyStats *
+agent_stats_get(AgentStats *state, bool has_agent, int64 agent_id, MemoryContext mcxt)
+{
+	LatencyStats **stats = agent_slot(state, has_agent, agent_id);
+
+	if (*stats == NULL)
+		*stats = stats_create(state->bounds, mcxt);
+	return *stats;
 }
 
 /* An empty by-agent state in mcxt. */
@@ -530,12 +548,10 @@ loomlat_latency_stats_by_agent_transfn(PG_FUNCTION_ARGS)
 	MemoryContext aggcontext = loomlat_agg_context(fcinfo, "latency_stats_by_agent");
 	AgentStats *state = PG_ARGISNULL(0) ? agent_stats_create(bounds_read(fcinfo, 5), aggcontext)
 	                                    : (AgentStats *) PG_GETARG_POINTER(0);
-	LatencyStats **stats =
-	    agent_slot(state, !PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1));
+	LatencyStats *stats = agent_stats_get(state, !PG_ARGISNULL(1),
+	                                      PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1), aggcontext);
 
-	if (*stats == NULL)
-		*stats = stats_create(state->bounds, aggcontext);
-	stats_add(*stats, aggcontext, fcinfo, 2);
+	stats_add(stats, aggcontext, fcinfo, 2);
 	PG_RETURN_POINTER(state);
 }
 
@@ -900,19 +916,10 @@ loomlat_latency_stats_by_agent_combine(PG_FUNCTION_ARGS)
 
 	agentmap_start_iterate(src->agents, &it);
 	while ((entry = agentmap_iterate(src->agents, &it)) != NULL)
-	{
-		LatencyStats **stats = agent_slot(dst, true, entry->agent_id);
-
-		if (*stats == NULL)
-			*stats = stats_create(dst->bounds, aggcontext);
-		stats_absorb(*stats, entry->stats, aggcontext);
-	}
+		stats_absorb(agent_stats_get(dst, true, entry->agent_id, aggcontext), entry->stats,
+		             aggcontext);
 	if (src->no_agent != NULL)
-	{
-		if (dst->no_agent == NULL)
-			dst->no_agent = stats_create(dst->bounds, aggcontext);
-		stats_absorb(dst->no_agent, src->no_agent, aggcontext);
-	}
+		stats_absorb(agent_stats_get(dst, false, 0, aggcontext), src->no_agent, aggcontext);
 	PG_RETURN_POINTER(dst);
 }
 
@@ -989,8 +996,7 @@ loomlat_ttft_histogram_combine(PG_FUNCTION_ARGS)
 		dst = histogram_create(bounds_copy(src->bounds, aggcontext), aggcontext);
 	else if (!bounds_equal(dst->bounds, src->bounds))
 		bounds_mismatch();
-	for (int b = 0; b <= dst->bounds->nbounds; b++)
-		dst->count[b] += src->count[b];
+	histogram_absorb(dst, src);
 	PG_RETURN_POINTER(dst);
 }
 
