@@ -1,6 +1,13 @@
 /*
- * cold_start.c - cold-start classification: the rule, the setting's value,
- * and the trigger that keeps was_cold_start right.
+ * cold_start.c
+ *	  Cold-start classification: the rule, the setting's value, and the
+ *	  trigger that keeps was_cold_start right.
+ *
+ * The rule (a latency strictly above the threshold is a cold start) is
+ * IsColdStart() and nowhere else: loomlat.is_cold_start() exposes it to SQL
+ * and the trigger applies it when a row is written or its latency changes,
+ * so a summary's what-if threshold and the stored flag can never disagree
+ * about what the threshold means.
  */
 #include "postgres.h"
 

@@ -42,6 +42,16 @@ CREATE TYPE loomlat.agent_latency AS (
 );
 
 /*
+ * The histogram-bound rules, for C and SQL alike (src/histogram.c): raises
+ * invalid_parameter_value unless bounds_ms is a non-empty one-dimensional
+ * array of finite, positive, strictly increasing milliseconds.
+ */
+CREATE FUNCTION loomlat.check_histogram_bounds(bounds_ms pg_catalog.float8[])
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'loomlat_check_histogram_bounds'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+/*
  * Validate a histogram's upper bounds and name its buckets: bucket i (0-based)
  * holds lower_ms <= ttft_ms < upper_ms; the first starts at 0, the last is
  * open.  Labels are in seconds when every bound is whole seconds ("1-3s"),
@@ -57,14 +67,7 @@ DECLARE
 	scale float8 := 1000;
 	unit  text := 's';
 BEGIN
-	IF array_ndims(bounds_ms) IS DISTINCT FROM 1
-	   OR EXISTS (SELECT FROM unnest(bounds_ms) WITH ORDINALITY AS b(ms, i)
-				  WHERE b.ms IS NULL OR NOT (b.ms > 0 AND b.ms < 'Infinity')
-					 OR b.ms <= bounds_ms[array_lower(bounds_ms, 1) + b.i::integer - 2]) THEN
-		RAISE EXCEPTION 'histogram bounds must be a non-empty one-dimensional array of finite,'
-						' positive, strictly increasing milliseconds, not %', coalesce(bounds_ms::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	PERFORM loomlat.check_histogram_bounds(bounds_ms);
 	IF EXISTS (SELECT FROM unnest(bounds_ms) AS b(ms) WHERE b.ms <> trunc(b.ms / 1000) * 1000) THEN
 		scale := 1;
 		unit := 'ms';
@@ -549,6 +552,8 @@ COMMENT ON AGGREGATE loomlat.ttft_histogram_counts(pg_catalog.float8, pg_catalog
 COMMENT ON FUNCTION loomlat.resolve_window(text, bigint, timestamptz, pg_catalog.float8,
 											   pg_catalog.regclass) IS
 	'Internal: validates the summaries'' arguments and builds the SQL that reads a tracked table';
+COMMENT ON FUNCTION loomlat.check_histogram_bounds(pg_catalog.float8[]) IS
+	'Internal: raises an error unless bounds_ms are usable histogram bounds';
 COMMENT ON FUNCTION loomlat.histogram_buckets(pg_catalog.float8[]) IS
 	'Internal: validates histogram bounds and labels their buckets (0-1s, 1-3s, ..., >10s)';
 COMMENT ON FUNCTION loomlat.referenced_column(pg_catalog.regclass, name) IS
