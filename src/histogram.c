@@ -173,7 +173,7 @@ HistogramBoundsRead(WireReader *r)
 
 	if (n == -1)
 		return NULL;
-	if (n < 1 || n > (int32) MaxArraySize)
+	if (n < 1 || n > (int32) MaxArraySize || (Size) n > WireRemaining(r) / sizeof(double))
 		WireCorrupt(r, "bound count is out of range");
 	bounds = palloc(BoundsSize(n));
 	bounds->nbounds = n;

@@ -287,7 +287,7 @@ loomlat_latency_stats_by_agent_deserialize(PG_FUNCTION_ARGS)
 	WireReaderBegin(&r, PG_GETARG_BYTEA_PP(0), BY_AGENT_WIRE_MAGIC, "latency_stats_by_agent");
 	state = AgentStatsCreate(HistogramBoundsRead(&r), CurrentMemoryContext);
 	/* a group takes at least its flag, agent_id and two counts */
-	ngroups = WireGetCount(&r, r.len / (sizeof(int32) + 3 * sizeof(int64)));
+	ngroups = WireGetCount(&r, WireRemaining(&r) / (sizeof(int32) + 3 * sizeof(int64)));
 	for (int64 i = 0; i < ngroups; i++)
 	{
 		int32 has_agent = WireGetInt32(&r);

@@ -343,7 +343,8 @@ FractionsRead(WireReader *r)
 
 	if (nitems == -1)
 		return NULL;
-	if (nitems < 0 || nitems > (int32) MaxArraySize)
+	if (nitems < 0 || nitems > (int32) MaxArraySize ||
+	    (Size) nitems > WireRemaining(r) / (sizeof(double) + sizeof(bool)))
 		WireCorrupt(r, "fraction count is out of range");
 	f = FractionsAlloc(CurrentMemoryContext, nitems);
 	f->ndim = WireGetInt32(r);

@@ -181,6 +181,13 @@ WireGetArray(WireReader *r, int64 count, Size elsize)
 	return copy;
 }
 
+/* Bytes not read yet. */
+Size
+WireRemaining(const WireReader *r)
+{
+	return r->len - r->pos;
+}
+
 /* Checks that the whole state was read. */
 void
 WireReaderEnd(WireReader *r)

@@ -54,6 +54,8 @@ extern int64 WireGetInt64(WireReader *r);
 extern int64 WireGetCount(WireReader *r, int64 max);
 /* count elements of elsize bytes, aligned; valid while the bytea lives. */
 extern const void *WireGetArray(WireReader *r, int64 count, Size elsize);
+/* Bytes not read yet: an upper bound for a count before allocating for it. */
+extern Size WireRemaining(const WireReader *r);
 extern void WireReaderEnd(WireReader *r);
 extern pg_attribute_noreturn() void WireCorrupt(const WireReader *r, const char *detail);
 
