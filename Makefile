@@ -7,6 +7,9 @@
 EXTENSION    = loomlat
 EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 MODULE_big   = loomlat
+# Every src/*.c is a part of the module, as every sql/parts/*.sql is a part of
+# the install script and every test/sql/*.sql a regression test: the tree is
+# the list, in name order, so a new file needs no second edit here.
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PGFILEDESC   = "loomlat - TTFT and cold-start analytics"
 
@@ -17,8 +20,11 @@ DATA         = $(wildcard sql/$(EXTENSION)--*--*.sql)
 REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test
 
-PG_CPPFLAGS  = -Isrc
-PG_CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+# The server's headers are system headers (-isystem; GCC and clang then ignore
+# the -I that PGXS adds for the same directory), so -Wextra warns about our
+# code only and -Werror builds do not depend on the server version's headers.
+PG_CPPFLAGS  = -Isrc -isystem $(includedir_server)
+override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)

@@ -1,6 +1,13 @@
 /*
- * cold_start.c - cold-start classification: the rule, the setting's value,
- * and the trigger that keeps was_cold_start right.
+ * cold_start.c
+ *	  Cold-start classification: the rule, the setting's value, and the
+ *	  trigger that keeps was_cold_start right.
+ *
+ * The rule (a latency strictly above the threshold is a cold start) is
+ * IsColdStart() and nowhere else: loomlat.is_cold_start() exposes it to SQL
+ * and the trigger applies it when a row is written or its latency changes,
+ * so a summary's what-if threshold and the stored flag can never disagree
+ * about what the threshold means.
  */
 #include "postgres.h"
 
@@ -23,9 +30,7 @@ PG_FUNCTION_INFO_V1(loomlat_is_cold_start);
 PG_FUNCTION_INFO_V1(loomlat_is_cold_start_threshold);
 PG_FUNCTION_INFO_V1(loomlat_classify_cold_start);
 
-/*
- * Reject a latency that is not a finite number of milliseconds.
- */
+/* Reject a latency that is not a finite number of milliseconds. */
 static void
 CheckFiniteMs(double value, const char *what)
 {
@@ -38,9 +43,7 @@ CheckFiniteMs(double value, const char *what)
 		                       value > 0 ? "Infinity" : "-Infinity")));
 }
 
-/*
- * Reject a threshold outside the range the setting itself accepts.
- */
+/* Reject a threshold outside the range the setting itself accepts. */
 static void
 CheckThreshold(double threshold_ms)
 {
@@ -52,9 +55,7 @@ CheckThreshold(double threshold_ms)
 		                LOOMLAT_MAX_COLD_START_THRESHOLD_MS, float8out_internal(threshold_ms))));
 }
 
-/*
- * The rule: a cold start is a latency strictly above the threshold.
- */
+/* The rule: a cold start is a latency strictly above the threshold. */
 static bool
 IsColdStart(double latency_ms, double threshold_ms)
 {
@@ -62,27 +63,21 @@ IsColdStart(double latency_ms, double threshold_ms)
 	return latency_ms > threshold_ms;
 }
 
-/*
- * Current value of loomlat.cold_start_threshold_ms, in milliseconds.
- */
+/* Current value of loomlat.cold_start_threshold_ms, in milliseconds. */
 Datum
 loomlat_cold_start_threshold(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_FLOAT8(loomlat_cold_start_threshold_ms);
 }
 
-/*
- * is_cold_start(latency): classify against the setting.
- */
+/* is_cold_start(latency): classify against the setting. */
 Datum
 loomlat_is_cold_start(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(IsColdStart(PG_GETARG_FLOAT8(0), loomlat_cold_start_threshold_ms));
 }
 
-/*
- * is_cold_start(latency, threshold): classify against an explicit threshold.
- */
+/* is_cold_start(latency, threshold): classify against an explicit threshold. */
 Datum
 loomlat_is_cold_start_threshold(PG_FUNCTION_ARGS)
 {
@@ -92,9 +87,7 @@ loomlat_is_cold_start_threshold(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(IsColdStart(PG_GETARG_FLOAT8(0), threshold_ms));
 }
 
-/*
- * Convert a numeric column value to double, whatever its numeric type.
- */
+/* Convert a numeric column value to double, whatever its numeric type. */
 static double
 DatumGetMs(Datum value, Oid typid)
 {
@@ -120,9 +113,7 @@ DatumGetMs(Datum value, Oid typid)
 	pg_unreachable();
 }
 
-/*
- * Find a column by name; 0 when the table has none (or it was dropped).
- */
+/* Find a column by name; 0 when the table has none (or it was dropped). */
 static int
 ColumnNumber(TupleDesc tupdesc, const char *name)
 {
@@ -131,9 +122,7 @@ ColumnNumber(TupleDesc tupdesc, const char *name)
 	return attnum > 0 ? attnum : 0;
 }
 
-/*
- * Read a millisecond column of a tuple; false when it is NULL.
- */
+/* Read a millisecond column of a tuple; false when it is NULL. */
 static bool
 GetMsColumn(HeapTuple tuple, TupleDesc tupdesc, int attnum, double *value)
 {
@@ -146,9 +135,7 @@ GetMsColumn(HeapTuple tuple, TupleDesc tupdesc, int attnum, double *value)
 	return true;
 }
 
-/*
- * Reject NaN and infinite values in an optional millisecond column.
- */
+/* Reject NaN and infinite values in an optional millisecond column. */
 static void
 CheckOptionalMsColumn(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 {

@@ -6,10 +6,18 @@
  * part names that schema itself: @extschema@ would be pg_catalog.
  *
  * Security rules for every part (PostgreSQL, "Security Considerations for
- * Extensions"): plain CREATE only (no OR REPLACE / IF NOT EXISTS); every name
- * schema-qualified (loomlat.x, pg_catalog.f, OPERATOR(pg_catalog.=));
- * SQL and PL/pgSQL functions fix search_path = pg_catalog, pg_temp; no
- * SECURITY DEFINER.
+ * Extensions"): plain CREATE only (no OR REPLACE / IF NOT EXISTS); no
+ * SECURITY DEFINER; and one search_path rule:
+ *
+ *   Everything runs with search_path = pg_catalog, pg_temp: this script and
+ *   every upgrade script because CREATE / ALTER EXTENSION set it so (the
+ *   extension's schema is pg_catalog), and every SQL and PL/pgSQL function,
+ *   dynamic SQL included, because it is declared with
+ *   SET search_path = pg_catalog, pg_temp.  So built-in names are written
+ *   bare (float8, now(), =, format(), pg_class) and the extension's own
+ *   objects always as loomlat.x.  Only superusers can create objects in
+ *   pg_catalog, and pg_temp comes last, where functions and operators are
+ *   never looked up.  test/sql/install.sql checks every function's pin.
  */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION

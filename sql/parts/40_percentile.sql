@@ -8,17 +8,17 @@
  * to 1 GB (about 134 million values per worker and group).
  */
 
-CREATE FUNCTION loomlat.percentile_transfn(internal, pg_catalog.float8, pg_catalog.float8)
+CREATE FUNCTION loomlat.percentile_transfn(internal, float8, float8)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_percentile_transfn'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION loomlat.percentiles_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
+CREATE FUNCTION loomlat.percentiles_transfn(internal, float8, float8[])
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_percentiles_transfn'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION loomlat.latency_percentiles_transfn(internal, pg_catalog.float8)
+CREATE FUNCTION loomlat.latency_percentiles_transfn(internal, float8)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_latency_percentiles_transfn'
 LANGUAGE C PARALLEL SAFE;
@@ -29,22 +29,22 @@ AS 'MODULE_PATHNAME', 'loomlat_percentile_combine'
 LANGUAGE C PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.percentile_serialize(internal)
-RETURNS pg_catalog.bytea
+RETURNS bytea
 AS 'MODULE_PATHNAME', 'loomlat_percentile_serialize'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION loomlat.percentile_deserialize(pg_catalog.bytea, internal)
+CREATE FUNCTION loomlat.percentile_deserialize(bytea, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'loomlat_percentile_deserialize'
 LANGUAGE C STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.percentile_final(internal)
-RETURNS pg_catalog.float8
+RETURNS float8
 AS 'MODULE_PATHNAME', 'loomlat_percentile_final'
 LANGUAGE C STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.percentiles_final(internal)
-RETURNS pg_catalog.float8[]
+RETURNS float8[]
 AS 'MODULE_PATHNAME', 'loomlat_percentiles_final'
 LANGUAGE C STRICT PARALLEL SAFE;
 
@@ -55,7 +55,7 @@ LANGUAGE C STRICT PARALLEL SAFE;
  * the state stays valid for more rows and final calls, hence READ_ONLY,
  * which also allows window use.
  */
-CREATE AGGREGATE loomlat.percentile(value pg_catalog.float8, fraction pg_catalog.float8) (
+CREATE AGGREGATE loomlat.percentile(value float8, fraction float8) (
 	SFUNC = loomlat.percentile_transfn,
 	STYPE = internal,
 	SSPACE = 8192,
@@ -67,7 +67,7 @@ CREATE AGGREGATE loomlat.percentile(value pg_catalog.float8, fraction pg_catalog
 	PARALLEL = SAFE
 );
 
-CREATE AGGREGATE loomlat.percentiles(value pg_catalog.float8, fractions pg_catalog.float8[]) (
+CREATE AGGREGATE loomlat.percentiles(value float8, fractions float8[]) (
 	SFUNC = loomlat.percentiles_transfn,
 	STYPE = internal,
 	SSPACE = 8192,
@@ -79,7 +79,7 @@ CREATE AGGREGATE loomlat.percentiles(value pg_catalog.float8, fractions pg_catal
 	PARALLEL = SAFE
 );
 
-CREATE AGGREGATE loomlat.latency_percentiles(value pg_catalog.float8) (
+CREATE AGGREGATE loomlat.latency_percentiles(value float8) (
 	SFUNC = loomlat.latency_percentiles_transfn,
 	STYPE = internal,
 	SSPACE = 8192,
@@ -91,9 +91,9 @@ CREATE AGGREGATE loomlat.latency_percentiles(value pg_catalog.float8) (
 	PARALLEL = SAFE
 );
 
-COMMENT ON AGGREGATE loomlat.percentile(pg_catalog.float8, pg_catalog.float8) IS
+COMMENT ON AGGREGATE loomlat.percentile(float8, float8) IS
 	'percentile_cont(fraction) WITHIN GROUP (ORDER BY value), exactly, as a parallel plain aggregate';
-COMMENT ON AGGREGATE loomlat.percentiles(pg_catalog.float8, pg_catalog.float8[]) IS
+COMMENT ON AGGREGATE loomlat.percentiles(float8, float8[]) IS
 	'percentile_cont(fractions) WITHIN GROUP (ORDER BY value), exactly, as a parallel plain aggregate';
-COMMENT ON AGGREGATE loomlat.latency_percentiles(pg_catalog.float8) IS
+COMMENT ON AGGREGATE loomlat.latency_percentiles(float8) IS
 	'{p50, p95, p99} of value, exactly as percentile_cont(ARRAY[0.5, 0.95, 0.99])';

@@ -30,16 +30,26 @@ CREATE TYPE loomlat.agent_latency AS (
 	agent_name             text,
 	invocation_count       bigint,
 	cold_start_count       bigint,
-	cold_start_pct         pg_catalog.float8,
-	ttft_p50_ms            pg_catalog.float8,
-	ttft_p95_ms            pg_catalog.float8,
-	ttft_p99_ms            pg_catalog.float8,
-	cold_start_ttft_p50_ms pg_catalog.float8,
-	warm_ttft_p50_ms       pg_catalog.float8,
-	duration_p50_ms        pg_catalog.float8,
-	duration_p95_ms        pg_catalog.float8,
+	cold_start_pct         float8,
+	ttft_p50_ms            float8,
+	ttft_p95_ms            float8,
+	ttft_p99_ms            float8,
+	cold_start_ttft_p50_ms float8,
+	warm_ttft_p50_ms       float8,
+	duration_p50_ms        float8,
+	duration_p95_ms        float8,
 	slow                   boolean
 );
+
+/*
+ * The histogram-bound rules, for C and SQL alike (src/histogram.c): raises
+ * invalid_parameter_value unless bounds_ms is a non-empty one-dimensional
+ * array of finite, positive, strictly increasing milliseconds.
+ */
+CREATE FUNCTION loomlat.check_histogram_bounds(bounds_ms float8[])
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'loomlat_check_histogram_bounds'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 /*
  * Validate a histogram's upper bounds and name its buckets: bucket i (0-based)
@@ -47,9 +57,9 @@ CREATE TYPE loomlat.agent_latency AS (
  * open.  Labels are in seconds when every bound is whole seconds ("1-3s"),
  * otherwise in milliseconds ("250-500ms").
  */
-CREATE FUNCTION loomlat.histogram_buckets(bounds_ms pg_catalog.float8[])
+CREATE FUNCTION loomlat.histogram_buckets(bounds_ms float8[])
 	RETURNS TABLE (bucket_index integer, bucket text,
-				   lower_ms pg_catalog.float8, upper_ms pg_catalog.float8)
+				   lower_ms float8, upper_ms float8)
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -57,14 +67,7 @@ DECLARE
 	scale float8 := 1000;
 	unit  text := 's';
 BEGIN
-	IF array_ndims(bounds_ms) IS DISTINCT FROM 1
-	   OR EXISTS (SELECT FROM unnest(bounds_ms) WITH ORDINALITY AS b(ms, i)
-				  WHERE b.ms IS NULL OR NOT (b.ms > 0 AND b.ms < 'Infinity')
-					 OR b.ms <= bounds_ms[array_lower(bounds_ms, 1) + b.i::integer - 2]) THEN
-		RAISE EXCEPTION 'histogram bounds must be a non-empty one-dimensional array of finite,'
-						' positive, strictly increasing milliseconds, not %', coalesce(bounds_ms::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	PERFORM loomlat.check_histogram_bounds(bounds_ms);
 	IF EXISTS (SELECT FROM unnest(bounds_ms) AS b(ms) WHERE b.ms <> trunc(b.ms / 1000) * 1000) THEN
 		scale := 1;
 		unit := 'ms';
@@ -85,18 +88,18 @@ $$;
 CREATE TYPE loomlat.latency_stats AS (
 	invocation_count       bigint,
 	cold_start_count       bigint,
-	ttft_p50_ms            pg_catalog.float8,
-	ttft_p95_ms            pg_catalog.float8,
-	ttft_p99_ms            pg_catalog.float8,
-	cold_start_ttft_p50_ms pg_catalog.float8,
-	warm_ttft_p50_ms       pg_catalog.float8,
-	duration_p50_ms        pg_catalog.float8,
-	duration_p95_ms        pg_catalog.float8,
+	ttft_p50_ms            float8,
+	ttft_p95_ms            float8,
+	ttft_p99_ms            float8,
+	cold_start_ttft_p50_ms float8,
+	warm_ttft_p50_ms       float8,
+	duration_p50_ms        float8,
+	duration_p95_ms        float8,
 	ttft_histogram         bigint[]
 );
 
-CREATE FUNCTION loomlat.latency_stats_transfn(internal, pg_catalog.float8, pg_catalog.float8,
-												  boolean, pg_catalog.float8[])
+CREATE FUNCTION loomlat.latency_stats_transfn(internal, float8, float8,
+												  boolean, float8[])
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_transfn'
 	LANGUAGE C PARALLEL SAFE;
@@ -127,8 +130,8 @@ CREATE FUNCTION loomlat.latency_stats_deserialize(bytea, internal)
  * of cold (cold true) and warm (cold false) invocations, and TTFT counts per
  * bucket of bounds_ms (NULL: no histogram).
  */
-CREATE AGGREGATE loomlat.latency_stats(ttft_ms pg_catalog.float8, duration_ms pg_catalog.float8,
-										   cold boolean, bounds_ms pg_catalog.float8[]) (
+CREATE AGGREGATE loomlat.latency_stats(ttft_ms float8, duration_ms float8,
+										   cold boolean, bounds_ms float8[]) (
 	SFUNC = loomlat.latency_stats_transfn,
 	STYPE = internal,
 	FINALFUNC = loomlat.latency_stats_final,
@@ -146,9 +149,9 @@ CREATE TYPE loomlat.latency_stats_rollup AS (
 	agent_stats loomlat.latency_stats[]
 );
 
-CREATE FUNCTION loomlat.latency_stats_by_agent_transfn(internal, bigint, pg_catalog.float8,
-														   pg_catalog.float8, boolean,
-														   pg_catalog.float8[])
+CREATE FUNCTION loomlat.latency_stats_by_agent_transfn(internal, bigint, float8,
+														   float8, boolean,
+														   float8[])
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_latency_stats_by_agent_transfn'
 	LANGUAGE C PARALLEL SAFE;
@@ -178,9 +181,9 @@ CREATE FUNCTION loomlat.latency_stats_by_agent_deserialize(bytea, internal)
  * row: agent_id[i] (NULL last, for rows without one) has agent_stats[i],
  * ordered by agent_id; total is computed over every row's values.
  */
-CREATE AGGREGATE loomlat.latency_stats_by_agent(agent_id bigint, ttft_ms pg_catalog.float8,
-													duration_ms pg_catalog.float8, cold boolean,
-													bounds_ms pg_catalog.float8[]) (
+CREATE AGGREGATE loomlat.latency_stats_by_agent(agent_id bigint, ttft_ms float8,
+													duration_ms float8, cold boolean,
+													bounds_ms float8[]) (
 	SFUNC = loomlat.latency_stats_by_agent_transfn,
 	STYPE = internal,
 	FINALFUNC = loomlat.latency_stats_by_agent_final,
@@ -191,7 +194,7 @@ CREATE AGGREGATE loomlat.latency_stats_by_agent(agent_id bigint, ttft_ms pg_cata
 	PARALLEL = SAFE
 );
 
-CREATE FUNCTION loomlat.ttft_histogram_transfn(internal, pg_catalog.float8, pg_catalog.float8[])
+CREATE FUNCTION loomlat.ttft_histogram_transfn(internal, float8, float8[])
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'loomlat_ttft_histogram_transfn'
 	LANGUAGE C PARALLEL SAFE;
@@ -220,8 +223,8 @@ CREATE FUNCTION loomlat.ttft_histogram_deserialize(bytea, internal)
  * TTFT counts per bucket of bounds_ms, lower bound inclusive (the histogram
  * of latency_stats alone); NULL over no rows.
  */
-CREATE AGGREGATE loomlat.ttft_histogram_counts(ttft_ms pg_catalog.float8,
-												   bounds_ms pg_catalog.float8[]) (
+CREATE AGGREGATE loomlat.ttft_histogram_counts(ttft_ms float8,
+												   bounds_ms float8[]) (
 	SFUNC = loomlat.ttft_histogram_transfn,
 	STYPE = internal,
 	FINALFUNC = loomlat.ttft_histogram_final,
@@ -236,8 +239,8 @@ CREATE AGGREGATE loomlat.ttft_histogram_counts(ttft_ms pg_catalog.float8,
  * The column that references another table through a one-column foreign key:
  * that table and the referenced column, or nothing.
  */
-CREATE FUNCTION loomlat.referenced_column(rel pg_catalog.regclass, col name,
-											  OUT target pg_catalog.regclass, OUT target_col name)
+CREATE FUNCTION loomlat.referenced_column(rel regclass, col name,
+											  OUT target regclass, OUT target_col name)
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	BEGIN ATOMIC
@@ -259,8 +262,8 @@ CREATE FUNCTION loomlat.referenced_column(rel pg_catalog.regclass, col name,
  * yields (agent_id, agent_name) for $3.
  */
 CREATE FUNCTION loomlat.resolve_window(range text, agent_id bigint, as_of timestamptz,
-										   cold_start_threshold_ms pg_catalog.float8,
-										   source pg_catalog.regclass,
+										   cold_start_threshold_ms float8,
+										   source regclass,
 										   OUT window_start timestamptz,
 										   OUT rows_sql text, OUT agents_sql text)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -293,7 +296,7 @@ BEGIN
 		WHEN '7d' THEN interval '168 hours'
 		ELSE interval '720 hours' END;
 	-- is_cold_start() owns the rule and rejects a threshold it cannot use
-	PERFORM loomlat.is_cold_start(0::pg_catalog.float8, cold_start_threshold_ms);
+	PERFORM loomlat.is_cold_start(0::float8, cold_start_threshold_ms);
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'source must be a table, not NULL'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -390,10 +393,10 @@ $$;
  */
 CREATE FUNCTION loomlat.latency_rollup(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 										   min_invocations integer DEFAULT 1,
-										   as_of timestamptz DEFAULT pg_catalog.now(),
-										   cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-										   source pg_catalog.regclass DEFAULT 'loomlat.invocations',
-										   bounds_ms pg_catalog.float8[] DEFAULT NULL)
+										   as_of timestamptz DEFAULT now(),
+										   cold_start_threshold_ms float8 DEFAULT NULL,
+										   source regclass DEFAULT 'loomlat.invocations',
+										   bounds_ms float8[] DEFAULT NULL)
 	RETURNS TABLE (is_total boolean, agent loomlat.agent_latency, ttft_histogram bigint[])
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -444,9 +447,9 @@ $$;
  */
 CREATE FUNCTION loomlat.latency_by_agent(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 											 min_invocations integer DEFAULT 1,
-											 as_of timestamptz DEFAULT pg_catalog.now(),
-											 cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-											 source pg_catalog.regclass DEFAULT 'loomlat.invocations')
+											 as_of timestamptz DEFAULT now(),
+											 cold_start_threshold_ms float8 DEFAULT NULL,
+											 source regclass DEFAULT 'loomlat.invocations')
 	RETURNS SETOF loomlat.agent_latency
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -465,9 +468,9 @@ CREATE FUNCTION loomlat.latency_by_agent(range text DEFAULT '24h', agent_id bigi
  */
 CREATE FUNCTION loomlat.latency_summary(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 											min_invocations integer DEFAULT 1,
-											as_of timestamptz DEFAULT pg_catalog.now(),
-											cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-											source pg_catalog.regclass DEFAULT 'loomlat.invocations')
+											as_of timestamptz DEFAULT now(),
+											cold_start_threshold_ms float8 DEFAULT NULL,
+											source regclass DEFAULT 'loomlat.invocations')
 	RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -503,10 +506,10 @@ CREATE FUNCTION loomlat.latency_summary(range text DEFAULT '24h', agent_id bigin
  * inclusive); NULL TTFTs are in no bucket.
  */
 CREATE FUNCTION loomlat.ttft_histogram(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
-										   as_of timestamptz DEFAULT pg_catalog.now(),
-										   bounds_ms pg_catalog.float8[] DEFAULT '{1000,3000,5000,10000}',
-										   source pg_catalog.regclass DEFAULT 'loomlat.invocations')
-	RETURNS TABLE (bucket text, lower_ms pg_catalog.float8, upper_ms pg_catalog.float8, count bigint)
+										   as_of timestamptz DEFAULT now(),
+										   bounds_ms float8[] DEFAULT '{1000,3000,5000,10000}',
+										   source regclass DEFAULT 'loomlat.invocations')
+	RETURNS TABLE (bucket text, lower_ms float8, upper_ms float8, count bigint)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -526,30 +529,32 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION loomlat.latency_summary(text, bigint, integer, timestamptz, pg_catalog.float8,
-												pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.latency_summary(text, bigint, integer, timestamptz, float8,
+												regclass) IS
 	'Everything the Latency tab shows for the window (as_of - range, as_of], as one jsonb document';
-COMMENT ON FUNCTION loomlat.latency_by_agent(text, bigint, integer, timestamptz, pg_catalog.float8,
-												 pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.latency_by_agent(text, bigint, integer, timestamptz, float8,
+												 regclass) IS
 	'latency_summary''s agents as rows, one per agent with at least min_invocations, by agent_id';
-COMMENT ON FUNCTION loomlat.ttft_histogram(text, bigint, timestamptz, pg_catalog.float8[],
-											   pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.ttft_histogram(text, bigint, timestamptz, float8[],
+											   regclass) IS
 	'TTFT counts of the window per bucket of bounds_ms, lower bound inclusive';
-COMMENT ON FUNCTION loomlat.latency_rollup(text, bigint, integer, timestamptz, pg_catalog.float8,
-											   pg_catalog.regclass, pg_catalog.float8[]) IS
+COMMENT ON FUNCTION loomlat.latency_rollup(text, bigint, integer, timestamptz, float8,
+											   regclass, float8[]) IS
 	'The one scan behind latency_summary and latency_by_agent: a row per agent plus the total row';
-COMMENT ON AGGREGATE loomlat.latency_stats(pg_catalog.float8, pg_catalog.float8, boolean,
-											   pg_catalog.float8[]) IS
+COMMENT ON AGGREGATE loomlat.latency_stats(float8, float8, boolean,
+											   float8[]) IS
 	'Counts, exact TTFT and duration percentiles and TTFT histogram of a group of invocations';
-COMMENT ON AGGREGATE loomlat.latency_stats_by_agent(bigint, pg_catalog.float8, pg_catalog.float8,
-														boolean, pg_catalog.float8[]) IS
+COMMENT ON AGGREGATE loomlat.latency_stats_by_agent(bigint, float8, float8,
+														boolean, float8[]) IS
 	'latency_stats per agent and over all rows, in one pass without GROUP BY';
-COMMENT ON AGGREGATE loomlat.ttft_histogram_counts(pg_catalog.float8, pg_catalog.float8[]) IS
+COMMENT ON AGGREGATE loomlat.ttft_histogram_counts(float8, float8[]) IS
 	'TTFT counts per bucket of bounds_ms, lower bound inclusive';
-COMMENT ON FUNCTION loomlat.resolve_window(text, bigint, timestamptz, pg_catalog.float8,
-											   pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.resolve_window(text, bigint, timestamptz, float8,
+											   regclass) IS
 	'Internal: validates the summaries'' arguments and builds the SQL that reads a tracked table';
-COMMENT ON FUNCTION loomlat.histogram_buckets(pg_catalog.float8[]) IS
+COMMENT ON FUNCTION loomlat.check_histogram_bounds(float8[]) IS
+	'Internal: raises an error unless bounds_ms are usable histogram bounds';
+COMMENT ON FUNCTION loomlat.histogram_buckets(float8[]) IS
 	'Internal: validates histogram bounds and labels their buckets (0-1s, 1-3s, ..., >10s)';
-COMMENT ON FUNCTION loomlat.referenced_column(pg_catalog.regclass, name) IS
+COMMENT ON FUNCTION loomlat.referenced_column(regclass, name) IS
 	'Internal: the table and column a one-column foreign key on rel.col references';
