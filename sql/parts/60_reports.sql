@@ -47,7 +47,9 @@ CREATE FUNCTION loomlat.phase_layout()
  * [0, ttft_ms] (or [0, client_duration_ms]) summed over the invocations,
  * divided by the sum of their ttft_ms (client_duration_ms).  The row
  * "(other)" is the critical-path time no critical-path phase covers, so the
- * shares of the critical-path rows add up to 1.
+ * shares of the critical-path rows add up to 1.  Rows come by class, each
+ * class's phases in the order they happen (median start, then mean start),
+ * "(other)" last.
  */
 CREATE FUNCTION loomlat.phase_breakdown(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 										as_of timestamptz DEFAULT pg_catalog.now(),
@@ -148,7 +150,7 @@ BEGIN
 		   r.in_duration OPERATOR(pg_catalog./) NULLIF(t.duration_sum, 0::pg_catalog.float8),
 		   r.on_critical_path, r.overlaps_with
 	FROM phase_rows r JOIN totals t ON t.class OPERATOR(pg_catalog.=) r.class
-	ORDER BY r.class, r.is_other, r.start_p50 NULLS LAST, r.q[1] DESC NULLS LAST, r.phase;
+	ORDER BY r.class, r.is_other, r.start_p50 NULLS LAST, r.mean_start_ms, r.q[1] DESC NULLS LAST, r.phase;
 END
 $$;
 
