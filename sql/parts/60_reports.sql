@@ -24,7 +24,7 @@
  */
 CREATE FUNCTION loomlat.phase_layout()
 	RETURNS TABLE (phase text, on_critical_path boolean, overlaps_with text[])
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 10
 	SET search_path = pg_catalog, pg_temp
 	BEGIN ATOMIC
 		SELECT l.phase, l.on_critical_path, l.overlaps_with
@@ -87,49 +87,40 @@ BEGIN
 		WHERE i.client_invoke_time OPERATOR(pg_catalog.>) lo
 		  AND i.client_invoke_time OPERATOR(pg_catalog.<=) hi
 		  AND (agent IS NULL OR i.agent_id OPERATOR(pg_catalog.=) agent)),
-	-- every invocation in "all" and, when its class is known, in "cold" or "warm"
-	grouped AS (
-		SELECT c.class, inv.invocation_id, inv.ttft_ms, inv.client_duration_ms
-		FROM inv CROSS JOIN LATERAL (VALUES ('all'::text),
-											(CASE WHEN inv.cold THEN 'cold' WHEN NOT inv.cold THEN 'warm' END))
-								   AS c(class)
-		WHERE c.class IS NOT NULL),
-	totals AS (
-		SELECT g.class, pg_catalog.count(*) AS n, pg_catalog.sum(g.ttft_ms) AS ttft_sum,
-			   pg_catalog.sum(g.client_duration_ms) AS duration_sum
-		FROM grouped g GROUP BY g.class),
 	-- each phase and the part of it inside [0, ttft_ms] and [0, client_duration_ms]
 	parts AS (
-		SELECT g.class, g.invocation_id, p.phase, p.start_ms, p.duration_ms,
-			   coalesce(l.on_critical_path, false) AS on_critical_path, l.overlaps_with,
-			   CASE WHEN p.start_ms IS NOT NULL AND g.ttft_ms IS NOT NULL THEN
+		SELECT inv.invocation_id, inv.cold, p.phase, p.start_ms, p.duration_ms,
+			   CASE WHEN p.start_ms IS NOT NULL AND inv.ttft_ms IS NOT NULL THEN
 				   GREATEST(0::pg_catalog.float8,
-							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, g.ttft_ms)
+							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, inv.ttft_ms)
 							OPERATOR(pg_catalog.-) GREATEST(p.start_ms, 0::pg_catalog.float8)) END AS in_ttft,
-			   CASE WHEN p.start_ms IS NOT NULL AND g.client_duration_ms IS NOT NULL THEN
+			   CASE WHEN p.start_ms IS NOT NULL AND inv.client_duration_ms IS NOT NULL THEN
 				   GREATEST(0::pg_catalog.float8,
-							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, g.client_duration_ms)
+							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, inv.client_duration_ms)
 							OPERATOR(pg_catalog.-) GREATEST(p.start_ms, 0::pg_catalog.float8)) END AS in_duration
-		FROM grouped g
-			 JOIN loomlat.invocation_phases p ON p.invocation_id OPERATOR(pg_catalog.=) g.invocation_id
-			 LEFT JOIN loomlat.phase_layout() l
-				 ON l.phase OPERATOR(pg_catalog.=)
-					CASE WHEN pg_catalog.starts_with(p.phase, 'agent.') THEN 'agent.*' ELSE p.phase END),
+		FROM inv JOIN loomlat.invocation_phases p ON p.invocation_id OPERATOR(pg_catalog.=) inv.invocation_id),
+	layout AS (
+		SELECT l.phase, l.on_critical_path, l.overlaps_with FROM loomlat.phase_layout() l),
 	-- per invocation, the critical-path time outside token, first_token and stream
 	other AS (
-		SELECT g.class,
-			   g.ttft_ms OPERATOR(pg_catalog.-)
-				   coalesce(pg_catalog.sum(pa.in_ttft) FILTER (WHERE pa.on_critical_path),
-							0::pg_catalog.float8) AS in_ttft,
-			   g.client_duration_ms OPERATOR(pg_catalog.-)
-				   coalesce(pg_catalog.sum(pa.in_duration) FILTER (WHERE pa.on_critical_path),
-							0::pg_catalog.float8) AS in_duration
-		FROM grouped g
-			 LEFT JOIN parts pa ON pa.class OPERATOR(pg_catalog.=) g.class
-								AND pa.invocation_id OPERATOR(pg_catalog.=) g.invocation_id
-		GROUP BY g.class, g.invocation_id, g.ttft_ms, g.client_duration_ms),
+		SELECT inv.cold,
+			   inv.ttft_ms OPERATOR(pg_catalog.-) coalesce(c.in_ttft, 0::pg_catalog.float8) AS in_ttft,
+			   inv.client_duration_ms OPERATOR(pg_catalog.-) coalesce(c.in_duration, 0::pg_catalog.float8)
+				   AS in_duration
+		FROM inv
+			 LEFT JOIN (SELECT pa.invocation_id, pg_catalog.sum(pa.in_ttft) AS in_ttft,
+							   pg_catalog.sum(pa.in_duration) AS in_duration
+						FROM parts pa
+							 JOIN layout l ON l.phase OPERATOR(pg_catalog.=) pa.phase AND l.on_critical_path
+						GROUP BY pa.invocation_id) c
+			 ON c.invocation_id OPERATOR(pg_catalog.=) inv.invocation_id),
+	-- grouping sets: class "all" (cold not grouped), then "cold" and "warm"
+	totals AS (
+		SELECT GROUPING(inv.cold) AS all_classes, inv.cold, pg_catalog.sum(inv.ttft_ms) AS ttft_sum,
+			   pg_catalog.sum(inv.client_duration_ms) AS duration_sum
+		FROM inv GROUP BY GROUPING SETS ((), (inv.cold))),
 	phase_rows AS (
-		SELECT pa.class, pa.phase, pg_catalog.count(*) AS n,
+		SELECT GROUPING(pa.cold) AS all_classes, pa.cold, pa.phase, pg_catalog.count(*) AS n,
 			   loomlat.percentiles(pa.duration_ms, '{0.5,0.95}') AS q,
 			   pg_catalog.avg(pa.duration_ms) AS mean_ms, pg_catalog.avg(pa.start_ms) AS mean_start_ms,
 			   -- a phase that cannot be placed on the timeline has no share
@@ -137,20 +128,31 @@ BEGIN
 					THEN pg_catalog.sum(pa.in_ttft) END AS in_ttft,
 			   CASE WHEN pg_catalog.bool_and(pa.start_ms IS NOT NULL)
 					THEN pg_catalog.sum(pa.in_duration) END AS in_duration,
-			   pa.on_critical_path, pa.overlaps_with,
 			   loomlat.percentile(pa.start_ms, 0.5) AS start_p50, false AS is_other
-		FROM parts pa GROUP BY pa.class, pa.phase, pa.on_critical_path, pa.overlaps_with
+		FROM parts pa
+		GROUP BY GROUPING SETS ((pa.phase), (pa.cold, pa.phase))
 		UNION ALL
-		SELECT o.class, '(other)', pg_catalog.count(*), loomlat.percentiles(o.in_duration, '{0.5,0.95}'),
-			   pg_catalog.avg(o.in_duration), NULL, pg_catalog.sum(o.in_ttft), pg_catalog.sum(o.in_duration),
-			   true, '{}', NULL, true
-		FROM other o GROUP BY o.class)
-	SELECT r.class, r.phase, r.n, r.q[1], r.q[2], r.mean_ms, r.mean_start_ms,
+		SELECT GROUPING(o.cold), o.cold, '(other)', pg_catalog.count(*),
+			   loomlat.percentiles(o.in_duration, '{0.5,0.95}'), pg_catalog.avg(o.in_duration), NULL,
+			   pg_catalog.sum(o.in_ttft), pg_catalog.sum(o.in_duration), NULL, true
+		FROM other o GROUP BY GROUPING SETS ((), (o.cold))
+		HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0)
+	SELECT CASE WHEN r.all_classes OPERATOR(pg_catalog.=) 1 THEN 'all'
+				WHEN r.cold THEN 'cold' ELSE 'warm' END AS class,
+		   r.phase, r.n, r.q[1], r.q[2], r.mean_ms, r.mean_start_ms,
 		   r.in_ttft OPERATOR(pg_catalog./) NULLIF(t.ttft_sum, 0::pg_catalog.float8),
 		   r.in_duration OPERATOR(pg_catalog./) NULLIF(t.duration_sum, 0::pg_catalog.float8),
-		   r.on_critical_path, r.overlaps_with
-	FROM phase_rows r JOIN totals t ON t.class OPERATOR(pg_catalog.=) r.class
-	ORDER BY r.class, r.is_other, r.start_p50 NULLS LAST, r.mean_start_ms, r.q[1] DESC NULLS LAST, r.phase;
+		   r.is_other OR coalesce(l.on_critical_path, false),
+		   CASE WHEN r.is_other THEN '{}' ELSE l.overlaps_with END
+	FROM phase_rows r
+		 JOIN totals t ON t.all_classes OPERATOR(pg_catalog.=) r.all_classes
+						  AND (r.all_classes OPERATOR(pg_catalog.=) 1 OR t.cold OPERATOR(pg_catalog.=) r.cold)
+		 LEFT JOIN layout l
+			 ON l.phase OPERATOR(pg_catalog.=)
+				CASE WHEN pg_catalog.starts_with(r.phase, 'agent.') THEN 'agent.*' ELSE r.phase END
+	-- invocations of unknown class are in "all" only
+	WHERE r.all_classes OPERATOR(pg_catalog.=) 1 OR r.cold IS NOT NULL
+	ORDER BY 1, r.is_other, r.start_p50 NULLS LAST, r.mean_start_ms, r.q[1] DESC NULLS LAST, r.phase;
 END
 $$;
 
