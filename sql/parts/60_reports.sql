@@ -28,7 +28,7 @@ CREATE FUNCTION loomlat.phase_layout()
 	SET search_path = pg_catalog, pg_temp
 	BEGIN ATOMIC
 		SELECT l.phase, l.on_critical_path, l.overlaps_with
-		FROM (VALUES ('token', true, '{db}'::text[]),
+		FROM (VALUES ('token', true, '{db}'::pg_catalog.text[]),
 					 ('db', false, '{token,first_token}'),
 					 ('dns', false, '{first_token}'),
 					 ('connect', false, '{first_token}'),
@@ -140,10 +140,12 @@ BEGIN
 	SELECT CASE WHEN r.all_classes OPERATOR(pg_catalog.=) 1 THEN 'all'
 				WHEN r.cold THEN 'cold' ELSE 'warm' END AS class,
 		   r.phase, r.n, r.q[1], r.q[2], r.mean_ms, r.mean_start_ms,
-		   r.in_ttft OPERATOR(pg_catalog./) NULLIF(t.ttft_sum, 0::pg_catalog.float8),
-		   r.in_duration OPERATOR(pg_catalog./) NULLIF(t.duration_sum, 0::pg_catalog.float8),
+		   CASE WHEN t.ttft_sum OPERATOR(pg_catalog.>) 0::pg_catalog.float8
+				THEN r.in_ttft OPERATOR(pg_catalog./) t.ttft_sum END,
+		   CASE WHEN t.duration_sum OPERATOR(pg_catalog.>) 0::pg_catalog.float8
+				THEN r.in_duration OPERATOR(pg_catalog./) t.duration_sum END,
 		   r.is_other OR coalesce(l.on_critical_path, false),
-		   CASE WHEN r.is_other THEN '{}' ELSE l.overlaps_with END
+		   CASE WHEN r.is_other THEN '{}'::pg_catalog.text[] ELSE l.overlaps_with END
 	FROM phase_rows r
 		 JOIN totals t ON t.all_classes OPERATOR(pg_catalog.=) r.all_classes
 						  AND (r.all_classes OPERATOR(pg_catalog.=) 1 OR t.cold OPERATOR(pg_catalog.=) r.cold)
@@ -188,8 +190,10 @@ BEGIN
 	FROM loomlat.resolve_window(latency_over_time.range, agent, hi, threshold, latency_over_time.source);
 	-- lengths in seconds as extract() counts them (1 day = 24 h), exact numerics
 	width := pg_catalog.extract('epoch', coalesce(latency_over_time.bucket,
-		CASE latency_over_time.range WHEN '1h' THEN interval '1 minute' WHEN '24h' THEN interval '15 minutes'
-			 WHEN '7d' THEN interval '1 hour' ELSE interval '6 hours' END));
+		CASE WHEN latency_over_time.range OPERATOR(pg_catalog.=) '1h' THEN interval '1 minute'
+			 WHEN latency_over_time.range OPERATOR(pg_catalog.=) '24h' THEN interval '15 minutes'
+			 WHEN latency_over_time.range OPERATOR(pg_catalog.=) '7d' THEN interval '1 hour'
+			 ELSE interval '6 hours' END));
 	IF NOT width OPERATOR(pg_catalog.>) 0 THEN
 		RAISE EXCEPTION 'bucket must be a positive interval, not %', latency_over_time.bucket
 			USING ERRCODE = 'invalid_parameter_value';
@@ -243,7 +247,8 @@ BEGIN
 			INTO stats
 			USING bucket_start, bucket_end, agent, threshold;
 		invocations := stats.n;
-		cold_start_pct := stats.cold::pg_catalog.float8 OPERATOR(pg_catalog./) NULLIF(stats.n, 0);
+		cold_start_pct := CASE WHEN stats.n OPERATOR(pg_catalog.>) 0
+							   THEN stats.cold::pg_catalog.float8 OPERATOR(pg_catalog./) stats.n END;
 		ttft_p50_ms := stats.q[1];
 		ttft_p95_ms := stats.q[2];
 		ttft_p99_ms := stats.q[3];
@@ -273,15 +278,15 @@ BEGIN
 	END IF;
 	ms := ttft_ms::pg_catalog.numeric;
 	IF pg_catalog.round(ms) OPERATOR(pg_catalog.<) 1000 THEN
-		RETURN pg_catalog.round(ms)::text OPERATOR(pg_catalog.||) 'ms';
+		RETURN pg_catalog.round(ms)::pg_catalog.text OPERATOR(pg_catalog.||) 'ms';
 	END IF;
 	IF pg_catalog.round(ms OPERATOR(pg_catalog./) 1000, 1) OPERATOR(pg_catalog.<) 60 THEN
-		RETURN pg_catalog.round(ms OPERATOR(pg_catalog./) 1000, 1)::text OPERATOR(pg_catalog.||) 's';
+		RETURN pg_catalog.round(ms OPERATOR(pg_catalog./) 1000, 1)::pg_catalog.text OPERATOR(pg_catalog.||) 's';
 	END IF;
 	RETURN pg_catalog.format('%sm %ss',
 							 pg_catalog.div(pg_catalog.round(ms OPERATOR(pg_catalog./) 1000), 60),
 							 pg_catalog.lpad(pg_catalog.mod(pg_catalog.round(ms OPERATOR(pg_catalog./) 1000),
-															60)::text, 2, '0'));
+															60)::pg_catalog.text, 2, '0'));
 END
 $$;
 
@@ -317,7 +322,7 @@ BEGIN
 							 ON l.phase OPERATOR(pg_catalog.=)
 								CASE WHEN pg_catalog.starts_with(p.phase, 'agent.') THEN 'agent.*' ELSE p.phase END
 					WHERE p.invocation_id OPERATOR(pg_catalog.=) i.invocation_id),
-				   '[]'::jsonb))
+				   '[]'::pg_catalog.jsonb))
 	INTO detail
 	FROM loomlat.invocations i
 		 LEFT JOIN loomlat.agents a ON a.agent_id OPERATOR(pg_catalog.=) i.agent_id

@@ -360,6 +360,22 @@ FROM clean c
 ORDER BY 1;
 RESET search_path;
 RESET ROLE;
+-- Row-level security applies: an analyst limited to agent 9201 sees its
+-- invocations only, and another agent's invocation "does not exist".
+SELECT count(*) AS support_24h FROM fx
+WHERE agent_id = 9201 AND t > '2032-01-09 12:00:00+00' AND t <= '2032-01-10 12:00:00+00' \gset
+ALTER TABLE loomlat.invocations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reports_support_only ON loomlat.invocations TO regress_reports_analyst USING (agent_id = 9201);
+SET ROLE regress_reports_analyst;
+SELECT loomlat.invocation_detail(md5('reports' || 16)::uuid)->>'agent_name' AS visible_agent,
+	   loomlat.invocation_detail(md5('reports' || 15)::uuid) IS NULL AS other_agent_hidden,
+	   (SELECT sum(invocations) FROM loomlat.latency_over_time('24h', as_of => '2032-01-10 12:00:00+00'))
+		   = :support_24h AS over_time_counts_own,
+	   (SELECT invocation_count FROM loomlat.phase_breakdown('24h', as_of => '2032-01-10 12:00:00+00')
+		WHERE class = 'all' AND phase = '(other)') = :support_24h AS breakdown_counts_own;
+RESET ROLE;
+DROP POLICY reports_support_only ON loomlat.invocations;
+ALTER TABLE loomlat.invocations DISABLE ROW LEVEL SECURITY;
 \set VERBOSITY terse
 SET ROLE regress_reports_nobody;
 SELECT * FROM loomlat.phase_breakdown('24h');
