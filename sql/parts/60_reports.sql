@@ -1,0 +1,344 @@
+/*
+ * Reports for analysts and backends: where an invocation's time goes
+ * (phase_breakdown), how latency moves over the window (latency_over_time),
+ * and one invocation as the detail page shows it (invocation_detail, with
+ * ttft_display as the one display rule for TTFT).
+ *
+ * The window and every argument the summaries share are checked by
+ * resolve_window(), so the reports fail exactly as latency_summary() does.
+ * Phases exist only in loomlat.invocation_phases: phase_breakdown() on a
+ * tracked table is an error; latency_over_time() reads a tracked table
+ * through resolve_window()'s SQL.  Nothing here is SECURITY DEFINER: the
+ * caller's privileges and row-level security apply.
+ */
+
+/*
+ * Where each phase the ingestor writes sits on an invocation's timeline.
+ * The critical path is token -> first_token -> stream: the request waits for
+ * the token, TTFT ends first_token and stream runs from there to the end, so
+ * the three never overlap and, with the gaps between them, tile
+ * [0, client_duration_ms].  Every other phase runs alongside them: "db" (the
+ * pending row) is never waited for, dns/connect/tls/first_byte and
+ * first_reasoning lie inside first_token, and the agent reports agent.<name>
+ * from inside the request.  agent.* stands for every agent.<name> phase.
+ */
+CREATE FUNCTION loomlat.phase_layout()
+	RETURNS TABLE (phase text, on_critical_path boolean, overlaps_with text[])
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 10
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		SELECT l.phase, l.on_critical_path, l.overlaps_with
+		FROM (VALUES ('token', true, '{db}'::pg_catalog.text[]),
+					 ('db', false, '{token,first_token}'),
+					 ('dns', false, '{first_token}'),
+					 ('connect', false, '{first_token}'),
+					 ('tls', false, '{first_token}'),
+					 ('first_byte', false, '{first_token}'),
+					 ('first_reasoning', false, '{first_token}'),
+					 ('first_token', true, '{db,dns,connect,tls,first_byte,first_reasoning,agent.*}'),
+					 ('stream', true, '{agent.*}'),
+					 ('agent.*', false, '{first_token,stream}')) AS l(phase, on_critical_path, overlaps_with);
+	END;
+
+/*
+ * For a window's invocations, split into all / cold / warm, each phase's
+ * count, duration percentiles and mean, mean start, and share of the
+ * class's total TTFT and total duration: the part of the phase that lies in
+ * [0, ttft_ms] (or [0, client_duration_ms]) summed over the invocations,
+ * divided by the sum of their ttft_ms (client_duration_ms).  The row
+ * "(other)" is the critical-path time no critical-path phase covers, so the
+ * shares of the critical-path rows add up to 1.  Rows come by class, each
+ * class's phases in the order they happen (median start, then mean start),
+ * "(other)" last.
+ */
+CREATE FUNCTION loomlat.phase_breakdown(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+										as_of timestamptz DEFAULT pg_catalog.now(),
+										cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
+										source pg_catalog.regclass DEFAULT 'loomlat.invocations')
+	RETURNS TABLE (class text, phase text, invocation_count bigint,
+				   p50_ms pg_catalog.float8, p95_ms pg_catalog.float8, mean_ms pg_catalog.float8,
+				   mean_start_ms pg_catalog.float8, ttft_share pg_catalog.float8,
+				   duration_share pg_catalog.float8, on_critical_path boolean, overlaps_with text[])
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+#variable_conflict use_column
+DECLARE
+	lo        timestamptz;
+	hi        CONSTANT timestamptz := phase_breakdown.as_of;
+	agent     CONSTANT bigint := phase_breakdown.agent_id;
+	threshold CONSTANT pg_catalog.float8 := phase_breakdown.cold_start_threshold_ms;
+BEGIN
+	SELECT w.window_start INTO lo
+	FROM loomlat.resolve_window(phase_breakdown.range, agent, hi, threshold, phase_breakdown.source) w;
+	IF phase_breakdown.source OPERATOR(pg_catalog.<>) 'loomlat.invocations'::pg_catalog.regclass THEN
+		RAISE EXCEPTION 'phase_breakdown() reads phases from loomlat.invocation_phases; table % has none',
+			phase_breakdown.source
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'latency_summary() and latency_over_time() read tracked tables.';
+	END IF;
+
+	RETURN QUERY
+	WITH inv AS (
+		SELECT i.invocation_id, i.ttft_ms, i.client_duration_ms,
+			   CASE WHEN threshold IS NULL THEN i.was_cold_start
+					ELSE loomlat.is_cold_start(i.cold_start_latency_ms, threshold) END AS cold
+		FROM loomlat.invocations i
+		WHERE i.client_invoke_time OPERATOR(pg_catalog.>) lo
+		  AND i.client_invoke_time OPERATOR(pg_catalog.<=) hi
+		  AND (agent IS NULL OR i.agent_id OPERATOR(pg_catalog.=) agent)),
+	-- each phase and the part of it inside [0, ttft_ms] and [0, client_duration_ms]
+	parts AS (
+		SELECT inv.invocation_id, inv.cold, p.phase, p.start_ms, p.duration_ms,
+			   CASE WHEN p.start_ms IS NOT NULL AND inv.ttft_ms IS NOT NULL THEN
+				   GREATEST(0::pg_catalog.float8,
+							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, inv.ttft_ms)
+							OPERATOR(pg_catalog.-) GREATEST(p.start_ms, 0::pg_catalog.float8)) END AS in_ttft,
+			   CASE WHEN p.start_ms IS NOT NULL AND inv.client_duration_ms IS NOT NULL THEN
+				   GREATEST(0::pg_catalog.float8,
+							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, inv.client_duration_ms)
+							OPERATOR(pg_catalog.-) GREATEST(p.start_ms, 0::pg_catalog.float8)) END AS in_duration
+		FROM inv JOIN loomlat.invocation_phases p ON p.invocation_id OPERATOR(pg_catalog.=) inv.invocation_id),
+	layout AS (
+		SELECT l.phase, l.on_critical_path, l.overlaps_with FROM loomlat.phase_layout() l),
+	-- per invocation, the critical-path time outside token, first_token and stream
+	other AS (
+		SELECT inv.cold,
+			   inv.ttft_ms OPERATOR(pg_catalog.-) coalesce(c.in_ttft, 0::pg_catalog.float8) AS in_ttft,
+			   inv.client_duration_ms OPERATOR(pg_catalog.-) coalesce(c.in_duration, 0::pg_catalog.float8)
+				   AS in_duration
+		FROM inv
+			 LEFT JOIN (SELECT pa.invocation_id, pg_catalog.sum(pa.in_ttft) AS in_ttft,
+							   pg_catalog.sum(pa.in_duration) AS in_duration
+						FROM parts pa
+							 JOIN layout l ON l.phase OPERATOR(pg_catalog.=) pa.phase AND l.on_critical_path
+						GROUP BY pa.invocation_id) c
+			 ON c.invocation_id OPERATOR(pg_catalog.=) inv.invocation_id),
+	-- grouping sets: class "all" (cold not grouped), then "cold" and "warm"
+	totals AS (
+		SELECT GROUPING(inv.cold) AS all_classes, inv.cold, pg_catalog.sum(inv.ttft_ms) AS ttft_sum,
+			   pg_catalog.sum(inv.client_duration_ms) AS duration_sum
+		FROM inv GROUP BY GROUPING SETS ((), (inv.cold))),
+	phase_rows AS (
+		SELECT GROUPING(pa.cold) AS all_classes, pa.cold, pa.phase, pg_catalog.count(*) AS n,
+			   loomlat.percentiles(pa.duration_ms, '{0.5,0.95}') AS q,
+			   pg_catalog.avg(pa.duration_ms) AS mean_ms, pg_catalog.avg(pa.start_ms) AS mean_start_ms,
+			   -- a phase that cannot be placed on the timeline has no share
+			   CASE WHEN pg_catalog.bool_and(pa.start_ms IS NOT NULL)
+					THEN pg_catalog.sum(pa.in_ttft) END AS in_ttft,
+			   CASE WHEN pg_catalog.bool_and(pa.start_ms IS NOT NULL)
+					THEN pg_catalog.sum(pa.in_duration) END AS in_duration,
+			   loomlat.percentile(pa.start_ms, 0.5) AS start_p50, false AS is_other
+		FROM parts pa
+		GROUP BY GROUPING SETS ((pa.phase), (pa.cold, pa.phase))
+		UNION ALL
+		SELECT GROUPING(o.cold), o.cold, '(other)', pg_catalog.count(*),
+			   loomlat.percentiles(o.in_duration, '{0.5,0.95}'), pg_catalog.avg(o.in_duration), NULL,
+			   pg_catalog.sum(o.in_ttft), pg_catalog.sum(o.in_duration), NULL, true
+		FROM other o GROUP BY GROUPING SETS ((), (o.cold))
+		HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0)
+	SELECT CASE WHEN r.all_classes OPERATOR(pg_catalog.=) 1 THEN 'all'
+				WHEN r.cold THEN 'cold' ELSE 'warm' END AS class,
+		   r.phase, r.n, r.q[1], r.q[2], r.mean_ms, r.mean_start_ms,
+		   CASE WHEN t.ttft_sum OPERATOR(pg_catalog.>) 0::pg_catalog.float8
+				THEN r.in_ttft OPERATOR(pg_catalog./) t.ttft_sum END,
+		   CASE WHEN t.duration_sum OPERATOR(pg_catalog.>) 0::pg_catalog.float8
+				THEN r.in_duration OPERATOR(pg_catalog./) t.duration_sum END,
+		   r.is_other OR coalesce(l.on_critical_path, false),
+		   CASE WHEN r.is_other THEN '{}'::pg_catalog.text[] ELSE l.overlaps_with END
+	FROM phase_rows r
+		 JOIN totals t ON t.all_classes OPERATOR(pg_catalog.=) r.all_classes
+						  AND (r.all_classes OPERATOR(pg_catalog.=) 1 OR t.cold OPERATOR(pg_catalog.=) r.cold)
+		 LEFT JOIN layout l
+			 ON l.phase OPERATOR(pg_catalog.=)
+				CASE WHEN pg_catalog.starts_with(r.phase, 'agent.') THEN 'agent.*' ELSE r.phase END
+	-- invocations of unknown class are in "all" only
+	WHERE r.all_classes OPERATOR(pg_catalog.=) 1 OR r.cold IS NOT NULL
+	ORDER BY 1, r.is_other, r.start_p50 NULLS LAST, r.mean_start_ms, r.q[1] DESC NULLS LAST, r.phase;
+END
+$$;
+
+/*
+ * Invocation count, cold-start share, TTFT p50/p95/p99 and errors per time
+ * bucket of the window.  Buckets are (as_of - (k+1)*bucket, as_of - k*bucket],
+ * so the last ends at as_of; the first is cut at the window's start.  Every
+ * bucket is returned, an empty one with 0 invocations.
+ */
+CREATE FUNCTION loomlat.latency_over_time(range text DEFAULT '24h', bucket interval DEFAULT NULL,
+										  agent_id bigint DEFAULT NULL,
+										  as_of timestamptz DEFAULT pg_catalog.now(),
+										  cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
+										  source pg_catalog.regclass DEFAULT 'loomlat.invocations')
+	RETURNS TABLE (bucket_start timestamptz, bucket_end timestamptz, invocations bigint,
+				   cold_start_pct pg_catalog.float8, ttft_p50_ms pg_catalog.float8,
+				   ttft_p95_ms pg_catalog.float8, ttft_p99_ms pg_catalog.float8, errors bigint)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+#variable_conflict use_column
+DECLARE
+	w         record;
+	hi        CONSTANT timestamptz := latency_over_time.as_of;
+	agent     CONSTANT bigint := latency_over_time.agent_id;
+	threshold CONSTANT pg_catalog.float8 := latency_over_time.cold_start_threshold_ms;
+	width     pg_catalog.numeric;
+	n         pg_catalog.numeric;
+	b         bigint;
+	stats     record;
+BEGIN
+	SELECT * INTO w
+	FROM loomlat.resolve_window(latency_over_time.range, agent, hi, threshold, latency_over_time.source);
+	-- lengths in seconds as extract() counts them (1 day = 24 h), exact numerics
+	width := pg_catalog.extract('epoch', coalesce(latency_over_time.bucket,
+		CASE WHEN latency_over_time.range OPERATOR(pg_catalog.=) '1h' THEN interval '1 minute'
+			 WHEN latency_over_time.range OPERATOR(pg_catalog.=) '24h' THEN interval '15 minutes'
+			 WHEN latency_over_time.range OPERATOR(pg_catalog.=) '7d' THEN interval '1 hour'
+			 ELSE interval '6 hours' END));
+	IF NOT width OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'bucket must be a positive interval, not %', latency_over_time.bucket
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	n := pg_catalog.ceil(pg_catalog.extract('epoch', hi OPERATOR(pg_catalog.-) w.window_start)
+						 OPERATOR(pg_catalog./) width);
+	IF n OPERATOR(pg_catalog.>) 10000 THEN
+		RAISE EXCEPTION 'bucket % makes % buckets of range %, more than 10000',
+			latency_over_time.bucket, n, latency_over_time.range
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	IF latency_over_time.source OPERATOR(pg_catalog.=) 'loomlat.invocations'::pg_catalog.regclass THEN
+		-- one scan: each row goes to bucket floor((as_of - time) / width)
+		RETURN QUERY
+		WITH per_bucket AS (
+			SELECT pg_catalog.floor(pg_catalog.extract('epoch', hi OPERATOR(pg_catalog.-) i.client_invoke_time)
+									OPERATOR(pg_catalog./) width)::bigint AS k,
+				   pg_catalog.count(*) AS n,
+				   pg_catalog.count(*) FILTER (WHERE CASE WHEN threshold IS NULL THEN i.was_cold_start
+					   ELSE loomlat.is_cold_start(i.cold_start_latency_ms, threshold) END) AS cold,
+				   loomlat.latency_percentiles(i.ttft_ms) AS q,
+				   pg_catalog.count(*) FILTER (WHERE i.status OPERATOR(pg_catalog.=)
+													 'error'::loomlat.invocation_status) AS errors
+			FROM loomlat.invocations i
+			WHERE i.client_invoke_time OPERATOR(pg_catalog.>) w.window_start
+			  AND i.client_invoke_time OPERATOR(pg_catalog.<=) hi
+			  AND (agent IS NULL OR i.agent_id OPERATOR(pg_catalog.=) agent)
+			GROUP BY 1)
+		SELECT GREATEST(hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => ((k.k OPERATOR(pg_catalog.+) 1)
+						OPERATOR(pg_catalog.*) width)::pg_catalog.float8), w.window_start),
+			   hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => (k.k OPERATOR(pg_catalog.*) width)::pg_catalog.float8),
+			   coalesce(p.n, 0), p.cold::pg_catalog.float8 OPERATOR(pg_catalog./) p.n,
+			   p.q[1], p.q[2], p.q[3], coalesce(p.errors, 0)
+		FROM pg_catalog.generate_series(0::bigint, n::bigint OPERATOR(pg_catalog.-) 1) AS k(k)
+			 LEFT JOIN per_bucket p ON p.k OPERATOR(pg_catalog.=) k.k
+		ORDER BY k.k DESC;
+		RETURN;
+	END IF;
+
+	-- A tracked table: resolve_window()'s rows carry no time and no status,
+	-- so each bucket is its own query and errors are unknown.
+	FOR b IN SELECT g FROM pg_catalog.generate_series(n::bigint OPERATOR(pg_catalog.-) 1, 0, -1) AS g LOOP
+		bucket_start := GREATEST(hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs =>
+							((b OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.*) width)::pg_catalog.float8),
+							w.window_start);
+		bucket_end := hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs =>
+							(b OPERATOR(pg_catalog.*) width)::pg_catalog.float8);
+		EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) AS n, pg_catalog.count(*) FILTER (WHERE r.cold) AS cold,'
+								  ' loomlat.latency_percentiles(r.ttft_ms) AS q FROM (%s) r', w.rows_sql)
+			INTO stats
+			USING bucket_start, bucket_end, agent, threshold;
+		invocations := stats.n;
+		cold_start_pct := CASE WHEN stats.n OPERATOR(pg_catalog.>) 0
+							   THEN stats.cold::pg_catalog.float8 OPERATOR(pg_catalog./) stats.n END;
+		ttft_p50_ms := stats.q[1];
+		ttft_p95_ms := stats.q[2];
+		ttft_p99_ms := stats.q[3];
+		errors := NULL;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+/*
+ * The one display rule for a TTFT: under 1000 ms whole milliseconds ("850ms"),
+ * under 60 s seconds with one decimal ("1.2s"), from there minutes and whole
+ * seconds ("1m 05s").  Each step rounds half away from zero and moves up a
+ * unit when the rounding reaches it: 999.5 ms is "1.0s", 59.95 s "1m 00s".
+ */
+CREATE FUNCTION loomlat.ttft_display(ttft_ms pg_catalog.float8) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	ms pg_catalog.numeric;
+BEGIN
+	IF NOT (ttft_ms OPERATOR(pg_catalog.>=) 0::pg_catalog.float8
+			AND ttft_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8) THEN
+		RAISE EXCEPTION 'ttft_ms must be a finite number of milliseconds, 0 or more, not %', ttft_ms
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	ms := ttft_ms::pg_catalog.numeric;
+	IF pg_catalog.round(ms) OPERATOR(pg_catalog.<) 1000 THEN
+		RETURN pg_catalog.round(ms)::pg_catalog.text OPERATOR(pg_catalog.||) 'ms';
+	END IF;
+	IF pg_catalog.round(ms OPERATOR(pg_catalog./) 1000, 1) OPERATOR(pg_catalog.<) 60 THEN
+		RETURN pg_catalog.round(ms OPERATOR(pg_catalog./) 1000, 1)::pg_catalog.text OPERATOR(pg_catalog.||) 's';
+	END IF;
+	RETURN pg_catalog.format('%sm %ss',
+							 pg_catalog.div(pg_catalog.round(ms OPERATOR(pg_catalog./) 1000), 60),
+							 pg_catalog.lpad(pg_catalog.mod(pg_catalog.round(ms OPERATOR(pg_catalog./) 1000),
+															60)::pg_catalog.text, 2, '0'));
+END
+$$;
+
+/*
+ * One invocation as its detail page shows it: every stored field, the agent's
+ * name, ttft_display, the cold/warm badge, and its phases by start.  NULL
+ * when there is no such invocation, or none the caller may see.
+ */
+CREATE FUNCTION loomlat.invocation_detail(invocation_id uuid) RETURNS jsonb
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	id     CONSTANT uuid := invocation_detail.invocation_id;
+	detail jsonb;
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'invocation_id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT pg_catalog.to_jsonb(i) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+			   'agent_name', a.name,
+			   'ttft_display', loomlat.ttft_display(i.ttft_ms),
+			   'badge', CASE WHEN i.was_cold_start THEN 'cold' WHEN NOT i.was_cold_start THEN 'warm' END,
+			   'phases', coalesce(
+				   (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							   'phase', p.phase, 'start_ms', p.start_ms, 'duration_ms', p.duration_ms,
+							   'end_ms', p.start_ms OPERATOR(pg_catalog.+) p.duration_ms,
+							   'on_critical_path', coalesce(l.on_critical_path, false))
+						   ORDER BY p.start_ms NULLS LAST, p.duration_ms DESC, p.phase)
+					FROM loomlat.invocation_phases p
+						 LEFT JOIN loomlat.phase_layout() l
+							 ON l.phase OPERATOR(pg_catalog.=)
+								CASE WHEN pg_catalog.starts_with(p.phase, 'agent.') THEN 'agent.*' ELSE p.phase END
+					WHERE p.invocation_id OPERATOR(pg_catalog.=) i.invocation_id),
+				   '[]'::pg_catalog.jsonb))
+	INTO detail
+	FROM loomlat.invocations i
+		 LEFT JOIN loomlat.agents a ON a.agent_id OPERATOR(pg_catalog.=) i.agent_id
+	WHERE i.invocation_id OPERATOR(pg_catalog.=) id;
+	RETURN detail;
+END
+$$;
+
+COMMENT ON FUNCTION loomlat.phase_layout() IS
+	'Internal: the ingestor''s phases, whether each is on the critical path (token, first_token, stream) and what it overlaps';
+COMMENT ON FUNCTION loomlat.phase_breakdown(text, bigint, timestamptz, pg_catalog.float8, pg_catalog.regclass) IS
+	'Per phase, for all / cold / warm invocations of the window: count, p50/p95/mean duration, mean start, share of TTFT and of duration';
+COMMENT ON FUNCTION loomlat.latency_over_time(text, interval, bigint, timestamptz, pg_catalog.float8,
+											  pg_catalog.regclass) IS
+	'Invocations, cold-start share, TTFT p50/p95/p99 and errors per bucket of the window, empty buckets included; the last bucket ends at as_of';
+COMMENT ON FUNCTION loomlat.ttft_display(pg_catalog.float8) IS
+	'A TTFT as the dashboard shows it: 850ms, 1.2s, 1m 05s';
+COMMENT ON FUNCTION loomlat.invocation_detail(uuid) IS
+	'One invocation for its detail page: stored fields, agent_name, ttft_display, badge and phases by start; NULL when not found';
