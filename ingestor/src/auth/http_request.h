@@ -22,7 +22,7 @@
 
 #include <curl/curl.h>
 
-#include "core/loop.h"
+#include "event/loop.h"
 
 #define HTTP_REQUEST_MAX_BODY (64 * 1024)
 #define HTTP_REQUEST_ATTEMPTS 3

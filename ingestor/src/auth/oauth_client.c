@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "auth/oauth_client.h"
-#include "auth/wipe.h"
+#include "util/wipe.h"
 
 /* Longest expires_in digit string accepted (about 300 years of seconds). */
 #define MAX_EXPIRES_DIGITS 10

@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "auth/http_request.h"
-#include "core/loop.h"
+#include "event/loop.h"
 
 #define OAUTH_DEFAULT_EXPIRES_IN 3600
 

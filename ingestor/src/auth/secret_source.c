@@ -15,9 +15,9 @@
 
 #include "auth/http_request.h"
 #include "auth/secret_source.h"
-#include "auth/wipe.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/wipe.h"
 
 #define SECRET_KEY       "client-secret"
 #define MAX_SECRET_FILE  (64 * 1024)

@@ -26,7 +26,7 @@
 
 #include "auth/token_cache.h"
 #include "auth/token_source.h"
-#include "core/loop.h"
+#include "event/loop.h"
 
 #define SECRET_SOURCE_TTL_S 300
 

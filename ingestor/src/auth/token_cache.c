@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "auth/token_cache.h"
-#include "auth/wipe.h"
 #include "util/clock.h"
+#include "util/wipe.h"
 
 /* Lifetimes up to this many seconds are halved instead of cut by the margin. */
 #define SHORT_LIFETIME_S 120

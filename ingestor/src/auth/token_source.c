@@ -24,9 +24,9 @@
 #include "auth/secret_source.h"
 #include "auth/token_cache.h"
 #include "auth/token_source.h"
-#include "auth/wipe.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/wipe.h"
 
 #define ERR_LEN 512
 

@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/loop.h"
+#include "event/loop.h"
 
 enum token_mode
 {

@@ -13,10 +13,10 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "core/db.h"
-#include "core/run.h"
-#include "core/signals.h"
-#include "core/spool.h"
+#include "event/signals.h"
+#include "measure/run.h"
+#include "sink/db.h"
+#include "sink/spool.h"
 #include "util/log.h"
 
 #define DEFAULT_PROMPT  "Hello"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "core/version.h"
+#include "util/version.h"
 
 struct command
 {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "core/loop.h"
+#include "event/loop.h"
 #include "util/clock.h"
 
 struct trace

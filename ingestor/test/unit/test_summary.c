@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "core/summary.h"
+#include "measure/summary.h"
 
 #define EPS 1e-9
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/timer_heap.h"
+#include "event/timer_heap.h"
 
 #define N_NODES 2000
 

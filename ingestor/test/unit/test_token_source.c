@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "auth/token_source.h"
-#include "core/loop.h"
+#include "event/loop.h"
 #include "util/clock.h"
 #include "util/log.h"
 

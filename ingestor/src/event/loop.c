@@ -28,8 +28,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "core/loop.h"
-#include "core/timer_heap.h"
+#include "event/loop.h"
+#include "event/timer_heap.h"
 #include "util/clock.h"
 #include "util/log.h"
 

@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "core/uuid.h"
+#include "util/uuid.h"
 
 enum start_kind
 {

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/db.h"
-#include "core/pg_writer.h"
+#include "sink/db.h"
+#include "sink/pg_writer.h"
 #include "util/clock.h"
 #include "util/log.h"
 

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "core/timer_heap.h"
+#include "event/timer_heap.h"
 
 /* Strict order: earlier deadline first, then earlier insertion. */
 static bool

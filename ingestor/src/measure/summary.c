@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/summary.h"
+#include "measure/summary.h"
 
 #define TOP_ERRORS 3
 

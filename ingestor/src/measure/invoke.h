@@ -20,9 +20,9 @@
 #include <stdint.h>
 
 #include "auth/token_source.h"
-#include "core/loop.h"
-#include "core/pg_writer.h"
-#include "core/summary.h"
+#include "event/loop.h"
+#include "measure/summary.h"
+#include "sink/pg_writer.h"
 #include "stream/agent_format.h"
 
 struct invoke_config

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/run.h"
-#include "core/signals.h"
+#include "event/signals.h"
+#include "measure/run.h"
 #include "util/clock.h"
 #include "util/log.h"
 

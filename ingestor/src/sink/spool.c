@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/spool.h"
+#include "sink/spool.h"
 #include "util/log.h"
 
 /* Write all of buf. */

@@ -14,8 +14,8 @@
 
 #include <stdbool.h>
 
-#include "core/invoke.h"
-#include "core/summary.h"
+#include "measure/invoke.h"
+#include "measure/summary.h"
 
 struct run_config
 {

@@ -31,7 +31,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "core/loop.h"
+#include "event/loop.h"
 
 /* written: the row is committed; false when it was given up on. */
 typedef void (*pg_writer_done_fn)(void *arg, bool written);

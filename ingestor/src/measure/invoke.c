@@ -14,11 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/invoke.h"
-#include "core/uuid.h"
-#include "core/version.h"
+#include "measure/invoke.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/uuid.h"
+#include "util/version.h"
 
 #define MAX_EVENT_BYTES (1024 * 1024)
 #define EXCERPT_LEN     200
