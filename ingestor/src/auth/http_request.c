@@ -16,7 +16,8 @@
 
 struct http_request
 {
-	struct loop *loop;
+	struct http_multi *http;
+	struct loop *loop; /* http's */
 	CURL *easy;
 	struct curl_slist *headers;
 	unsigned long *attempts;
@@ -81,7 +82,7 @@ write_body(char *data, size_t size, size_t nmemb, void *arg)
 
 /* Make a request with the options every auth request shares. */
 struct http_request *
-http_request_new(struct loop *loop, const char *url, bool allow_http, unsigned long *attempts)
+http_request_new(struct http_multi *http, const char *url, bool allow_http, unsigned long *attempts)
 {
 	struct http_request *request = calloc(1, sizeof(*request));
 	CURL *easy;
@@ -93,7 +94,8 @@ http_request_new(struct loop *loop, const char *url, bool allow_http, unsigned l
 		free(request);
 		return NULL;
 	}
-	request->loop = loop;
+	request->http = http;
+	request->loop = http_multi_loop(http);
 	request->easy = easy;
 	request->attempts = attempts;
 	if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK ||
@@ -236,7 +238,7 @@ send_attempt(void *arg)
 	request->attempt++;
 	(*request->attempts)++;
 	request->sent_ns = clock_mono_ns();
-	if (loop_add_transfer(request->loop, request->easy, transfer_done, request) != 0)
+	if (http_multi_add(request->http, request->easy, transfer_done, request) != 0)
 	{
 		retry_or_deliver(request, 0, "cannot start the transfer", 0);
 		return;
@@ -261,7 +263,7 @@ http_request_free(struct http_request *request)
 	if (request == NULL)
 		return;
 	if (request->running)
-		loop_cancel_transfer(request->loop, request->easy);
+		http_multi_cancel(request->http, request->easy);
 	loop_cancel_timer(request->loop, request->timer);
 	for (struct curl_slist *h = request->headers; h != NULL; h = h->next)
 		explicit_bzero(h->data, strlen(h->data));

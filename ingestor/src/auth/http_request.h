@@ -22,7 +22,7 @@
 
 #include <curl/curl.h>
 
-#include "event/loop.h"
+#include "http/multi.h"
 
 #define HTTP_REQUEST_MAX_BODY (64 * 1024)
 #define HTTP_REQUEST_ATTEMPTS 3
@@ -50,7 +50,7 @@ int http_url_check(const char *url, bool allow_http, char *err, size_t errlen);
  * increments *attempts.  NULL on out of memory; the URL is expected to have
  * passed http_url_check().
  */
-struct http_request *http_request_new(struct loop *loop, const char *url, bool allow_http,
+struct http_request *http_request_new(struct http_multi *http, const char *url, bool allow_http,
                                       unsigned long *attempts);
 
 /* The easy handle, for the method, body and authentication options. */

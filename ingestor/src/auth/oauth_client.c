@@ -223,11 +223,11 @@ oauth_form_encode(const char *s)
 
 /* Build the client-credentials POST with Basic client authentication. */
 struct http_request *
-oauth_token_request(struct loop *loop, const char *token_url, bool allow_http,
+oauth_token_request(struct http_multi *http, const char *token_url, bool allow_http,
                     const char *client_id, const char *client_secret, const char *scope_string,
                     unsigned long *attempts)
 {
-	struct http_request *request = http_request_new(loop, token_url, allow_http, attempts);
+	struct http_request *request = http_request_new(http, token_url, allow_http, attempts);
 	char *user = oauth_form_encode(client_id);
 	char *password = oauth_form_encode(client_secret);
 	char *scope = oauth_form_encode(scope_string);

@@ -31,7 +31,6 @@
 #include <stdint.h>
 
 #include "auth/http_request.h"
-#include "event/loop.h"
 
 #define OAUTH_DEFAULT_EXPIRES_IN 3600
 
@@ -71,9 +70,10 @@ int oauth_parse_discovery(long status, const char *body, size_t len, const char 
 char *oauth_form_encode(const char *s);
 
 /* The unsent token request; scope_string is token_cache_scope_string()'s. */
-struct http_request *oauth_token_request(struct loop *loop, const char *token_url, bool allow_http,
-                                         const char *client_id, const char *client_secret,
-                                         const char *scope_string, unsigned long *attempts);
+struct http_request *oauth_token_request(struct http_multi *http, const char *token_url,
+                                         bool allow_http, const char *client_id,
+                                         const char *client_secret, const char *scope_string,
+                                         unsigned long *attempts);
 
 /* The discovery URL of issuer (malloc'd, NULL on OOM). */
 char *oauth_discovery_url(const char *issuer);

@@ -34,7 +34,7 @@ enum secret_kind
 struct secret_source
 {
 	enum secret_kind kind;
-	struct loop *loop;
+	struct http_multi *http;
 	struct token_cache *cache;
 	unsigned long *requests;
 	bool allow_http;
@@ -295,8 +295,8 @@ setup_aws(struct secret_source *source, const struct token_config *config, char 
 
 /* Check the configured secret source and keep what it needs. */
 struct secret_source *
-secret_source_new(const struct token_config *config, struct loop *loop, unsigned long *requests,
-                  char *err, size_t errlen)
+secret_source_new(const struct token_config *config, struct http_multi *http,
+                  unsigned long *requests, char *err, size_t errlen)
 {
 	struct secret_source *source = calloc(1, sizeof(*source));
 	int given = (config->client_secret_file != NULL) + (config->client_secret_env != NULL) +
@@ -309,7 +309,7 @@ secret_source_new(const struct token_config *config, struct loop *loop, unsigned
 		secret_source_free(source);
 		return NULL;
 	}
-	source->loop = loop;
+	source->http = http;
 	source->requests = requests;
 	source->allow_http = config->allow_insecure_http;
 	if (given != 1)
@@ -396,7 +396,7 @@ static void
 aws_fetch(struct secret_source *source)
 {
 	struct http_request *request =
-	    http_request_new(source->loop, source->endpoint, source->allow_http, source->requests);
+	    http_request_new(source->http, source->endpoint, source->allow_http, source->requests);
 	json_t *body = json_pack("{s:s}", "SecretId", source->arn);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	CURL *easy;

@@ -26,7 +26,7 @@
 
 #include "auth/token_cache.h"
 #include "auth/token_source.h"
-#include "event/loop.h"
+#include "http/multi.h"
 
 #define SECRET_SOURCE_TTL_S 300
 
@@ -34,7 +34,7 @@ struct secret_source;
 
 /* Check the config's secret source and the AWS environment; NULL with a
  * message in err on bad input.  Each secret store request bumps *requests. */
-struct secret_source *secret_source_new(const struct token_config *config, struct loop *loop,
+struct secret_source *secret_source_new(const struct token_config *config, struct http_multi *http,
                                         unsigned long *requests, char *err, size_t errlen);
 void secret_source_free(struct secret_source *source);
 

@@ -33,7 +33,8 @@
 struct token_source
 {
 	enum token_mode mode;
-	struct loop *loop;
+	struct http_multi *http;
+	struct loop *loop; /* http's */
 	bool allow_http;
 	struct token_cache *cache; /* tokens and the discovered endpoint */
 	char *bearer_file;
@@ -244,7 +245,7 @@ secret_ready(struct token_cache_waiter *waiter, const char *secret, const char *
 	}
 	source->secret = strdup(secret);
 	source->request = source->secret
-	                      ? oauth_token_request(source->loop, source->token_url, source->allow_http,
+	                      ? oauth_token_request(source->http, source->token_url, source->allow_http,
 	                                            source->client_id, secret, source->scopes,
 	                                            &source->stats.token_requests)
 	                      : NULL;
@@ -347,7 +348,7 @@ start_discovery(void *arg)
 	struct token_source *source = arg;
 	char *url = oauth_discovery_url(source->issuer);
 
-	source->request = url ? http_request_new(source->loop, url, source->allow_http,
+	source->request = url ? http_request_new(source->http, url, source->allow_http,
 	                                         &source->stats.discovery_requests)
 	                      : NULL;
 	free(url);
@@ -467,7 +468,7 @@ setup_client_credentials(struct token_source *source, const struct token_config 
 	if (source->scopes == NULL)
 		return -1;
 	source->secrets =
-	    secret_source_new(config, source->loop, &source->stats.secret_requests, err, errlen);
+	    secret_source_new(config, source->http, &source->stats.secret_requests, err, errlen);
 	if (source->secrets == NULL)
 		return -1;
 	source->client_id = must(strdup(config->client_id));
@@ -487,14 +488,16 @@ setup_client_credentials(struct token_source *source, const struct token_config 
 
 /* Validate the configuration and build the source. */
 struct token_source *
-token_source_new(const struct token_config *config, struct loop *loop, char *err, size_t errlen)
+token_source_new(const struct token_config *config, struct http_multi *http, char *err,
+                 size_t errlen)
 {
 	struct token_source *source = must(calloc(1, sizeof(*source)));
 	char *token = NULL;
 	int rc = 0;
 
 	source->mode = config->mode;
-	source->loop = loop;
+	source->http = http;
+	source->loop = http_multi_loop(http);
 	source->allow_http = config->allow_insecure_http;
 	source->cache = must(token_cache_new());
 	switch (config->mode)

@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "event/loop.h"
+#include "http/multi.h"
 
 enum token_mode
 {
@@ -73,7 +73,7 @@ struct token_source_stats
 struct token_source;
 
 /* Validate the configuration; NULL with a message in err on bad input. */
-struct token_source *token_source_new(const struct token_config *config, struct loop *loop,
+struct token_source *token_source_new(const struct token_config *config, struct http_multi *http,
                                       char *err, size_t errlen);
 void token_source_free(struct token_source *source);
 

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "event/signals.h"
+#include "http/multi.h"
 #include "measure/run.h"
 #include "sink/db.h"
 #include "sink/spool.h"
@@ -511,6 +512,7 @@ struct invoke_run
 {
 	PGconn *conn;
 	struct loop *loop;
+	struct http_multi *http;
 	struct token_source *tokens;
 	struct pg_writer *writer;
 	struct summary *summary;
@@ -530,6 +532,7 @@ teardown(struct invoke_run *r)
 		pg_writer_free(r->writer);
 	else
 		PQfinish(r->conn);
+	http_multi_free(r->http);
 	loop_free(r->loop);
 	summary_free(r->summary);
 }
@@ -561,14 +564,15 @@ setup(struct invoke_options *o, struct invoke_run *r)
 			return EX_UNAVAILABLE;
 	}
 	r->loop = loop_new();
+	r->http = r->loop != NULL ? http_multi_new(r->loop) : NULL;
 	r->summary = summary_new(threshold_ms);
-	if (r->loop == NULL || r->summary == NULL)
+	if (r->http == NULL || r->summary == NULL)
 		return EX_SOFTWARE;
-	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAXCONNECTS,
+	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAXCONNECTS,
 	                  (long) (o->load.concurrency ? o->load.concurrency : 1000) + 16);
-	r->tokens = token_source_new(&o->token, r->loop, err, sizeof(err));
+	r->tokens = token_source_new(&o->token, r->http, err, sizeof(err));
 	if (r->tokens == NULL)
 	{
 		log_error("%s", err);
@@ -583,8 +587,11 @@ setup(struct invoke_options *o, struct invoke_run *r)
 		log_error("cannot install signal handlers: %s", strerror(errno));
 		return EX_SOFTWARE;
 	}
-	r->env = (struct invoke_env){
-	    .loop = r->loop, .tokens = r->tokens, .writer = r->writer, .config = &o->call};
+	r->env = (struct invoke_env){.loop = r->loop,
+	                             .http = r->http,
+	                             .tokens = r->tokens,
+	                             .writer = r->writer,
+	                             .config = &o->call};
 	return 0;
 }
 

@@ -499,7 +499,7 @@ start_http(struct invocation *inv)
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
 	                 cfg->http1_1 ? (long) CURL_HTTP_VERSION_1_1 : (long) CURL_HTTP_VERSION_2TLS);
 	inv->http_start_ns = clock_mono_ns();
-	if (loop_add_transfer(inv->env->loop, easy, on_http_done, inv) != 0)
+	if (http_multi_add(inv->env->http, easy, on_http_done, inv) != 0)
 		finish(inv, clock_mono_ns(), "cannot start the HTTP transfer", false);
 }
 
@@ -616,7 +616,7 @@ invocation_abort(struct invocation *inv, const char *reason)
 	if (inv->finished)
 		return;
 	if (inv->easy != NULL)
-		loop_cancel_transfer(inv->env->loop, inv->easy);
+		http_multi_cancel(inv->env->http, inv->easy);
 	finish(inv, clock_mono_ns(), reason, false);
 }
 
@@ -627,7 +627,7 @@ invoke_env_cleanup(struct invoke_env *env)
 	while (env->live != NULL)
 	{
 		if (env->live->easy != NULL && !env->live->finished)
-			loop_cancel_transfer(env->loop, env->live->easy);
+			http_multi_cancel(env->http, env->live->easy);
 		destroy(env->live);
 	}
 }

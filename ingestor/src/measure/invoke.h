@@ -21,6 +21,7 @@
 
 #include "auth/token_source.h"
 #include "event/loop.h"
+#include "http/multi.h"
 #include "measure/summary.h"
 #include "sink/pg_writer.h"
 #include "stream/agent_format.h"
@@ -44,6 +45,7 @@ struct invoke_config
 struct invoke_env
 {
 	struct loop *loop;
+	struct http_multi *http; /* on loop */
 	struct token_source *tokens;
 	struct pg_writer *writer;
 	const struct invoke_config *config;
