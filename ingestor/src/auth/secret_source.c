@@ -254,10 +254,10 @@ copy_env(const char *name, char **out)
 
 /* Prepare the AWS Secrets Manager backend. */
 static int
-setup_aws(struct secret_source *source, const struct token_config *config, char *err, size_t errlen)
+setup_aws(struct secret_source *source, const struct secret_config *config, char *err,
+          size_t errlen)
 {
-	char *region =
-	    config->aws_region ? strdup(config->aws_region) : secret_arn_region(config->secret_arn);
+	char *region = config->aws_region ? strdup(config->aws_region) : secret_arn_region(config->arn);
 	char *session_token = NULL;
 	int rc = -1;
 
@@ -266,7 +266,7 @@ setup_aws(struct secret_source *source, const struct token_config *config, char 
 		snprintf(
 		    err, errlen,
 		    "--secret-arn: cannot take a region from \"%s\"; give a Secrets Manager ARN or --aws-region",
-		    config->secret_arn);
+		    config->arn);
 	else if (copy_env("AWS_ACCESS_KEY_ID", &source->access_key_id) != 0 ||
 	         copy_env("AWS_SECRET_ACCESS_KEY", &source->secret_access_key) != 0 ||
 	         copy_env("AWS_SESSION_TOKEN", &session_token) != 0)
@@ -275,7 +275,7 @@ setup_aws(struct secret_source *source, const struct token_config *config, char 
 		snprintf(
 		    err, errlen,
 		    "--secret-arn needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
-	else if ((source->arn = strdup(config->secret_arn)) == NULL ||
+	else if ((source->arn = strdup(config->arn)) == NULL ||
 	         (source->sigv4 = string_printf("aws:amz:%s:secretsmanager", region)) == NULL ||
 	         (source->endpoint =
 	              config->aws_endpoint
@@ -284,7 +284,7 @@ setup_aws(struct secret_source *source, const struct token_config *config, char 
 	         (session_token != NULL && (source->session_token_header = string_printf(
 	                                        "X-Amz-Security-Token: %s", session_token)) == NULL))
 		out_of_memory(err, errlen);
-	else if (http_url_check(source->endpoint, config->allow_insecure_http, err, errlen) != 0)
+	else if (http_url_check(source->endpoint, source->allow_http, err, errlen) != 0)
 		;
 	else
 		rc = 0;
@@ -295,12 +295,11 @@ setup_aws(struct secret_source *source, const struct token_config *config, char 
 
 /* Check the configured secret source and keep what it needs. */
 struct secret_source *
-secret_source_new(const struct token_config *config, struct http_multi *http,
+secret_source_new(const struct secret_config *config, bool allow_http, struct http_multi *http,
                   unsigned long *requests, char *err, size_t errlen)
 {
 	struct secret_source *source = calloc(1, sizeof(*source));
-	int given = (config->client_secret_file != NULL) + (config->client_secret_env != NULL) +
-	            (config->secret_arn != NULL);
+	int given = (config->file != NULL) + (config->env_value != NULL) + (config->arn != NULL);
 	int rc = -1;
 
 	if (source == NULL || (source->cache = token_cache_new()) == NULL)
@@ -311,25 +310,23 @@ secret_source_new(const struct token_config *config, struct http_multi *http,
 	}
 	source->http = http;
 	source->requests = requests;
-	source->allow_http = config->allow_insecure_http;
+	source->allow_http = allow_http;
 	if (given != 1)
 		snprintf(
 		    err, errlen,
 		    "give the client secret one way: --client-secret-file, LOOMLAT_CLIENT_SECRET or --secret-arn");
-	else if (config->client_secret_file != NULL)
+	else if (config->file != NULL)
 	{
 		source->kind = SECRET_FILE;
-		rc = (source->path = strdup(config->client_secret_file)) ? 0 : out_of_memory(err, errlen);
+		rc = (source->path = strdup(config->file)) ? 0 : out_of_memory(err, errlen);
 	}
-	else if (config->client_secret_env != NULL)
+	else if (config->env_value != NULL)
 	{
 		source->kind = SECRET_ENV;
-		if (config->client_secret_env[0] == '\0')
+		if (config->env_value[0] == '\0')
 			snprintf(err, errlen, "LOOMLAT_CLIENT_SECRET is empty");
 		else
-			rc = (source->env_value = strdup(config->client_secret_env))
-			         ? 0
-			         : out_of_memory(err, errlen);
+			rc = (source->env_value = strdup(config->env_value)) ? 0 : out_of_memory(err, errlen);
 	}
 	else
 	{

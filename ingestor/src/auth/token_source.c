@@ -467,8 +467,8 @@ setup_client_credentials(struct token_source *source, const struct token_config 
 	source->scopes = token_cache_scope_string(config->scopes, config->n_scopes, err, errlen);
 	if (source->scopes == NULL)
 		return -1;
-	source->secrets =
-	    secret_source_new(config, source->http, &source->stats.secret_requests, err, errlen);
+	source->secrets = secret_source_new(&config->secret, config->allow_insecure_http, source->http,
+	                                    &source->stats.secret_requests, err, errlen);
 	if (source->secrets == NULL)
 		return -1;
 	source->client_id = must(strdup(config->client_id));

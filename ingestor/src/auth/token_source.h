@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth/secret_source.h"
 #include "http/multi.h"
 
 enum token_mode
@@ -43,12 +44,8 @@ struct token_config
 	const char *client_id;
 	const char *const *scopes; /* may be NULL when n_scopes == 0 */
 	size_t n_scopes;
-	const char *client_secret_file; /* one of these three secret sources; */
-	const char *client_secret_env;  /* value of LOOMLAT_CLIENT_SECRET, if used */
-	const char *secret_arn;         /* AWS Secrets Manager secret ARN */
-	const char *aws_endpoint;       /* override, e.g. http://127.0.0.1:PORT; NULL = AWS */
-	const char *aws_region;         /* NULL = taken from the ARN */
-	bool allow_insecure_http;       /* http:// token/secret URLs (loopback tests) */
+	struct secret_config secret;
+	bool allow_insecure_http; /* http:// token/secret URLs (loopback tests) */
 };
 
 struct token_result

@@ -324,16 +324,16 @@ parse_option(struct invoke_options *o, int opt, const char *arg)
 				return EX_SOFTWARE;
 			break;
 		case OPT_CLIENT_SECRET_FILE:
-			o->token.client_secret_file = arg;
+			o->token.secret.file = arg;
 			break;
 		case OPT_SECRET_ARN:
-			o->token.secret_arn = arg;
+			o->token.secret.arn = arg;
 			break;
 		case OPT_AWS_ENDPOINT:
-			o->token.aws_endpoint = arg;
+			o->token.secret.aws_endpoint = arg;
 			break;
 		case OPT_AWS_REGION:
-			o->token.aws_region = arg;
+			o->token.secret.aws_region = arg;
 			break;
 		case OPT_BEARER_TOKEN_FILE:
 			o->token.bearer_file = arg;
@@ -355,11 +355,11 @@ check_token_options(struct invoke_options *o)
 		return usage_error("give --token-url or --issuer, not both");
 	if (t->bearer_file != NULL && oauth)
 		return usage_error("--bearer-token-file cannot be combined with --token-url/--issuer");
-	if (!oauth && (t->client_id != NULL || o->n_scopes > 0 || t->client_secret_file != NULL ||
-	               t->secret_arn != NULL))
+	if (!oauth && (t->client_id != NULL || o->n_scopes > 0 || t->secret.file != NULL ||
+	               t->secret.arn != NULL))
 		return usage_error("--client-id, --scope and the client secret need --token-url or "
 		                   "--issuer");
-	if ((t->aws_endpoint != NULL || t->aws_region != NULL) && t->secret_arn == NULL)
+	if ((t->secret.aws_endpoint != NULL || t->secret.aws_region != NULL) && t->secret.arn == NULL)
 		return usage_error("--aws-endpoint and --aws-region need --secret-arn");
 	t->scopes = o->scopes;
 	t->n_scopes = o->n_scopes;
@@ -376,14 +376,14 @@ check_token_options(struct invoke_options *o)
 	t->mode = TOKEN_CLIENT_CREDENTIALS;
 	if (t->client_id == NULL)
 		return usage_error("--token-url/--issuer need --client-id");
-	if (t->client_secret_file != NULL && t->secret_arn != NULL)
+	if (t->secret.file != NULL && t->secret.arn != NULL)
 		return usage_error("give --client-secret-file or --secret-arn, not both");
-	if (t->client_secret_file != NULL)
-		return check_file("--client-secret-file", t->client_secret_file);
-	if (t->secret_arn == NULL)
+	if (t->secret.file != NULL)
+		return check_file("--client-secret-file", t->secret.file);
+	if (t->secret.arn == NULL)
 	{
-		t->client_secret_env = getenv("LOOMLAT_CLIENT_SECRET");
-		if (t->client_secret_env == NULL || t->client_secret_env[0] == '\0')
+		t->secret.env_value = getenv("LOOMLAT_CLIENT_SECRET");
+		if (t->secret.env_value == NULL || t->secret.env_value[0] == '\0')
 			return usage_error("the client credentials need a secret: --client-secret-file FILE, "
 			                   "LOOMLAT_CLIENT_SECRET, or --secret-arn ARN");
 	}

@@ -279,7 +279,7 @@ cc_config(const struct fixture *f)
 	    .client_id = "loomlat:test",
 	    .scopes = scopes,
 	    .n_scopes = 3,
-	    .client_secret_env = SECRET,
+	    .secret.env_value = SECRET,
 	    .allow_insecure_http = true,
 	};
 }
@@ -409,7 +409,7 @@ test_invalid_client(void **state)
 	struct token_source *source;
 	struct token_source_stats stats;
 
-	config.client_secret_env = "wrong-secret";
+	config.secret.env_value = "wrong-secret";
 	source = new_source(f, &config);
 	ask(f, source, 10);
 	for (int i = 0; i < 10; i++)
@@ -457,9 +457,9 @@ test_secrets_manager(void **state)
 	setenv("AWS_ACCESS_KEY_ID", "AKIDLOOMLATTEST", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
 	setenv("AWS_SESSION_TOKEN", "session-token", 1);
-	config.client_secret_env = NULL;
-	config.secret_arn = ARN;
-	config.aws_endpoint = f->secret_url;
+	config.secret.env_value = NULL;
+	config.secret.arn = ARN;
+	config.secret.aws_endpoint = f->secret_url;
 	source = new_source(f, &config);
 	ask(f, source, 20);
 	for (int i = 0; i < 20; i++)
@@ -470,7 +470,7 @@ test_secrets_manager(void **state)
 	token_source_free(source);
 
 	/* An unknown ARN is reported with AWS's error type. */
-	config.secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing";
+	config.secret.arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing";
 	source = new_source(f, &config);
 	ask(f, source, 1);
 	assert_non_null(strstr(f->out.error[0], "ResourceNotFoundException"));
@@ -536,7 +536,7 @@ test_config_errors(void **state)
 	assert_non_null(strstr(err, "exactly one"));
 
 	config = cc_config(f);
-	config.client_secret_env = NULL;
+	config.secret.env_value = NULL;
 	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "client secret"));
 
@@ -547,8 +547,8 @@ test_config_errors(void **state)
 	assert_non_null(strstr(err, "invalid scope"));
 
 	config = cc_config(f);
-	config.client_secret_env = NULL;
-	config.secret_arn = "not-an-arn";
+	config.secret.env_value = NULL;
+	config.secret.arn = "not-an-arn";
 	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "region"));
 
@@ -619,16 +619,16 @@ test_no_secret_in_logs(void **state)
 
 	setenv("AWS_ACCESS_KEY_ID", "AKIDLOOMLATTEST", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
-	config.client_secret_env = NULL;
-	config.secret_arn = ARN;
-	config.aws_endpoint = f->secret_url;
+	config.secret.env_value = NULL;
+	config.secret.arn = ARN;
+	config.secret.aws_endpoint = f->secret_url;
 	source = new_source(f, &config);
 	ask(f, source, 1);
 	snprintf(tokens[2], sizeof(tokens[2]), "%s", f->out.token[0]);
 	token_source_free(source);
 
 	config = cc_config(f);
-	config.client_secret_env = "wrong-secret";
+	config.secret.env_value = "wrong-secret";
 	source = new_source(f, &config);
 	ask(f, source, 1);
 	token_source_free(source);
