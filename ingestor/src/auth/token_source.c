@@ -25,6 +25,7 @@
 #include "auth/token_cache.h"
 #include "auth/token_source.h"
 #include "util/clock.h"
+#include "util/dlist.h"
 #include "util/log.h"
 #include "util/wipe.h"
 
@@ -50,7 +51,7 @@ struct token_source
 	struct http_request *request; /* token or discovery request */
 	char *secret;                 /* during the token request, for redaction */
 	bool secret_refetched;
-	struct token_request *pending; /* asked, not yet answered */
+	struct dlist_head pending; /* token_requests asked, not yet answered */
 	struct token_source_stats stats;
 };
 
@@ -65,7 +66,7 @@ struct token_request
 	bool hit;
 	char *token; /* a cached token or an error, kept for deferred delivery */
 	char *error;
-	struct token_request *prev, *next; /* the source's pending requests */
+	struct dlist_node node; /* in the source's pending list */
 };
 
 /* Abort on allocation failure where the contract leaves no error path. */
@@ -84,14 +85,7 @@ must(void *p)
 static void
 release(struct token_request *request)
 {
-	struct token_source *source = request->source;
-
-	if (request->prev != NULL)
-		request->prev->next = request->next;
-	else
-		source->pending = request->next;
-	if (request->next != NULL)
-		request->next->prev = request->prev;
+	dlist_delete(&request->node);
 	wipe_free(request->token);
 	free(request->error);
 	free(request);
@@ -384,10 +378,7 @@ token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
 	request->ready = ready;
 	request->arg = arg;
 	request->asked_ns = clock_mono_ns();
-	request->next = source->pending;
-	if (source->pending != NULL)
-		source->pending->prev = request;
-	source->pending = request;
+	dlist_push_head(&source->pending, &request->node);
 	if (source->mode == TOKEN_NONE)
 	{
 		request->hit = true;
@@ -546,8 +537,8 @@ token_source_free(struct token_source *source)
 {
 	if (source == NULL)
 		return;
-	while (source->pending != NULL)
-		release(source->pending);
+	while (!dlist_is_empty(&source->pending))
+		release(dlist_container(struct token_request, node, dlist_first(&source->pending)));
 	http_request_free(source->request);
 	secret_source_free(source->secrets);
 	token_cache_free(source->cache);

@@ -30,8 +30,7 @@ struct invocation
 	bool write_rows;
 	invoke_done_fn done;
 	void *done_arg;
-	struct invocation *prev; /* env->live list */
-	struct invocation *next;
+	struct dlist_node node; /* in env->live */
 	int refs;
 	bool finished;
 
@@ -64,6 +63,7 @@ struct invocation
 };
 
 static void on_token(void *arg, const struct token_result *result);
+static void invocation_abort(struct invocation *inv, const char *reason);
 
 /* Overwrite and free a string that held a secret. */
 static void
@@ -107,12 +107,7 @@ http_cleanup(struct invocation *inv)
 static void
 destroy(struct invocation *inv)
 {
-	if (inv->prev != NULL)
-		inv->prev->next = inv->next;
-	else
-		inv->env->live = inv->next;
-	if (inv->next != NULL)
-		inv->next->prev = inv->prev;
+	dlist_delete(&inv->node);
 	loop_cancel_timer(inv->env->loop, inv->deadline);
 	http_cleanup(inv);
 	free_secret(inv->token);
@@ -236,7 +231,7 @@ static void
 finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachable)
 {
 	const struct stream_result *r;
-	struct invoke_outcome out = {.unreachable = unreachable};
+	struct invoke_outcome out = {.unreachable = unreachable, .warmup = !inv->write_rows};
 	struct summary_record *rec = &out.record;
 	int64_t done_ns = now_ns;
 	double cold = NAN;
@@ -593,10 +588,7 @@ invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, v
 		return NULL;
 	}
 	inv->session_id = env->config->session_id ? env->config->session_id : inv->session_buf;
-	inv->next = env->live;
-	if (env->live != NULL)
-		env->live->prev = inv;
-	env->live = inv;
+	dlist_push_head(&env->live, &inv->node);
 	inv->refs = 2; /* the run's, and the token request's */
 	if (write_rows)
 	{
@@ -610,7 +602,7 @@ invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, v
 }
 
 /* Stop the transfer if one runs and end as an error with what was measured. */
-void
+static void
 invocation_abort(struct invocation *inv, const char *reason)
 {
 	if (inv->finished)
@@ -620,14 +612,39 @@ invocation_abort(struct invocation *inv, const char *reason)
 	finish(inv, clock_mono_ns(), reason, false);
 }
 
+/* Abort the first unfinished invocation until none is left; an abort may
+ * free any invocation, so each search starts again from the head. */
+void
+invoke_env_abort(struct invoke_env *env, const char *reason)
+{
+	struct dlist_node *node = dlist_first(&env->live);
+
+	while (node != NULL)
+	{
+		struct invocation *inv = dlist_container(struct invocation, node, node);
+
+		if (inv->finished)
+			node = dlist_next(&env->live, node);
+		else
+		{
+			invocation_abort(inv, reason);
+			node = dlist_first(&env->live);
+		}
+	}
+}
+
 /* Free what outstanding callbacks still hold. */
 void
 invoke_env_cleanup(struct invoke_env *env)
 {
-	while (env->live != NULL)
+	struct dlist_node *node;
+
+	while ((node = dlist_first(&env->live)) != NULL)
 	{
-		if (env->live->easy != NULL && !env->live->finished)
-			http_multi_cancel(env->http, env->live->easy);
-		destroy(env->live);
+		struct invocation *inv = dlist_container(struct invocation, node, node);
+
+		if (inv->easy != NULL && !inv->finished)
+			http_multi_cancel(env->http, inv->easy);
+		destroy(inv);
 	}
 }

@@ -25,6 +25,7 @@
 #include "measure/summary.h"
 #include "sink/pg_writer.h"
 #include "stream/agent_format.h"
+#include "util/dlist.h"
 
 struct invoke_config
 {
@@ -50,13 +51,14 @@ struct invoke_env
 	struct pg_writer *writer;
 	const struct invoke_config *config;
 	unsigned long rows_written; /* final rows confirmed by the database */
-	struct invocation *live;    /* every invocation not yet freed */
+	struct dlist_head live;     /* every invocation not yet freed */
 };
 
 struct invoke_outcome
 {
 	struct summary_record record;
 	bool unreachable; /* the agent endpoint could not be reached at all */
+	bool warmup;      /* started with write_rows = false */
 };
 
 /* Runs once per invocation, on the loop; the outcome is valid during the call. */
@@ -73,7 +75,7 @@ struct invocation *invocation_start(struct invoke_env *env, bool write_rows, inv
  * call after the loop stopped and the token source and writer are freed. */
 void invoke_env_cleanup(struct invoke_env *env);
 
-/* End a running invocation now as an error with reason (before its done ran). */
-void invocation_abort(struct invocation *inv, const char *reason);
+/* End every running invocation now as an error with reason (their done runs). */
+void invoke_env_abort(struct invoke_env *env, const char *reason);
 
 #endif

@@ -2,9 +2,8 @@
  * run.c - load scheduling on the loop (see run.h).
  *
  * Phases: WARMUP (closed loop, nothing written), MEASURE, DRAIN (waiting for
- * the writer), and the loop is stopped.  Running invocations sit on a
- * doubly linked list so that a signal can abort them; no step walks the list
- * except an abort.
+ * the writer), and the loop is stopped.  The running invocations are the
+ * invoke_env's: a signal ends them all with invoke_env_abort().
  */
 #include <poll.h>
 #include <stdio.h>
@@ -22,15 +21,6 @@ enum run_phase
 	PHASE_DRAIN
 };
 
-struct slot
-{
-	struct run *run;
-	struct invocation *inv;
-	struct slot *prev;
-	struct slot *next;
-	bool warmup;
-};
-
 struct run
 {
 	struct invoke_env *env;
@@ -43,7 +33,6 @@ struct run
 	unsigned long finished;
 	unsigned long in_flight;
 	unsigned long errors;
-	struct slot *active;
 	bool stopping;
 	bool failed; /* could not start an invocation */
 
@@ -95,18 +84,11 @@ check_end(struct run *run)
 static void
 on_done(void *arg, const struct invoke_outcome *outcome)
 {
-	struct slot *slot = arg;
-	struct run *run = slot->run;
+	struct run *run = arg;
 
-	if (slot->prev != NULL)
-		slot->prev->next = slot->next;
-	else
-		run->active = slot->next;
-	if (slot->next != NULL)
-		slot->next->prev = slot->prev;
 	run->in_flight--;
 	run->finished++;
-	if (!slot->warmup)
+	if (!outcome->warmup)
 	{
 		run->last_done_ns = clock_mono_ns();
 		if (!outcome->record.ok)
@@ -119,7 +101,6 @@ on_done(void *arg, const struct invoke_outcome *outcome)
 			abort();
 		}
 	}
-	free(slot);
 	fill(run);
 	check_end(run);
 }
@@ -128,22 +109,8 @@ on_done(void *arg, const struct invoke_outcome *outcome)
 static bool
 start_one(struct run *run)
 {
-	struct slot *slot = calloc(1, sizeof(*slot));
-
-	if (slot == NULL)
+	if (invocation_start(run->env, run->phase != PHASE_WARMUP, on_done, run) == NULL)
 		return false;
-	slot->run = run;
-	slot->warmup = run->phase == PHASE_WARMUP;
-	slot->inv = invocation_start(run->env, !slot->warmup, on_done, slot);
-	if (slot->inv == NULL)
-	{
-		free(slot);
-		return false;
-	}
-	slot->next = run->active;
-	if (run->active != NULL)
-		run->active->prev = slot;
-	run->active = slot;
 	run->started++;
 	run->in_flight++;
 	return true;
@@ -258,14 +225,6 @@ fill(struct run *run)
 	}
 }
 
-/* Abort every running invocation as interrupted. */
-static void
-abort_all(struct run *run)
-{
-	while (run->active != NULL)
-		invocation_abort(run->active->inv, "interrupted");
-}
-
 /* The grace period after a first signal is over. */
 static void
 on_grace(void *arg)
@@ -273,7 +232,7 @@ on_grace(void *arg)
 	struct run *run = arg;
 
 	run->grace_timer = NULL;
-	abort_all(run);
+	invoke_env_abort(run->env, "interrupted");
 }
 
 /* SIGINT/SIGTERM: first stop starting, second stop now. */
@@ -290,7 +249,7 @@ on_signal(void *arg, int fd, short revents)
 	{
 		log_warning("interrupted again: aborting %lu running invocations", run->in_flight);
 		run->stopping = true;
-		abort_all(run);
+		invoke_env_abort(run->env, "interrupted");
 		loop_cancel_timer(run->env->loop, run->rate_timer);
 		run->rate_timer = NULL;
 		loop_cancel_timer(run->env->loop, run->grace_timer);
