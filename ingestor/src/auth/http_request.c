@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/http_request.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -84,11 +85,9 @@ write_body(char *data, size_t size, size_t nmemb, void *arg)
 struct http_request *
 http_request_new(struct http_multi *http, const char *url, bool allow_http, unsigned long *attempts)
 {
-	struct http_request *request = calloc(1, sizeof(*request));
+	struct http_request *request = xcalloc(1, sizeof(*request));
 	CURL *easy;
 
-	if (request == NULL)
-		return NULL;
 	if ((easy = curl_easy_init()) == NULL)
 	{
 		free(request);
@@ -146,7 +145,7 @@ finish(void *arg)
 	request->done(request->done_arg, &request->response);
 }
 
-/* Hand the owner a failure or a response: now if the loop has no timer left. */
+/* Hand the owner a failure or a response, on the next loop iteration. */
 static void
 deliver(struct http_request *request, long status, const char *error)
 {
@@ -159,8 +158,6 @@ deliver(struct http_request *request, long status, const char *error)
 	    .error = error,
 	};
 	request->timer = loop_add_timer(request->loop, clock_mono_ns(), finish, request);
-	if (request->timer == NULL)
-		finish(request);
 }
 
 static void send_attempt(void *arg);
@@ -192,8 +189,6 @@ retry_or_deliver(struct http_request *request, long status, const char *error, l
 	}
 	at_ns = clock_mono_ns() + backoff_ms(request, retry_after_s) * NS_PER_MS;
 	request->timer = loop_add_timer(request->loop, at_ns, send_attempt, request);
-	if (request->timer == NULL)
-		deliver(request, status, error);
 }
 
 /* Transfer done: classify the outcome as final or worth another attempt. */

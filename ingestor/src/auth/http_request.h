@@ -47,8 +47,8 @@ int http_url_check(const char *url, bool allow_http, char *err, size_t errlen);
 
 /*
  * A GET of url (set a body on http_request_easy() for a POST).  Every attempt
- * increments *attempts.  NULL on out of memory; the URL is expected to have
- * passed http_url_check().
+ * increments *attempts.  NULL when libcurl cannot set it up; the URL is
+ * expected to have passed http_url_check().
  */
 struct http_request *http_request_new(struct http_multi *http, const char *url, bool allow_http,
                                       unsigned long *attempts);
@@ -56,12 +56,12 @@ struct http_request *http_request_new(struct http_multi *http, const char *url, 
 /* The easy handle, for the method, body and authentication options. */
 CURL *http_request_easy(struct http_request *request);
 
-/* Add a request header ("Name: value"); -1 on out of memory. */
+/* Add a request header ("Name: value"); -1 when libcurl cannot. */
 int http_request_add_header(struct http_request *request, const char *header);
 
 /*
- * Send the request; done(arg, response) runs later on the loop, or before
- * this returns when the loop cannot take a transfer or a timer.
+ * Send the request; done(arg, response) runs later on the loop, never
+ * before this returns.
  */
 void http_request_start(struct http_request *request, http_done_fn done, void *arg);
 

@@ -66,7 +66,7 @@ void oauth_token_clear(struct oauth_token *token);
 int oauth_parse_discovery(long status, const char *body, size_t len, const char *issuer,
                           bool allow_http, char **token_endpoint, char *err, size_t errlen);
 
-/* application/x-www-form-urlencoded value of s (malloc'd, NULL on OOM). */
+/* application/x-www-form-urlencoded value of s (malloc'd). */
 char *oauth_form_encode(const char *s);
 
 /* The unsent token request; scope_string is token_cache_scope_string()'s. */
@@ -75,7 +75,7 @@ struct http_request *oauth_token_request(struct http_multi *http, const char *to
                                          const char *client_secret, const char *scope_string,
                                          unsigned long *attempts);
 
-/* The discovery URL of issuer (malloc'd, NULL on OOM). */
+/* The discovery URL of issuer (malloc'd). */
 char *oauth_discovery_url(const char *issuer);
 
 #endif

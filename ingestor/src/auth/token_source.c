@@ -24,6 +24,7 @@
 #include "auth/secret_source.h"
 #include "auth/token_cache.h"
 #include "auth/token_source.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/dlist.h"
 #include "util/log.h"
@@ -69,18 +70,6 @@ struct token_request
 	struct dlist_node node; /* in the source's pending list */
 };
 
-/* Abort on allocation failure where the contract leaves no error path. */
-static void *
-must(void *p)
-{
-	if (p == NULL)
-	{
-		log_error("out of memory in the token source");
-		abort();
-	}
-	return p;
-}
-
 /* Unlink a request from the pending list and free it. */
 static void
 release(struct token_request *request)
@@ -120,9 +109,9 @@ static void
 defer_result(struct token_request *request, const char *token, const char *error)
 {
 	if (token != NULL)
-		request->token = must(strdup(token));
+		request->token = xstrdup(token);
 	if (error != NULL)
-		request->error = must(strdup(error));
+		request->error = xstrdup(error);
 	loop_defer(request->source->loop, deliver_deferred, request);
 }
 
@@ -237,15 +226,13 @@ secret_ready(struct token_cache_waiter *waiter, const char *secret, const char *
 		finish_fetch(source, NULL, 0, err);
 		return;
 	}
-	source->secret = strdup(secret);
-	source->request = source->secret
-	                      ? oauth_token_request(source->http, source->token_url, source->allow_http,
-	                                            source->client_id, secret, source->scopes,
-	                                            &source->stats.token_requests)
-	                      : NULL;
+	source->secret = xstrdup(secret);
+	source->request =
+	    oauth_token_request(source->http, source->token_url, source->allow_http, source->client_id,
+	                        secret, source->scopes, &source->stats.token_requests);
 	if (source->request == NULL)
 	{
-		finish_fetch(source, NULL, 0, "out of memory building the token request");
+		finish_fetch(source, NULL, 0, "libcurl cannot build the token request");
 		return;
 	}
 	http_request_start(source->request, token_response, source);
@@ -284,9 +271,6 @@ ask_token(struct token_request *request)
 			request->hit = true;
 			defer_result(request, token, NULL);
 			break;
-		case TOKEN_CACHE_NOMEM:
-			defer_result(request, NULL, "out of memory");
-			break;
 		case TOKEN_CACHE_FETCH:
 			loop_defer(source->loop, start_token_fetch, source);
 			/* fall through */
@@ -311,16 +295,9 @@ discovery_response(void *arg, const struct http_response *response)
 	                               source->issuer, source->allow_http, &endpoint, why,
 	                               sizeof(why)) == 0)
 	{
-		char *key = token_cache_token_key(endpoint, source->client_id, source->scopes);
-
-		if (key == NULL)
-			snprintf(why, sizeof(why), "out of memory");
-		else
-		{
-			source->token_url = endpoint;
-			source->token_key = key;
-			log_debug("issuer %s: token endpoint %s", source->issuer, endpoint);
-		}
+		source->token_url = endpoint;
+		source->token_key = token_cache_token_key(endpoint, source->client_id, source->scopes);
+		log_debug("issuer %s: token endpoint %s", source->issuer, endpoint);
 	}
 	http_request_free(source->request);
 	source->request = NULL;
@@ -342,14 +319,13 @@ start_discovery(void *arg)
 	struct token_source *source = arg;
 	char *url = oauth_discovery_url(source->issuer);
 
-	source->request = url ? http_request_new(source->http, url, source->allow_http,
-	                                         &source->stats.discovery_requests)
-	                      : NULL;
+	source->request =
+	    http_request_new(source->http, url, source->allow_http, &source->stats.discovery_requests);
 	free(url);
 	if (source->request == NULL)
 	{
 		token_cache_complete(source->cache, source->discovery_key, NULL, 0,
-		                     "out of memory building the discovery request");
+		                     "libcurl cannot build the discovery request");
 		return;
 	}
 	http_request_start(source->request, discovery_response, source);
@@ -371,7 +347,7 @@ discovery_ready(struct token_cache_waiter *waiter, const char *endpoint, const c
 void
 token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
 {
-	struct token_request *request = must(calloc(1, sizeof(*request)));
+	struct token_request *request = xcalloc(1, sizeof(*request));
 	const char *endpoint;
 
 	request->source = source;
@@ -397,9 +373,6 @@ token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
 	{
 		case TOKEN_CACHE_HIT:
 			ask_token(request);
-			break;
-		case TOKEN_CACHE_NOMEM:
-			defer_result(request, NULL, "out of memory");
 			break;
 		case TOKEN_CACHE_FETCH:
 			loop_defer(source->loop, start_discovery, source);
@@ -462,17 +435,17 @@ setup_client_credentials(struct token_source *source, const struct token_config 
 	                                    &source->stats.secret_requests, err, errlen);
 	if (source->secrets == NULL)
 		return -1;
-	source->client_id = must(strdup(config->client_id));
+	source->client_id = xstrdup(config->client_id);
 	if (config->token_url != NULL)
 	{
-		source->token_url = must(strdup(config->token_url));
+		source->token_url = xstrdup(config->token_url);
 		source->token_key =
-		    must(token_cache_token_key(source->token_url, source->client_id, source->scopes));
+		    token_cache_token_key(source->token_url, source->client_id, source->scopes);
 	}
 	else
 	{
-		source->issuer = must(strdup(config->issuer));
-		source->discovery_key = must(token_cache_token_key("discovery", source->issuer, ""));
+		source->issuer = xstrdup(config->issuer);
+		source->discovery_key = token_cache_token_key("discovery", source->issuer, "");
 	}
 	return 0;
 }
@@ -482,7 +455,7 @@ struct token_source *
 token_source_new(const struct token_config *config, struct http_multi *http, char *err,
                  size_t errlen)
 {
-	struct token_source *source = must(calloc(1, sizeof(*source)));
+	struct token_source *source = xcalloc(1, sizeof(*source));
 	char *token = NULL;
 	int rc = 0;
 
@@ -490,7 +463,7 @@ token_source_new(const struct token_config *config, struct http_multi *http, cha
 	source->http = http;
 	source->loop = http_multi_loop(http);
 	source->allow_http = config->allow_insecure_http;
-	source->cache = must(token_cache_new());
+	source->cache = token_cache_new();
 	switch (config->mode)
 	{
 		case TOKEN_NONE:
@@ -512,8 +485,8 @@ token_source_new(const struct token_config *config, struct http_multi *http, cha
 			wipe_free(token);
 			if (rc == 0)
 			{
-				source->bearer_file = must(strdup(config->bearer_file));
-				source->token_key = must(token_cache_token_key("bearer", source->bearer_file, ""));
+				source->bearer_file = xstrdup(config->bearer_file);
+				source->token_key = token_cache_token_key("bearer", source->bearer_file, "");
 			}
 			break;
 		case TOKEN_CLIENT_CREDENTIALS:

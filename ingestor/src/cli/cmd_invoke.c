@@ -18,6 +18,7 @@
 #include "measure/run.h"
 #include "sink/db.h"
 #include "sink/spool.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define DEFAULT_PROMPT  "Hello"
@@ -192,16 +193,11 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 }
 
 /* Append s to a growing array of strings. */
-static int
+static void
 push(const char ***array, size_t *n, const char *s)
 {
-	const char **grown = realloc(*array, (*n + 1) * sizeof(char *));
-
-	if (grown == NULL)
-		return -1;
-	grown[(*n)++] = s;
-	*array = grown;
-	return 0;
+	*array = xrealloc(*array, (*n + 1) * sizeof(char *));
+	(*array)[(*n)++] = s;
 }
 
 /* A file named by an option must exist: 66 otherwise. */
@@ -277,8 +273,7 @@ parse_option(struct invoke_options *o, int opt, const char *arg)
 		case OPT_HEADER:
 			if (!opt_valid_header(arg))
 				return usage_error("--header must look like 'Name: value'");
-			if (push(&o->headers, &o->n_headers, arg) != 0)
-				return EX_SOFTWARE;
+			push(&o->headers, &o->n_headers, arg);
 			break;
 		case 'n':
 			if (opt_parse_ulong(arg, 1, MAX_COUNT, &o->load.count) != 0)
@@ -320,8 +315,7 @@ parse_option(struct invoke_options *o, int opt, const char *arg)
 			o->token.client_id = arg;
 			break;
 		case OPT_SCOPE:
-			if (push(&o->scopes, &o->n_scopes, arg) != 0)
-				return EX_SOFTWARE;
+			push(&o->scopes, &o->n_scopes, arg);
 			break;
 		case OPT_CLIENT_SECRET_FILE:
 			o->token.secret.file = arg;
@@ -496,11 +490,6 @@ report(const struct invoke_options *o, const struct summary *summary,
 		return;
 	}
 	json = summary_json(summary, totals, o->json_records);
-	if (json == NULL)
-	{
-		log_error("out of memory formatting the summary");
-		return;
-	}
 	json_object_set_new(json, "spool_file", spool_path[0] ? json_string(spool_path) : json_null());
 	json_dumpf(json, stdout, JSON_COMPACT | JSON_REAL_PRECISION(16));
 	putchar('\n');
@@ -566,7 +555,7 @@ setup(struct invoke_options *o, struct invoke_run *r)
 	r->loop = loop_new();
 	r->http = r->loop != NULL ? http_multi_new(r->loop) : NULL;
 	r->summary = summary_new(threshold_ms);
-	if (r->http == NULL || r->summary == NULL)
+	if (r->http == NULL)
 		return EX_SOFTWARE;
 	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
 	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);

@@ -26,6 +26,7 @@
 
 #include "event/loop.h"
 #include "event/timer_heap.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -83,14 +84,6 @@ struct loop
 	bool failed;
 };
 
-/* Allocation failure inside a void API call leaves no sane way on. */
-static void
-out_of_memory(void)
-{
-	log_error("out of memory in the event loop");
-	abort();
-}
-
 /* Add or change fd's registration; EEXIST/ENOENT fall back to the other operation. */
 static int
 epoll_set(struct loop *loop, struct source *src, uint32_t events)
@@ -113,20 +106,15 @@ source_new(struct loop *loop, int fd)
 	if ((size_t) fd >= loop->watch_cap)
 	{
 		size_t cap = loop->watch_cap ? loop->watch_cap : 64;
-		struct source **table;
 
 		while (cap <= (size_t) fd)
 			cap *= 2;
-		table = realloc(loop->watches, cap * sizeof(*table));
-		if (table == NULL)
-			return NULL;
-		memset(table + loop->watch_cap, 0, (cap - loop->watch_cap) * sizeof(*table));
-		loop->watches = table;
+		loop->watches = xrealloc(loop->watches, cap * sizeof(*loop->watches));
+		memset(loop->watches + loop->watch_cap, 0,
+		       (cap - loop->watch_cap) * sizeof(*loop->watches));
 		loop->watch_cap = cap;
 	}
-	src = calloc(1, sizeof(*src));
-	if (src == NULL)
-		return NULL;
+	src = xcalloc(1, sizeof(*src));
 	src->kind = SOURCE_WATCH;
 	src->fd = fd;
 	loop->watches[fd] = src;
@@ -163,10 +151,8 @@ collect_garbage(struct loop *loop)
 struct loop *
 loop_new(void)
 {
-	struct loop *loop = calloc(1, sizeof(*loop));
+	struct loop *loop = xcalloc(1, sizeof(*loop));
 
-	if (loop == NULL)
-		return NULL;
 	loop->epfd = -1;
 	loop->wake.fd = -1;
 	timer_heap_init(&loop->timers);
@@ -209,15 +195,12 @@ loop_free(struct loop *loop)
 struct loop_timer *
 loop_add_timer(struct loop *loop, int64_t at_ns, loop_fn fn, void *arg)
 {
-	struct loop_timer *timer = malloc(sizeof(*timer));
+	struct loop_timer *timer = xmalloc(sizeof(*timer));
 
-	if (timer == NULL)
-		out_of_memory();
 	timer->node.at_ns = at_ns;
 	timer->fn = fn;
 	timer->arg = arg;
-	if (timer_heap_push(&loop->timers, &timer->node) != 0)
-		out_of_memory();
+	timer_heap_push(&loop->timers, &timer->node);
 	return timer;
 }
 
@@ -238,10 +221,8 @@ loop_defer(struct loop *loop, loop_fn fn, void *arg)
 	if (loop->defer_len == loop->defer_cap)
 	{
 		size_t cap = loop->defer_cap ? loop->defer_cap * 2 : 64;
-		struct deferred *ring = malloc(cap * sizeof(*ring));
+		struct deferred *ring = xmalloc(cap * sizeof(*ring));
 
-		if (ring == NULL)
-			out_of_memory();
 		for (size_t i = 0; i < loop->defer_len; i++)
 			ring[i] = loop->deferred[(loop->defer_head + i) % loop->defer_cap];
 		free(loop->deferred);
@@ -273,8 +254,6 @@ loop_watch_fd(struct loop *loop, int fd, short events, loop_fd_fn fn, void *arg)
 	if (src == NULL)
 	{
 		src = source_new(loop, fd);
-		if (src == NULL)
-			return -1;
 		src->weak = true;
 	}
 	if (src->weak != ((events & LOOP_WEAK) != 0))

@@ -25,6 +25,7 @@ typedef void (*loop_fn)(void *arg);
 /* revents is a mask of POLLIN/POLLOUT/POLLERR/POLLHUP from <poll.h>. */
 typedef void (*loop_fd_fn)(void *arg, int fd, short revents);
 
+/* A new loop; NULL when epoll or eventfd cannot be had. */
 struct loop *loop_new(void);
 void loop_free(struct loop *loop);
 

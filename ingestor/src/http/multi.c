@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "http/multi.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -56,23 +57,18 @@ xfer_find(const struct http_multi *m, const CURL *easy)
 }
 
 /* Double the table (kept at most half full) and re-insert every entry. */
-static int
+static void
 xfer_grow(struct http_multi *m)
 {
 	struct transfer *old = m->xfers;
 	size_t old_cap = m->xfer_cap;
-	size_t cap = old_cap ? old_cap * 2 : 256;
-	struct transfer *xfers = calloc(cap, sizeof(*xfers));
 
-	if (xfers == NULL)
-		return -1;
-	m->xfers = xfers;
-	m->xfer_cap = cap;
+	m->xfer_cap = old_cap ? old_cap * 2 : 256;
+	m->xfers = xcalloc(m->xfer_cap, sizeof(*m->xfers));
 	for (size_t i = 0; i < old_cap; i++)
 		if (old[i].easy != NULL)
 			*xfer_find(m, old[i].easy) = old[i];
 	free(old);
-	return 0;
 }
 
 static void on_timeout(void *arg);
@@ -212,18 +208,17 @@ on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 struct http_multi *
 http_multi_new(struct loop *loop)
 {
-	struct http_multi *m = calloc(1, sizeof(*m));
+	struct http_multi *m = xcalloc(1, sizeof(*m));
 
-	if (m == NULL)
-		return NULL;
 	m->loop = loop;
 	m->deadline_ns = -1;
 	m->multi = curl_multi_init();
-	if (m->multi == NULL || xfer_grow(m) != 0)
+	if (m->multi == NULL)
 	{
-		http_multi_free(m);
+		free(m);
 		return NULL;
 	}
+	xfer_grow(m);
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
 	curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -270,8 +265,8 @@ http_multi_add(struct http_multi *m, CURL *easy, http_multi_done_fn done, void *
 {
 	struct transfer *slot;
 
-	if (2 * (m->xfer_len + 1) > m->xfer_cap && xfer_grow(m) != 0)
-		return -1;
+	if (2 * (m->xfer_len + 1) > m->xfer_cap)
+		xfer_grow(m);
 	slot = xfer_find(m, easy);
 	if (slot->easy != NULL)
 		return -1; /* already running */

@@ -24,7 +24,7 @@ struct http_multi;
 
 typedef void (*http_multi_done_fn)(void *arg, CURL *easy, CURLcode result);
 
-/* A multi handle in socket mode on loop; NULL on out of memory. */
+/* A multi handle in socket mode on loop; NULL when libcurl cannot make one. */
 struct http_multi *http_multi_new(struct loop *loop);
 
 /* Remove what is still running (without callbacks), close the connections

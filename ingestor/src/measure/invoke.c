@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "measure/invoke.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/uuid.h"
@@ -449,20 +450,10 @@ start_http(struct invocation *inv)
 	}
 	if (headers != NULL && inv->token != NULL)
 	{
-		size_t len = strlen(inv->token) + sizeof("Authorization: Bearer ");
-		char *auth = malloc(len);
+		char *auth = xasprintf("Authorization: Bearer %s", inv->token);
 
-		if (auth != NULL)
-		{
-			snprintf(auth, len, "Authorization: Bearer %s", inv->token);
-			headers = curl_slist_append(headers, auth);
-			free_secret(auth);
-		}
-		else
-		{
-			free_headers(headers);
-			headers = NULL;
-		}
+		headers = curl_slist_append(headers, auth);
+		free_secret(auth);
 	}
 	inv->request_headers = headers;
 	inv->observer = stream_observer_new(cfg->format, MAX_EVENT_BYTES);
@@ -522,10 +513,12 @@ on_token(void *arg, const struct token_result *result)
 			snprintf(error, sizeof(error), "token: %s", result->error);
 			finish(inv, clock_mono_ns(), error, false);
 		}
-		else if (has_token && (inv->token = strdup(result->access_token)) == NULL)
-			finish(inv, clock_mono_ns(), "out of memory keeping the token", false);
 		else
+		{
+			if (has_token)
+				inv->token = xstrdup(result->access_token);
 			start_http(inv);
+		}
 	}
 	release(inv);
 }
@@ -569,10 +562,8 @@ on_deadline(void *arg)
 struct invocation *
 invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, void *arg)
 {
-	struct invocation *inv = calloc(1, sizeof(*inv));
+	struct invocation *inv = xcalloc(1, sizeof(*inv));
 
-	if (inv == NULL)
-		return NULL;
 	inv->t0_ns = clock_mono_ns();
 	inv->t0_wall = clock_wall_s();
 	inv->env = env;

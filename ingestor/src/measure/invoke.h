@@ -66,8 +66,8 @@ typedef void (*invoke_done_fn)(void *arg, const struct invoke_outcome *outcome);
 
 struct invocation;
 
-/* Start an invocation; write_rows = false for warm-up runs.  NULL when out
- * of resources (nothing was started and done will not run). */
+/* Start an invocation; write_rows = false for warm-up runs.  NULL when no
+ * UUID can be made (nothing was started and done will not run). */
 struct invocation *invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done,
                                     void *arg);
 

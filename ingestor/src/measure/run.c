@@ -95,11 +95,7 @@ on_done(void *arg, const struct invoke_outcome *outcome)
 			run->errors++;
 		if (outcome->unreachable)
 			run->result->unreachable++;
-		if (summary_add(run->summary, &outcome->record) != 0)
-		{
-			log_error("out of memory keeping the results");
-			abort();
-		}
+		summary_add(run->summary, &outcome->record);
 	}
 	fill(run);
 	check_end(run);
@@ -165,7 +161,7 @@ begin_measure(struct run *run)
 static void
 start_failed(struct run *run)
 {
-	log_error("cannot start an invocation (out of memory or randomness); stopping");
+	log_error("cannot start an invocation (no randomness for its UUID); stopping");
 	run->failed = true;
 	run->phase = PHASE_MEASURE;
 }
@@ -211,11 +207,7 @@ fill(struct run *run)
 					run->rate_timer = loop_add_timer(run->env->loop, due, on_rate, run);
 				return;
 			}
-			if (summary_add_lag(run->summary, clock_ms_between(due, now)) != 0)
-			{
-				log_error("out of memory keeping the results");
-				abort();
-			}
+			summary_add_lag(run->summary, clock_ms_between(due, now));
 		}
 		if (!start_one(run))
 		{

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "measure/summary.h"
+#include "util/alloc.h"
 
 #define TOP_ERRORS 3
 
@@ -45,10 +46,9 @@ struct error_count
 struct summary *
 summary_new(double threshold_ms)
 {
-	struct summary *summary = calloc(1, sizeof(*summary));
+	struct summary *summary = xcalloc(1, sizeof(*summary));
 
-	if (summary != NULL)
-		summary->threshold_ms = threshold_ms;
+	summary->threshold_ms = threshold_ms;
 	return summary;
 }
 
@@ -66,54 +66,40 @@ summary_free(struct summary *summary)
 }
 
 /* Make room for one more element of size elem in *array (capacity *cap). */
-static int
+static void
 reserve(void **array, size_t *cap, size_t len, size_t elem)
 {
-	size_t new_cap;
-	void *grown;
-
 	if (len < *cap)
-		return 0;
-	new_cap = *cap ? *cap * 2 : 256;
-	grown = realloc(*array, new_cap * elem);
-	if (grown == NULL)
-		return -1;
-	*array = grown;
-	*cap = new_cap;
-	return 0;
+		return;
+	*cap = *cap ? *cap * 2 : 256;
+	*array = xrealloc(*array, *cap * elem);
 }
 
 /* Copy the record, duplicating its error message. */
-int
+void
 summary_add(struct summary *summary, const struct summary_record *record)
 {
 	struct summary_record *copy;
 
-	if (reserve((void **) &summary->records, &summary->cap, summary->n, sizeof(*copy)) != 0)
-		return -1;
+	reserve((void **) &summary->records, &summary->cap, summary->n, sizeof(*copy));
 	copy = &summary->records[summary->n];
 	*copy = *record;
 	if (!record->ok)
 	{
-		copy->error = strdup(record->error ? record->error : "unknown error");
-		if (copy->error == NULL)
-			return -1;
+		copy->error = xstrdup(record->error ? record->error : "unknown error");
 		summary->errors++;
 	}
 	else
 		copy->error = NULL;
 	summary->n++;
-	return 0;
 }
 
 /* Remember a schedule lag. */
-int
+void
 summary_add_lag(struct summary *summary, double lag_ms)
 {
-	if (reserve((void **) &summary->lags, &summary->lag_cap, summary->n_lags, sizeof(double)) != 0)
-		return -1;
+	reserve((void **) &summary->lags, &summary->lag_cap, summary->n_lags, sizeof(double));
 	summary->lags[summary->n_lags++] = lag_ms;
-	return 0;
 }
 
 /* Records added. */
@@ -198,12 +184,10 @@ enum metric
 static struct dist
 summary_dist(const struct summary *summary, enum metric metric)
 {
-	double *values = malloc((summary->n ? summary->n : 1) * sizeof(double));
-	struct dist d = {0, NAN, NAN, NAN, NAN};
+	double *values = xmalloc(summary->n * sizeof(double));
+	struct dist d;
 	size_t n = 0;
 
-	if (values == NULL)
-		return d;
 	for (size_t i = 0; i < summary->n; i++)
 	{
 		const struct summary_record *r = &summary->records[i];
@@ -226,11 +210,9 @@ summary_dist(const struct summary *summary, enum metric metric)
 static struct dist
 lag_dist(const struct summary *summary)
 {
-	double *lags = malloc(summary->n_lags * sizeof(double));
-	struct dist d = {0, NAN, NAN, NAN, NAN};
+	double *lags = xmalloc(summary->n_lags * sizeof(double));
+	struct dist d;
 
-	if (lags == NULL)
-		return d;
 	memcpy(lags, summary->lags, summary->n_lags * sizeof(double));
 	d = dist_of(lags, summary->n_lags);
 	free(lags);
@@ -258,24 +240,17 @@ cmp_count_desc(const void *a, const void *b)
 static size_t
 top_errors(const struct summary *summary, struct error_count top[TOP_ERRORS])
 {
-	const char **messages = malloc((summary->errors ? summary->errors : 1) * sizeof(char *));
+	const char **messages = xmalloc(summary->errors * sizeof(char *));
 	struct error_count *counts;
 	size_t n = 0;
 	size_t distinct = 0;
 	size_t out;
 
-	if (messages == NULL)
-		return 0;
 	for (size_t i = 0; i < summary->n; i++)
 		if (!summary->records[i].ok)
 			messages[n++] = summary->records[i].error;
 	qsort(messages, n, sizeof(char *), cmp_message);
-	counts = malloc((n ? n : 1) * sizeof(*counts));
-	if (counts == NULL)
-	{
-		free(messages);
-		return 0;
-	}
+	counts = xmalloc(n * sizeof(*counts));
 	for (size_t i = 0; i < n; i++)
 	{
 		if (distinct > 0 && strcmp(counts[distinct - 1].message, messages[i]) == 0)
@@ -403,8 +378,6 @@ summary_json(const struct summary *summary, const struct summary_totals *totals,
 	    "rows_written", (json_int_t) totals->rows_written, "rows_unwritten",
 	    (json_int_t) totals->rows_unwritten, "rows_in_doubt", (json_int_t) totals->rows_in_doubt,
 	    "top_errors", errors, "cold_start_threshold_ms", json_num(summary->threshold_ms));
-	if (root == NULL)
-		return NULL;
 	if (summary->n_lags > 0)
 		json_object_set_new(root, "schedule_lag_ms", dist_json(lag_dist(summary)));
 	if (with_records)

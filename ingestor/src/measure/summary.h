@@ -55,11 +55,11 @@ struct summary;
 struct summary *summary_new(double threshold_ms);
 void summary_free(struct summary *summary);
 
-/* Copy one record in; returns 0, or -1 when out of memory. */
-int summary_add(struct summary *summary, const struct summary_record *record);
+/* Copy one record in. */
+void summary_add(struct summary *summary, const struct summary_record *record);
 
-/* An open-loop start's lag behind its schedule; returns 0 or -1. */
-int summary_add_lag(struct summary *summary, double lag_ms);
+/* An open-loop start's lag behind its schedule. */
+void summary_add_lag(struct summary *summary, double lag_ms);
 
 size_t summary_count(const struct summary *summary);
 size_t summary_errors(const struct summary *summary);
@@ -73,7 +73,7 @@ enum start_kind start_kind_of(double cold_start_latency_ms, double threshold_ms)
 /* Human-readable summary. */
 void summary_print(const struct summary *summary, const struct summary_totals *totals, FILE *out);
 
-/* The same as one JSON object (new reference, NULL when out of memory);
+/* The same as one JSON object (new reference);
  * with_records adds the per-invocation records. */
 json_t *summary_json(const struct summary *summary, const struct summary_totals *totals,
                      bool with_records);
