@@ -255,39 +255,54 @@ setup_aws(struct secret_source *source, const struct secret_config *config, char
 	return rc;
 }
 
+/* One way of giving the secret, and the AWS options only with an ARN. */
+int
+secret_config_check(const struct secret_config *config, char *err, size_t errlen)
+{
+	int given = (config->file != NULL) + (config->env_value != NULL) + (config->arn != NULL);
+
+	if ((config->aws_endpoint != NULL || config->aws_region != NULL) && config->arn == NULL)
+		snprintf(err, errlen, "--aws-endpoint and --aws-region need --secret-arn");
+	else if (given == 0)
+		snprintf(err, errlen,
+		         "the client credentials need a client secret: --client-secret-file FILE, "
+		         "LOOMLAT_CLIENT_SECRET, or --secret-arn ARN");
+	else if (given > 1)
+		snprintf(
+		    err, errlen,
+		    "give the client secret one way: --client-secret-file, LOOMLAT_CLIENT_SECRET or --secret-arn");
+	else if (config->env_value != NULL && config->env_value[0] == '\0')
+		snprintf(err, errlen, "LOOMLAT_CLIENT_SECRET is empty");
+	else
+		return 0;
+	return -1;
+}
+
 /* Check the configured secret source and keep what it needs. */
 struct secret_source *
 secret_source_new(const struct secret_config *config, bool allow_http, struct http_multi *http,
                   unsigned long *requests, char *err, size_t errlen)
 {
-	struct secret_source *source = xcalloc(1, sizeof(*source));
-	int given = (config->file != NULL) + (config->env_value != NULL) + (config->arn != NULL);
-	int rc = -1;
+	struct secret_source *source;
+	int rc = 0;
+
+	if (secret_config_check(config, err, errlen) != 0)
+		return NULL;
+	source = xcalloc(1, sizeof(*source));
 
 	source->cache = token_cache_new();
 	source->http = http;
 	source->requests = requests;
 	source->allow_http = allow_http;
-	if (given != 1)
-		snprintf(
-		    err, errlen,
-		    "give the client secret one way: --client-secret-file, LOOMLAT_CLIENT_SECRET or --secret-arn");
-	else if (config->file != NULL)
+	if (config->file != NULL)
 	{
 		source->kind = SECRET_FILE;
 		source->path = xstrdup(config->file);
-		rc = 0;
 	}
 	else if (config->env_value != NULL)
 	{
 		source->kind = SECRET_ENV;
-		if (config->env_value[0] == '\0')
-			snprintf(err, errlen, "LOOMLAT_CLIENT_SECRET is empty");
-		else
-		{
-			source->env_value = xstrdup(config->env_value);
-			rc = 0;
-		}
+		source->env_value = xstrdup(config->env_value);
 	}
 	else
 	{

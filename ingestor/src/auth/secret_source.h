@@ -42,7 +42,12 @@ struct secret_config
 
 struct secret_source;
 
-/* Check the config and the AWS environment; NULL with a message in err on
+/* The rules a secret_config must follow: exactly one of file, a non-empty
+ * env_value and arn; aws_endpoint and aws_region only with arn.  0, or -1
+ * with a message in err naming the options. */
+int secret_config_check(const struct secret_config *config, char *err, size_t errlen);
+
+/* Check the config (secret_config_check()) and the AWS environment; NULL with a message in err on
  * bad input.  allow_http admits an http:// endpoint (loopback tests).  Each
  * secret store request bumps *requests. */
 struct secret_source *secret_source_new(const struct secret_config *config, bool allow_http,

@@ -410,24 +410,73 @@ printable(const char *s)
 	return true;
 }
 
-/* Check and copy the client-credentials part of the configuration. */
+/* The client-credentials rules: endpoint, client id, secret. */
+static int
+check_client_credentials(const struct token_config *config, char *err, size_t errlen)
+{
+	if ((config->token_url == NULL) == (config->issuer == NULL))
+		snprintf(err, errlen, "give exactly one of --token-url and --issuer");
+	else if (config->client_id == NULL)
+		snprintf(err, errlen, "--token-url/--issuer need --client-id");
+	else if (!printable(config->client_id))
+		snprintf(err, errlen, "--client-id must be printable ASCII");
+	else if (http_url_check(config->token_url ? config->token_url : config->issuer,
+	                        config->allow_insecure_http, err, errlen) != 0)
+		;
+	else
+		return secret_config_check(&config->secret, err, errlen);
+	return -1;
+}
+
+/* One way of getting a token, and only the options that way takes. */
+int
+token_config_check(const struct token_config *config, char *err, size_t errlen)
+{
+	const struct secret_config *s = &config->secret;
+	bool oauth_given = config->token_url != NULL || config->issuer != NULL;
+	bool credentials_given = config->client_id != NULL || config->n_scopes > 0 || s->file != NULL ||
+	                         s->env_value != NULL || s->arn != NULL;
+
+	switch (config->mode)
+	{
+		case TOKEN_CLIENT_CREDENTIALS:
+			return check_client_credentials(config, err, errlen);
+		case TOKEN_BEARER_FILE:
+			if (config->bearer_file == NULL)
+			{
+				snprintf(err, errlen, "--bearer-token-file is required");
+				return -1;
+			}
+			if (oauth_given)
+			{
+				snprintf(err, errlen,
+				         "--bearer-token-file cannot be combined with --token-url/--issuer");
+				return -1;
+			}
+			/* fall through */
+		case TOKEN_NONE:
+			if (credentials_given || oauth_given)
+			{
+				snprintf(err, errlen,
+				         "--client-id, --scope and the client secret need --token-url or --issuer");
+				return -1;
+			}
+			if (s->aws_endpoint != NULL || s->aws_region != NULL)
+			{
+				snprintf(err, errlen, "--aws-endpoint and --aws-region need --secret-arn");
+				return -1;
+			}
+			return 0;
+	}
+	snprintf(err, errlen, "unknown token mode %d", (int) config->mode);
+	return -1;
+}
+
+/* Copy the client-credentials part of the (checked) configuration. */
 static int
 setup_client_credentials(struct token_source *source, const struct token_config *config, char *err,
                          size_t errlen)
 {
-	if (!printable(config->client_id))
-	{
-		snprintf(err, errlen, "--client-id is required and must be printable ASCII");
-		return -1;
-	}
-	if ((config->token_url == NULL) == (config->issuer == NULL))
-	{
-		snprintf(err, errlen, "give exactly one of --token-url and --issuer");
-		return -1;
-	}
-	if (http_url_check(config->token_url ? config->token_url : config->issuer,
-	                   config->allow_insecure_http, err, errlen) != 0)
-		return -1;
 	source->scopes = token_cache_scope_string(config->scopes, config->n_scopes, err, errlen);
 	if (source->scopes == NULL)
 		return -1;
@@ -455,10 +504,13 @@ struct token_source *
 token_source_new(const struct token_config *config, struct http_multi *http, char *err,
                  size_t errlen)
 {
-	struct token_source *source = xcalloc(1, sizeof(*source));
+	struct token_source *source;
 	char *token = NULL;
 	int rc = 0;
 
+	if (token_config_check(config, err, errlen) != 0)
+		return NULL;
+	source = xcalloc(1, sizeof(*source));
 	source->mode = config->mode;
 	source->http = http;
 	source->loop = http_multi_loop(http);
@@ -470,13 +522,8 @@ token_source_new(const struct token_config *config, struct http_multi *http, cha
 			break;
 		case TOKEN_BEARER_FILE:
 			/* Read it once now, so that a bad file is reported at start-up. */
-			if (config->bearer_file == NULL)
-			{
-				snprintf(err, errlen, "--bearer-token-file is required");
-				rc = -1;
-			}
-			else if ((rc = secret_read_file(config->bearer_file, &token, err, errlen)) == 0 &&
-			         !oauth_token_chars_valid(token, strlen(token)))
+			if ((rc = secret_read_file(config->bearer_file, &token, err, errlen)) == 0 &&
+			    !oauth_token_chars_valid(token, strlen(token)))
 			{
 				snprintf(err, errlen, "%s: a bearer token is printable ASCII without spaces",
 				         config->bearer_file);
@@ -492,9 +539,6 @@ token_source_new(const struct token_config *config, struct http_multi *http, cha
 		case TOKEN_CLIENT_CREDENTIALS:
 			rc = setup_client_credentials(source, config, err, errlen);
 			break;
-		default:
-			snprintf(err, errlen, "unknown token mode %d", (int) config->mode);
-			rc = -1;
 	}
 	if (rc != 0)
 	{

@@ -69,7 +69,19 @@ struct token_source_stats
 
 struct token_source;
 
-/* Validate the configuration; NULL with a message in err on bad input. */
+/*
+ * The rules a token_config must follow, in one place for the command line and
+ * token_source_new(): TOKEN_NONE and TOKEN_BEARER_FILE take no client
+ * credentials options; a bearer file is named and not combined with a token
+ * URL or issuer; client credentials need exactly one of token_url and issuer
+ * (https unless allow_insecure_http), a printable ASCII client_id and a
+ * secret (secret_config_check()).  0, or -1 with a message in err naming the
+ * options.
+ */
+int token_config_check(const struct token_config *config, char *err, size_t errlen);
+
+/* Check the configuration (token_config_check(), the scopes, the secret's
+ * environment) and build the source; NULL with a message in err on bad input. */
 struct token_source *token_source_new(const struct token_config *config, struct http_multi *http,
                                       char *err, size_t errlen);
 void token_source_free(struct token_source *source);
