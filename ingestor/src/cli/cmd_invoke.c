@@ -517,21 +517,21 @@ raise_fd_limit(void)
 	}
 }
 
-/* Print the summary, text or JSON. */
+/* Print the closing report, text or JSON. */
 static void
-report(const struct invoke_options *o, const struct summary *summary,
-       const struct summary_totals *totals, const char *spool_path)
+print_report(const struct invoke_options *o, const struct report *report,
+             const struct report_totals *totals, const char *spool_path)
 {
 	json_t *json;
 
 	if (!o->json)
 	{
-		summary_print(summary, totals, stdout);
+		report_print(report, totals, stdout);
 		if (spool_path[0] != '\0')
 			printf("  spool: %s\n", spool_path);
 		return;
 	}
-	json = summary_json(summary, totals, o->json_records);
+	json = report_json(report, totals, o->json_records);
 	json_object_set_new(json, "spool_file", spool_path[0] ? json_string(spool_path) : json_null());
 	json_dumpf(json, stdout, JSON_COMPACT | JSON_REAL_PRECISION(16));
 	putchar('\n');
@@ -546,7 +546,7 @@ struct invoke_run
 	struct http_multi *http;
 	struct token_source *tokens;
 	struct pg_writer *writer;
-	struct summary *summary;
+	struct report *report;
 	int signal_fd;
 	struct invoke_env env;
 };
@@ -565,7 +565,7 @@ teardown(struct invoke_run *r)
 		PQfinish(r->conn);
 	http_multi_free(r->http);
 	loop_free(r->loop);
-	summary_free(r->summary);
+	report_free(r->report);
 }
 
 /* Connect, check the agent, build the loop's actors; returns 0 or an exit code. */
@@ -596,7 +596,7 @@ setup(struct invoke_options *o, struct invoke_run *r)
 	}
 	r->loop = loop_new();
 	r->http = r->loop != NULL ? http_multi_new(r->loop) : NULL;
-	r->summary = summary_new(threshold_ms);
+	r->report = report_new(threshold_ms);
 	if (r->http == NULL)
 		return EX_SOFTWARE;
 	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
@@ -632,7 +632,7 @@ execute(struct invoke_options *o)
 {
 	struct invoke_run r = {.signal_fd = -1};
 	struct run_result result;
-	struct summary_totals totals;
+	struct report_totals totals;
 	char spool_path[4096] = "";
 	json_t *unwritten;
 	size_t in_doubt;
@@ -646,7 +646,7 @@ execute(struct invoke_options *o)
 	o->load.progress = isatty(STDERR_FILENO) && o->level >= LOG_LEVEL_WARNING;
 	o->load.grace_ms = GRACE_MS;
 	o->load.drain_ms = DRAIN_MS;
-	if (run_execute(&r.env, &o->load, r.summary, r.signal_fd, &result) != 0)
+	if (run_execute(&r.env, &o->load, r.report, r.signal_fd, &result) != 0)
 		rc = EX_SOFTWARE;
 	unwritten = pg_writer_take_unwritten(r.writer, &in_doubt);
 	if (json_array_size(unwritten) > 0)
@@ -654,19 +654,19 @@ execute(struct invoke_options *o)
 		spool_save(unwritten, in_doubt, spool_path, sizeof(spool_path));
 		rc = EX_TEMPFAIL;
 	}
-	totals = (struct summary_totals){.token_requests = result.token_requests,
-	                                 .rows_written = r.env.rows_written,
-	                                 .rows_unwritten = json_array_size(unwritten),
-	                                 .rows_in_doubt = in_doubt,
-	                                 .elapsed_s = result.elapsed_s};
+	totals = (struct report_totals){.token_requests = result.token_requests,
+	                                .rows_written = r.env.rows_written,
+	                                .rows_unwritten = json_array_size(unwritten),
+	                                .rows_in_doubt = in_doubt,
+	                                .elapsed_s = result.elapsed_s};
 	json_decref(unwritten);
-	report(o, r.summary, &totals, spool_path);
-	if (rc == 0 && summary_count(r.summary) > 0 && result.unreachable == summary_count(r.summary))
+	print_report(o, r.report, &totals, spool_path);
+	if (rc == 0 && report_count(r.report) > 0 && result.unreachable == report_count(r.report))
 	{
 		log_error("the agent at %s could not be reached; check --url", o->call.url);
 		rc = EX_UNAVAILABLE;
 	}
-	else if (rc == 0 && (summary_errors(r.summary) > 0 || summary_count(r.summary) < o->load.count))
+	else if (rc == 0 && (report_errors(r.report) > 0 || report_count(r.report) < o->load.count))
 		rc = EXIT_PARTIAL;
 	teardown(&r);
 	return rc;

@@ -22,7 +22,7 @@
 #include "auth/token_source.h"
 #include "event/loop.h"
 #include "http/multi.h"
-#include "measure/summary.h"
+#include "measure/report.h"
 #include "sink/pg_writer.h"
 #include "stream/agent_format.h"
 #include "util/dlist.h"
@@ -56,7 +56,7 @@ struct invoke_env
 
 struct invoke_outcome
 {
-	struct summary_record record;
+	struct report_record record;
 	bool unreachable; /* the agent endpoint could not be reached at all */
 	bool warmup;      /* started with write_rows = false */
 };

@@ -181,7 +181,7 @@ invoke_row_late_db(const char *invocation_id, double db_ms)
 
 /* The figures the closing report needs. */
 void
-invoke_row_record(const struct invoke_facts *f, struct summary_record *record)
+invoke_row_record(const struct invoke_facts *f, struct report_record *record)
 {
 	snprintf(record->invocation_id, sizeof(record->invocation_id), "%s", f->invocation_id);
 	record->client_invoke_time = f->t0_wall;

@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "measure/summary.h"
+#include "measure/report.h"
 #include "stream/agent_format.h"
 
 /* libcurl's timings of the transfer, in microseconds from its start. */
@@ -67,6 +67,6 @@ json_t *invoke_row_final(const struct invoke_facts *facts);
 json_t *invoke_row_late_db(const char *invocation_id, double db_ms);
 
 /* The closing report's record; its error points into facts. */
-void invoke_row_record(const struct invoke_facts *facts, struct summary_record *record);
+void invoke_row_record(const struct invoke_facts *facts, struct report_record *record);
 
 #endif

@@ -25,7 +25,7 @@ struct run
 {
 	struct invoke_env *env;
 	const struct run_config *cfg;
-	struct summary *summary;
+	struct report *report;
 	struct run_result *result;
 
 	enum run_phase phase;
@@ -95,7 +95,7 @@ on_done(void *arg, const struct invoke_outcome *outcome)
 			run->errors++;
 		if (outcome->unreachable)
 			run->result->unreachable++;
-		summary_add(run->summary, &outcome->record);
+		report_add(run->report, &outcome->record);
 	}
 	fill(run);
 	check_end(run);
@@ -207,7 +207,7 @@ fill(struct run *run)
 					run->rate_timer = loop_add_timer(run->env->loop, due, on_rate, run);
 				return;
 			}
-			summary_add_lag(run->summary, clock_ms_between(due, now));
+			report_add_lag(run->report, clock_ms_between(due, now));
 		}
 		if (!start_one(run))
 		{
@@ -264,10 +264,10 @@ on_signal(void *arg, int fd, short revents)
 
 /* Drive the whole run. */
 int
-run_execute(struct invoke_env *env, const struct run_config *config, struct summary *summary,
+run_execute(struct invoke_env *env, const struct run_config *config, struct report *report,
             int signal_fd, struct run_result *result)
 {
-	struct run run = {.env = env, .cfg = config, .summary = summary, .result = result};
+	struct run run = {.env = env, .cfg = config, .report = report, .result = result};
 	struct token_source_stats tokens;
 	int rc;
 

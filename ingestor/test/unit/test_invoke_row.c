@@ -144,7 +144,7 @@ static void
 error_row_and_record(void **state)
 {
 	struct fixture *fx = complete_fixture();
-	struct summary_record rec;
+	struct report_record rec;
 	json_t *row;
 
 	fx->stream.first_text_ns = 0;
@@ -175,7 +175,7 @@ static void
 no_token(void **state)
 {
 	struct fixture *fx = complete_fixture();
-	struct summary_record rec;
+	struct report_record rec;
 	json_t *row;
 
 	fx->facts.token_known = false;
@@ -196,7 +196,7 @@ static void
 cold_start(void **state)
 {
 	struct fixture *fx = complete_fixture();
-	struct summary_record rec;
+	struct report_record rec;
 	json_t *row;
 
 	row = invoke_row_final(&fx->facts);
