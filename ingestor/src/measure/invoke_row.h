@@ -1,5 +1,5 @@
 /*
- * invoke_row.h - the row and the summary record of one invocation, built
+ * invoke_row.h - the rows and the report record of one invocation, built
  * from what was observed.
  *
  * Pure: no I/O, no clock.  invoke.c gathers the facts (its monotonic

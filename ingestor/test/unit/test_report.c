@@ -1,6 +1,6 @@
 /*
  * test_report.c - percentile_cont semantics, the cold/warm rule and the
- * closing summary's counts, against values worked out by hand from
+ * closing report's counts, against values worked out by hand from
  * PostgreSQL's definition (position = fraction * (n - 1), linear between
  * the neighbouring ranks).
  */
@@ -75,9 +75,9 @@ record(int i, double ttft, double cold_latency, const char *error)
 	return r;
 }
 
-/* Counts, per-kind percentiles and the most common errors in the JSON summary. */
+/* Counts, per-kind percentiles and the most common errors in the JSON report. */
 static void
-summary_json_counts(void **state)
+report_json_counts(void **state)
 {
 	struct report *s = report_new(500);
 	struct report_totals totals = {.token_requests = 1, .rows_written = 15, .elapsed_s = 2};
@@ -144,7 +144,7 @@ summary_json_counts(void **state)
 
 /* Without a threshold nothing is cold or warm, but the overall numbers stand. */
 static void
-summary_without_threshold(void **state)
+report_without_threshold(void **state)
 {
 	struct report *s = report_new(NAN);
 	struct report_totals totals = {0};
@@ -165,7 +165,7 @@ summary_without_threshold(void **state)
 
 /* The written, spooled and in-doubt row counts, in the text and the JSON. */
 static void
-summary_rows_in_doubt(void **state)
+report_rows_in_doubt(void **state)
 {
 	struct report *s = report_new(500);
 	struct report_totals totals = {.rows_written = 7, .rows_unwritten = 5, .rows_in_doubt = 2};
@@ -202,13 +202,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(percentile_one_to_ten),
-	    cmocka_unit_test(percentile_edges),
-	    cmocka_unit_test(cold_warm_rule),
-	    cmocka_unit_test(summary_json_counts),
-	    cmocka_unit_test(summary_without_threshold),
-	    cmocka_unit_test(summary_rows_in_doubt),
+	    cmocka_unit_test(percentile_one_to_ten),    cmocka_unit_test(percentile_edges),
+	    cmocka_unit_test(cold_warm_rule),           cmocka_unit_test(report_json_counts),
+	    cmocka_unit_test(report_without_threshold), cmocka_unit_test(report_rows_in_doubt),
 	};
 
-	return cmocka_run_group_tests_name("summary", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }
