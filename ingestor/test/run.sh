@@ -2,6 +2,7 @@
 # Run every ingestor test and print "ingestor: N passed, M failed".
 #
 # Each test program prints TAP ("ok N - what" / "not ok N - what"):
+#   test/check_layers.sh   the include layering of src/ (src/LAYERS)
 #   $BUILD/test_*          cmocka unit tests (CMOCKA_MESSAGE_OUTPUT=TAP)
 #   $BUILD/replay_fuzz_*   fuzz targets replaying test/fuzz/corpus/<name>/
 #   test/integration/test_*.py   loopback mocks + a real PostgreSQL (PG* env)
@@ -38,6 +39,7 @@ run() {
 	fi
 }
 
+run "include layers" test/check_layers.sh
 for t in "$BUILD"/test_*; do
 	[ -x "$t" ] && run "$(basename "$t")" "$t"
 done

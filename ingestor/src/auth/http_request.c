@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/http_request.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -16,7 +17,8 @@
 
 struct http_request
 {
-	struct loop *loop;
+	struct http_multi *http;
+	struct loop *loop; /* http's */
 	CURL *easy;
 	struct curl_slist *headers;
 	unsigned long *attempts;
@@ -81,19 +83,18 @@ write_body(char *data, size_t size, size_t nmemb, void *arg)
 
 /* Make a request with the options every auth request shares. */
 struct http_request *
-http_request_new(struct loop *loop, const char *url, bool allow_http, unsigned long *attempts)
+http_request_new(struct http_multi *http, const char *url, bool allow_http, unsigned long *attempts)
 {
-	struct http_request *request = calloc(1, sizeof(*request));
+	struct http_request *request = xcalloc(1, sizeof(*request));
 	CURL *easy;
 
-	if (request == NULL)
-		return NULL;
 	if ((easy = curl_easy_init()) == NULL)
 	{
 		free(request);
 		return NULL;
 	}
-	request->loop = loop;
+	request->http = http;
+	request->loop = http_multi_loop(http);
 	request->easy = easy;
 	request->attempts = attempts;
 	if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK ||
@@ -144,7 +145,7 @@ finish(void *arg)
 	request->done(request->done_arg, &request->response);
 }
 
-/* Hand the owner a failure or a response: now if the loop has no timer left. */
+/* Hand the owner a failure or a response, on the next loop iteration. */
 static void
 deliver(struct http_request *request, long status, const char *error)
 {
@@ -157,8 +158,6 @@ deliver(struct http_request *request, long status, const char *error)
 	    .error = error,
 	};
 	request->timer = loop_add_timer(request->loop, clock_mono_ns(), finish, request);
-	if (request->timer == NULL)
-		finish(request);
 }
 
 static void send_attempt(void *arg);
@@ -190,8 +189,6 @@ retry_or_deliver(struct http_request *request, long status, const char *error, l
 	}
 	at_ns = clock_mono_ns() + backoff_ms(request, retry_after_s) * NS_PER_MS;
 	request->timer = loop_add_timer(request->loop, at_ns, send_attempt, request);
-	if (request->timer == NULL)
-		deliver(request, status, error);
 }
 
 /* Transfer done: classify the outcome as final or worth another attempt. */
@@ -236,7 +233,7 @@ send_attempt(void *arg)
 	request->attempt++;
 	(*request->attempts)++;
 	request->sent_ns = clock_mono_ns();
-	if (loop_add_transfer(request->loop, request->easy, transfer_done, request) != 0)
+	if (http_multi_add(request->http, request->easy, transfer_done, request) != 0)
 	{
 		retry_or_deliver(request, 0, "cannot start the transfer", 0);
 		return;
@@ -261,7 +258,7 @@ http_request_free(struct http_request *request)
 	if (request == NULL)
 		return;
 	if (request->running)
-		loop_cancel_transfer(request->loop, request->easy);
+		http_multi_cancel(request->http, request->easy);
 	loop_cancel_timer(request->loop, request->timer);
 	for (struct curl_slist *h = request->headers; h != NULL; h = h->next)
 		explicit_bzero(h->data, strlen(h->data));

@@ -22,7 +22,7 @@
 
 #include <curl/curl.h>
 
-#include "core/loop.h"
+#include "http/multi.h"
 
 #define HTTP_REQUEST_MAX_BODY (64 * 1024)
 #define HTTP_REQUEST_ATTEMPTS 3
@@ -47,21 +47,21 @@ int http_url_check(const char *url, bool allow_http, char *err, size_t errlen);
 
 /*
  * A GET of url (set a body on http_request_easy() for a POST).  Every attempt
- * increments *attempts.  NULL on out of memory; the URL is expected to have
- * passed http_url_check().
+ * increments *attempts.  NULL when libcurl cannot set it up; the URL is
+ * expected to have passed http_url_check().
  */
-struct http_request *http_request_new(struct loop *loop, const char *url, bool allow_http,
+struct http_request *http_request_new(struct http_multi *http, const char *url, bool allow_http,
                                       unsigned long *attempts);
 
 /* The easy handle, for the method, body and authentication options. */
 CURL *http_request_easy(struct http_request *request);
 
-/* Add a request header ("Name: value"); -1 on out of memory. */
+/* Add a request header ("Name: value"); -1 when libcurl cannot. */
 int http_request_add_header(struct http_request *request, const char *header);
 
 /*
- * Send the request; done(arg, response) runs later on the loop, or before
- * this returns when the loop cannot take a transfer or a timer.
+ * Send the request; done(arg, response) runs later on the loop, never
+ * before this returns.
  */
 void http_request_start(struct http_request *request, http_done_fn done, void *arg);
 

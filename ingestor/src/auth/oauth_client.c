@@ -10,7 +10,8 @@
 #include <jansson.h>
 
 #include "auth/oauth_client.h"
-#include "auth/wipe.h"
+#include "util/alloc.h"
+#include "util/wipe.h"
 
 /* Longest expires_in digit string accepted (about 300 years of seconds). */
 #define MAX_EXPIRES_DIGITS 10
@@ -127,10 +128,11 @@ oauth_parse_token_response(long status, const char *body, size_t len, struct oau
 		snprintf(err, errlen, "token_type must be bearer");
 	else if ((token->expires_in_s = read_expires_in(json_object_get(root, "expires_in"))) < 0)
 		snprintf(err, errlen, "expires_in is not a non-negative number of seconds");
-	else if ((token->access_token = strdup(json_string_value(access))) == NULL)
-		snprintf(err, errlen, "out of memory");
 	else
+	{
+		token->access_token = xstrdup(json_string_value(access));
 		rc = OAUTH_OK;
+	}
 	json_decref(root);
 	return rc;
 }
@@ -183,10 +185,11 @@ oauth_parse_discovery(long status, const char *body, size_t len, const char *iss
 	else if (strlen(json_string_value(endpoint)) != json_string_length(endpoint) ||
 	         http_url_check(json_string_value(endpoint), allow_http, why, sizeof(why)) != 0)
 		snprintf(err, errlen, "unusable token_endpoint");
-	else if ((*token_endpoint = strdup(json_string_value(endpoint))) == NULL)
-		snprintf(err, errlen, "out of memory");
 	else
+	{
+		*token_endpoint = xstrdup(json_string_value(endpoint));
 		rc = 0;
+	}
 	json_decref(root);
 	return rc;
 }
@@ -197,10 +200,8 @@ oauth_form_encode(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(s);
-	char *out = malloc(3 * n + 1), *p = out;
+	char *out = xmalloc(3 * n + 1), *p = out;
 
-	if (out == NULL)
-		return NULL;
 	for (; *s != '\0'; s++)
 	{
 		unsigned char c = (unsigned char) *s;
@@ -223,24 +224,21 @@ oauth_form_encode(const char *s)
 
 /* Build the client-credentials POST with Basic client authentication. */
 struct http_request *
-oauth_token_request(struct loop *loop, const char *token_url, bool allow_http,
+oauth_token_request(struct http_multi *http, const char *token_url, bool allow_http,
                     const char *client_id, const char *client_secret, const char *scope_string,
                     unsigned long *attempts)
 {
-	struct http_request *request = http_request_new(loop, token_url, allow_http, attempts);
+	struct http_request *request = http_request_new(http, token_url, allow_http, attempts);
 	char *user = oauth_form_encode(client_id);
 	char *password = oauth_form_encode(client_secret);
 	char *scope = oauth_form_encode(scope_string);
-	char *form = NULL;
+	char *form = xasprintf("grant_type=client_credentials%s%s", scope[0] ? "&scope=" : "", scope);
 	CURL *easy;
 	bool ok = false;
 
-	if (request == NULL || user == NULL || password == NULL || scope == NULL ||
-	    asprintf(&form, "grant_type=client_credentials%s%s", scope[0] ? "&scope=" : "", scope) < 0)
-		form = NULL;
-	else if (http_request_add_header(request, "Content-Type: application/x-www-form-urlencoded") ==
-	             0 &&
-	         http_request_add_header(request, "Accept: application/json") == 0)
+	if (request != NULL &&
+	    http_request_add_header(request, "Content-Type: application/x-www-form-urlencoded") == 0 &&
+	    http_request_add_header(request, "Accept: application/json") == 0)
 	{
 		easy = http_request_easy(request);
 		ok = curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, form) == CURLE_OK &&
@@ -264,10 +262,5 @@ oauth_token_request(struct loop *loop, const char *token_url, bool allow_http,
 char *
 oauth_discovery_url(const char *issuer)
 {
-	char *url = NULL;
-
-	if (asprintf(&url, "%.*s/.well-known/openid-configuration", (int) issuer_len(issuer), issuer) <
-	    0)
-		return NULL;
-	return url;
+	return xasprintf("%.*s/.well-known/openid-configuration", (int) issuer_len(issuer), issuer);
 }

@@ -31,7 +31,6 @@
 #include <stdint.h>
 
 #include "auth/http_request.h"
-#include "core/loop.h"
 
 #define OAUTH_DEFAULT_EXPIRES_IN 3600
 
@@ -67,15 +66,16 @@ void oauth_token_clear(struct oauth_token *token);
 int oauth_parse_discovery(long status, const char *body, size_t len, const char *issuer,
                           bool allow_http, char **token_endpoint, char *err, size_t errlen);
 
-/* application/x-www-form-urlencoded value of s (malloc'd, NULL on OOM). */
+/* application/x-www-form-urlencoded value of s (malloc'd). */
 char *oauth_form_encode(const char *s);
 
 /* The unsent token request; scope_string is token_cache_scope_string()'s. */
-struct http_request *oauth_token_request(struct loop *loop, const char *token_url, bool allow_http,
-                                         const char *client_id, const char *client_secret,
-                                         const char *scope_string, unsigned long *attempts);
+struct http_request *oauth_token_request(struct http_multi *http, const char *token_url,
+                                         bool allow_http, const char *client_id,
+                                         const char *client_secret, const char *scope_string,
+                                         unsigned long *attempts);
 
-/* The discovery URL of issuer (malloc'd, NULL on OOM). */
+/* The discovery URL of issuer (malloc'd). */
 char *oauth_discovery_url(const char *issuer);
 
 #endif

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +14,10 @@
 
 #include "auth/http_request.h"
 #include "auth/secret_source.h"
-#include "auth/wipe.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/wipe.h"
 
 #define SECRET_KEY       "client-secret"
 #define MAX_SECRET_FILE  (64 * 1024)
@@ -34,7 +34,7 @@ enum secret_kind
 struct secret_source
 {
 	enum secret_kind kind;
-	struct loop *loop;
+	struct http_multi *http;
 	struct token_cache *cache;
 	unsigned long *requests;
 	bool allow_http;
@@ -48,27 +48,6 @@ struct secret_source
 	char *session_token_header;
 	struct http_request *request; /* the GetSecretValue in flight */
 };
-
-/* A malloc'd formatted string, or NULL. */
-static char *__attribute__((format(printf, 1, 2))) string_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
-/* Say "out of memory" in err; returns -1. */
-static int
-out_of_memory(char *err, size_t errlen)
-{
-	snprintf(err, errlen, "out of memory");
-	return -1;
-}
 
 /* Read a small regular file, trailing whitespace stripped. */
 int
@@ -94,12 +73,7 @@ secret_read_file(const char *path, char **out, char *err, size_t errlen)
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
 		log_warning("%s is accessible by group or others; chmod 600 it", path);
-	if ((buf = malloc(MAX_SECRET_FILE + 1)) == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		close(fd);
-		return -1;
-	}
+	buf = xmalloc(MAX_SECRET_FILE + 1);
 	while (len < MAX_SECRET_FILE && (n = read(fd, buf + len, MAX_SECRET_FILE - len)) != 0)
 	{
 		if (n > 0)
@@ -124,14 +98,9 @@ secret_read_file(const char *path, char **out, char *err, size_t errlen)
 		return -1;
 	}
 	buf[len] = '\0';
-	*out = strdup(buf);
+	*out = xstrdup(buf);
 	explicit_bzero(buf, MAX_SECRET_FILE + 1);
 	free(buf);
-	if (*out == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	return 0;
 }
 
@@ -149,7 +118,7 @@ secret_arn_region(const char *arn)
 	n = strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-");
 	if (n == 0 || region[n] != ':')
 		return NULL;
-	return strndup(region, n);
+	return xstrndup(region, n);
 }
 
 /* Pick the client secret out of a SecretString. */
@@ -170,18 +139,17 @@ secret_from_string(const char *s, char **secret, char *err, size_t errlen)
 			snprintf(err, errlen, "the SecretString is empty");
 			return -1;
 		}
-		*secret = strdup(s);
-		if (*secret == NULL)
-			snprintf(err, errlen, "out of memory");
-		return *secret ? 0 : -1;
+		*secret = xstrdup(s);
+		return 0;
 	}
 	member = json_object_get(obj, "client_secret");
 	if (!json_is_string(member) || json_string_length(member) == 0)
 		snprintf(err, errlen, "the SecretString is a JSON object without a client_secret string");
-	else if ((*secret = strdup(json_string_value(member))) == NULL)
-		snprintf(err, errlen, "out of memory");
 	else
+	{
+		*secret = xstrdup(json_string_value(member));
 		rc = 0;
+	}
 	/* The parsed object holds the secret too: wipe its strings before freeing. */
 	json_object_foreach(obj, key, member)
 	{
@@ -239,97 +207,101 @@ secret_parse_aws_response(long status, const char *body, size_t len, char **secr
 	return rc;
 }
 
-/* Copy an AWS credential from the environment; NULL (not an error) if unset. */
-static int
-copy_env(const char *name, char **out)
+/* A copy of an AWS credential from the environment; NULL if unset. */
+static char *
+copy_env(const char *name)
 {
 	const char *v = getenv(name);
 
-	*out = NULL;
-	if (v == NULL || *v == '\0')
-		return 0;
-	*out = strdup(v);
-	return *out ? 0 : -1;
+	return v == NULL || *v == '\0' ? NULL : xstrdup(v);
 }
 
 /* Prepare the AWS Secrets Manager backend. */
 static int
-setup_aws(struct secret_source *source, const struct token_config *config, char *err, size_t errlen)
+setup_aws(struct secret_source *source, const struct secret_config *config, char *err,
+          size_t errlen)
 {
 	char *region =
-	    config->aws_region ? strdup(config->aws_region) : secret_arn_region(config->secret_arn);
-	char *session_token = NULL;
+	    config->aws_region ? xstrdup(config->aws_region) : secret_arn_region(config->arn);
+	char *session_token = copy_env("AWS_SESSION_TOKEN");
 	int rc = -1;
 
+	source->access_key_id = copy_env("AWS_ACCESS_KEY_ID");
+	source->secret_access_key = copy_env("AWS_SECRET_ACCESS_KEY");
 	if (region == NULL || region[0] == '\0' ||
 	    region[strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-")] != '\0')
 		snprintf(
 		    err, errlen,
 		    "--secret-arn: cannot take a region from \"%s\"; give a Secrets Manager ARN or --aws-region",
-		    config->secret_arn);
-	else if (copy_env("AWS_ACCESS_KEY_ID", &source->access_key_id) != 0 ||
-	         copy_env("AWS_SECRET_ACCESS_KEY", &source->secret_access_key) != 0 ||
-	         copy_env("AWS_SESSION_TOKEN", &session_token) != 0)
-		snprintf(err, errlen, "out of memory");
+		    config->arn);
 	else if (source->access_key_id == NULL || source->secret_access_key == NULL)
 		snprintf(
 		    err, errlen,
 		    "--secret-arn needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
-	else if ((source->arn = strdup(config->secret_arn)) == NULL ||
-	         (source->sigv4 = string_printf("aws:amz:%s:secretsmanager", region)) == NULL ||
-	         (source->endpoint =
-	              config->aws_endpoint
-	                  ? strdup(config->aws_endpoint)
-	                  : string_printf("https://secretsmanager.%s.amazonaws.com", region)) == NULL ||
-	         (session_token != NULL && (source->session_token_header = string_printf(
-	                                        "X-Amz-Security-Token: %s", session_token)) == NULL))
-		out_of_memory(err, errlen);
-	else if (http_url_check(source->endpoint, config->allow_insecure_http, err, errlen) != 0)
-		;
 	else
-		rc = 0;
+	{
+		source->arn = xstrdup(config->arn);
+		source->sigv4 = xasprintf("aws:amz:%s:secretsmanager", region);
+		source->endpoint = config->aws_endpoint
+		                       ? xstrdup(config->aws_endpoint)
+		                       : xasprintf("https://secretsmanager.%s.amazonaws.com", region);
+		if (session_token != NULL)
+			source->session_token_header = xasprintf("X-Amz-Security-Token: %s", session_token);
+		rc = http_url_check(source->endpoint, source->allow_http, err, errlen);
+	}
 	free(region);
 	wipe_free(session_token);
 	return rc;
 }
 
-/* Check the configured secret source and keep what it needs. */
-struct secret_source *
-secret_source_new(const struct token_config *config, struct loop *loop, unsigned long *requests,
-                  char *err, size_t errlen)
+/* One way of giving the secret, and the AWS options only with an ARN. */
+int
+secret_config_check(const struct secret_config *config, char *err, size_t errlen)
 {
-	struct secret_source *source = calloc(1, sizeof(*source));
-	int given = (config->client_secret_file != NULL) + (config->client_secret_env != NULL) +
-	            (config->secret_arn != NULL);
-	int rc = -1;
+	int given = (config->file != NULL) + (config->env_value != NULL) + (config->arn != NULL);
 
-	if (source == NULL || (source->cache = token_cache_new()) == NULL)
-	{
-		out_of_memory(err, errlen);
-		secret_source_free(source);
-		return NULL;
-	}
-	source->loop = loop;
-	source->requests = requests;
-	source->allow_http = config->allow_insecure_http;
-	if (given != 1)
+	if ((config->aws_endpoint != NULL || config->aws_region != NULL) && config->arn == NULL)
+		snprintf(err, errlen, "--aws-endpoint and --aws-region need --secret-arn");
+	else if (given == 0)
+		snprintf(err, errlen,
+		         "the client credentials need a client secret: --client-secret-file FILE, "
+		         "LOOMLAT_CLIENT_SECRET, or --secret-arn ARN");
+	else if (given > 1)
 		snprintf(
 		    err, errlen,
 		    "give the client secret one way: --client-secret-file, LOOMLAT_CLIENT_SECRET or --secret-arn");
-	else if (config->client_secret_file != NULL)
+	else if (config->env_value != NULL && config->env_value[0] == '\0')
+		snprintf(err, errlen, "LOOMLAT_CLIENT_SECRET is empty");
+	else
+		return 0;
+	return -1;
+}
+
+/* Check the configured secret source and keep what it needs. */
+struct secret_source *
+secret_source_new(const struct secret_config *config, bool allow_http, struct http_multi *http,
+                  unsigned long *requests, char *err, size_t errlen)
+{
+	struct secret_source *source;
+	int rc = 0;
+
+	if (secret_config_check(config, err, errlen) != 0)
+		return NULL;
+	source = xcalloc(1, sizeof(*source));
+
+	source->cache = token_cache_new();
+	source->http = http;
+	source->requests = requests;
+	source->allow_http = allow_http;
+	if (config->file != NULL)
 	{
 		source->kind = SECRET_FILE;
-		rc = (source->path = strdup(config->client_secret_file)) ? 0 : out_of_memory(err, errlen);
+		source->path = xstrdup(config->file);
 	}
-	else if (config->client_secret_env != NULL)
+	else if (config->env_value != NULL)
 	{
 		source->kind = SECRET_ENV;
-		if (config->client_secret_env[0] == '\0')
-			snprintf(err, errlen, "LOOMLAT_CLIENT_SECRET is empty");
-		else
-			rc = (source->env_value = strdup(config->client_secret_env))
-			         ? 0
-			         : out_of_memory(err, errlen);
+		source->env_value = xstrdup(config->env_value);
 	}
 	else
 	{
@@ -396,14 +368,13 @@ static void
 aws_fetch(struct secret_source *source)
 {
 	struct http_request *request =
-	    http_request_new(source->loop, source->endpoint, source->allow_http, source->requests);
+	    http_request_new(source->http, source->endpoint, source->allow_http, source->requests);
 	json_t *body = json_pack("{s:s}", "SecretId", source->arn);
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *text = json_dumps(body, JSON_COMPACT);
 	CURL *easy;
 	bool ok = false;
 
-	if (request != NULL && text != NULL &&
-	    http_request_add_header(request, AWS_CONTENT_TYPE) == 0 &&
+	if (request != NULL && http_request_add_header(request, AWS_CONTENT_TYPE) == 0 &&
 	    http_request_add_header(request, AWS_TARGET) == 0 &&
 	    (source->session_token_header == NULL ||
 	     http_request_add_header(request, source->session_token_header) == 0))
@@ -419,7 +390,7 @@ aws_fetch(struct secret_source *source)
 	if (!ok)
 	{
 		http_request_free(request);
-		complete(source, NULL, "AWS Secrets Manager: cannot build the request (out of memory)");
+		complete(source, NULL, "AWS Secrets Manager: libcurl cannot build the request");
 		return;
 	}
 	source->request = request;
@@ -438,9 +409,6 @@ secret_source_get(struct secret_source *source, struct token_cache_waiter *waite
 	{
 		case TOKEN_CACHE_HIT:
 			waiter->done(waiter, cached, NULL);
-			return;
-		case TOKEN_CACHE_NOMEM:
-			waiter->done(waiter, NULL, "out of memory");
 			return;
 		case TOKEN_CACHE_WAIT:
 			return;

@@ -22,20 +22,37 @@
 #ifndef LOOMLAT_SECRET_SOURCE_H
 #define LOOMLAT_SECRET_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "auth/token_cache.h"
-#include "auth/token_source.h"
-#include "core/loop.h"
+#include "http/multi.h"
 
 #define SECRET_SOURCE_TTL_S 300
 
+/* Where the secret comes from: exactly one of file, env_value and arn. */
+struct secret_config
+{
+	const char *file;         /* --client-secret-file */
+	const char *env_value;    /* value of LOOMLAT_CLIENT_SECRET, if used */
+	const char *arn;          /* AWS Secrets Manager secret ARN */
+	const char *aws_endpoint; /* override, e.g. http://127.0.0.1:PORT; NULL = AWS */
+	const char *aws_region;   /* NULL = taken from the ARN */
+};
+
 struct secret_source;
 
-/* Check the config's secret source and the AWS environment; NULL with a
- * message in err on bad input.  Each secret store request bumps *requests. */
-struct secret_source *secret_source_new(const struct token_config *config, struct loop *loop,
-                                        unsigned long *requests, char *err, size_t errlen);
+/* The rules a secret_config must follow: exactly one of file, a non-empty
+ * env_value and arn; aws_endpoint and aws_region only with arn.  0, or -1
+ * with a message in err naming the options. */
+int secret_config_check(const struct secret_config *config, char *err, size_t errlen);
+
+/* Check the config (secret_config_check()) and the AWS environment; NULL with a message in err on
+ * bad input.  allow_http admits an http:// endpoint (loopback tests).  Each
+ * secret store request bumps *requests. */
+struct secret_source *secret_source_new(const struct secret_config *config, bool allow_http,
+                                        struct http_multi *http, unsigned long *requests, char *err,
+                                        size_t errlen);
 void secret_source_free(struct secret_source *source);
 
 /* Ask for the secret; waiter->done runs on the loop, possibly before this

@@ -11,8 +11,9 @@
 #include <string.h>
 
 #include "auth/token_cache.h"
-#include "auth/wipe.h"
+#include "util/alloc.h"
 #include "util/clock.h"
+#include "util/wipe.h"
 
 /* Lifetimes up to this many seconds are halved instead of cut by the margin. */
 #define SHORT_LIFETIME_S 120
@@ -57,7 +58,7 @@ find_entry(struct token_cache *cache, const char *key)
 struct token_cache *
 token_cache_new(void)
 {
-	return calloc(1, sizeof(struct token_cache));
+	return xcalloc(1, sizeof(struct token_cache));
 }
 
 /* Wipe every value and free the cache; queued waiters are not called. */
@@ -88,12 +89,8 @@ token_cache_get(struct token_cache *cache, const char *key, int64_t now_ns,
 
 	if (e == NULL)
 	{
-		e = calloc(1, sizeof(*e));
-		if (e == NULL || (e->key = strdup(key)) == NULL)
-		{
-			free(e);
-			return TOKEN_CACHE_NOMEM;
-		}
+		e = xcalloc(1, sizeof(*e));
+		e->key = xstrdup(key);
 		e->next = cache->entries;
 		cache->entries = e;
 	}
@@ -121,17 +118,11 @@ token_cache_complete(struct token_cache *cache, const char *key, const char *val
 {
 	struct entry *e = find_entry(cache, key);
 	struct token_cache_waiter *w, *next;
-	char *copy = NULL;
-	int rc = 0;
+	char *copy;
 
 	if (e == NULL || !e->flying)
 		return -1;
-	if (value != NULL && (copy = strdup(value)) == NULL)
-	{
-		value = NULL;
-		error = "out of memory";
-		rc = -1;
-	}
+	copy = value != NULL ? xstrdup(value) : NULL;
 	/* Detach the flight first: a waiter may ask again, even for this key. */
 	w = e->head;
 	e->head = e->tail = NULL;
@@ -139,7 +130,7 @@ token_cache_complete(struct token_cache *cache, const char *key, const char *val
 	drop_value(e);
 	if (copy != NULL)
 	{
-		e->value = strdup(copy);
+		e->value = xstrdup(copy);
 		e->expires_ns = expires_ns;
 	}
 	for (; w != NULL; w = next)
@@ -149,7 +140,7 @@ token_cache_complete(struct token_cache *cache, const char *key, const char *val
 		w->done(w, copy, copy != NULL ? NULL : error);
 	}
 	wipe_free(copy);
-	return rc;
+	return 0;
 }
 
 /* Drop key's value when it is the one given (or any, for NULL). */
@@ -220,15 +211,8 @@ token_cache_scope_string(const char *const *scopes, size_t n_scopes, char *err, 
 		}
 		len += strlen(scopes[i]) + 1;
 	}
-	sorted = malloc((n_scopes ? n_scopes : 1) * sizeof(*sorted));
-	out = malloc(len);
-	if (sorted == NULL || out == NULL)
-	{
-		free(sorted);
-		free(out);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	sorted = xmalloc((n_scopes ? n_scopes : 1) * sizeof(*sorted));
+	out = xmalloc(len);
 	if (n_scopes > 0)
 	{
 		memcpy(sorted, scopes, n_scopes * sizeof(*sorted));
@@ -255,9 +239,5 @@ token_cache_scope_string(const char *const *scopes, size_t n_scopes, char *err, 
 char *
 token_cache_token_key(const char *token_url, const char *client_id, const char *scope_string)
 {
-	char *key = NULL;
-
-	if (asprintf(&key, "%s\n%s\n%s", token_url, client_id, scope_string) < 0)
-		return NULL;
-	return key;
+	return xasprintf("%s\n%s\n%s", token_url, client_id, scope_string);
 }

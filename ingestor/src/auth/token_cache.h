@@ -43,10 +43,9 @@ struct token_cache_waiter
 
 enum token_cache_status
 {
-	TOKEN_CACHE_HIT,   /* *value is fresh; valid until the next call on the cache */
-	TOKEN_CACHE_WAIT,  /* joined the flight already running for the key */
-	TOKEN_CACHE_FETCH, /* joined a new flight: start the fetch, then complete it */
-	TOKEN_CACHE_NOMEM  /* out of memory; the waiter was not queued */
+	TOKEN_CACHE_HIT,  /* *value is fresh; valid until the next call on the cache */
+	TOKEN_CACHE_WAIT, /* joined the flight already running for the key */
+	TOKEN_CACHE_FETCH /* joined a new flight: start the fetch, then complete it */
 };
 
 struct token_cache *token_cache_new(void);
@@ -61,8 +60,7 @@ enum token_cache_status token_cache_get(struct token_cache *cache, const char *k
 /*
  * End key's flight: keep value until expires_ns (a value already expired is
  * still handed to the waiters, just not kept), or with value NULL hand error
- * to every waiter.  Returns -1 when key has no flight or on out of memory
- * (the waiters then get an error).
+ * to every waiter.  Returns -1 when key has no flight.
  */
 int token_cache_complete(struct token_cache *cache, const char *key, const char *value,
                          int64_t expires_ns, const char *error);

@@ -24,16 +24,19 @@
 #include "auth/secret_source.h"
 #include "auth/token_cache.h"
 #include "auth/token_source.h"
-#include "auth/wipe.h"
+#include "util/alloc.h"
 #include "util/clock.h"
+#include "util/dlist.h"
 #include "util/log.h"
+#include "util/wipe.h"
 
 #define ERR_LEN 512
 
 struct token_source
 {
 	enum token_mode mode;
-	struct loop *loop;
+	struct http_multi *http;
+	struct loop *loop; /* http's */
 	bool allow_http;
 	struct token_cache *cache; /* tokens and the discovered endpoint */
 	char *bearer_file;
@@ -49,7 +52,7 @@ struct token_source
 	struct http_request *request; /* token or discovery request */
 	char *secret;                 /* during the token request, for redaction */
 	bool secret_refetched;
-	struct token_request *pending; /* asked, not yet answered */
+	struct dlist_head pending; /* token_requests asked, not yet answered */
 	struct token_source_stats stats;
 };
 
@@ -64,33 +67,14 @@ struct token_request
 	bool hit;
 	char *token; /* a cached token or an error, kept for deferred delivery */
 	char *error;
-	struct token_request *prev, *next; /* the source's pending requests */
+	struct dlist_node node; /* in the source's pending list */
 };
-
-/* Abort on allocation failure where the contract leaves no error path. */
-static void *
-must(void *p)
-{
-	if (p == NULL)
-	{
-		log_error("out of memory in the token source");
-		abort();
-	}
-	return p;
-}
 
 /* Unlink a request from the pending list and free it. */
 static void
 release(struct token_request *request)
 {
-	struct token_source *source = request->source;
-
-	if (request->prev != NULL)
-		request->prev->next = request->next;
-	else
-		source->pending = request->next;
-	if (request->next != NULL)
-		request->next->prev = request->prev;
+	dlist_delete(&request->node);
 	wipe_free(request->token);
 	free(request->error);
 	free(request);
@@ -125,9 +109,9 @@ static void
 defer_result(struct token_request *request, const char *token, const char *error)
 {
 	if (token != NULL)
-		request->token = must(strdup(token));
+		request->token = xstrdup(token);
 	if (error != NULL)
-		request->error = must(strdup(error));
+		request->error = xstrdup(error);
 	loop_defer(request->source->loop, deliver_deferred, request);
 }
 
@@ -242,15 +226,13 @@ secret_ready(struct token_cache_waiter *waiter, const char *secret, const char *
 		finish_fetch(source, NULL, 0, err);
 		return;
 	}
-	source->secret = strdup(secret);
-	source->request = source->secret
-	                      ? oauth_token_request(source->loop, source->token_url, source->allow_http,
-	                                            source->client_id, secret, source->scopes,
-	                                            &source->stats.token_requests)
-	                      : NULL;
+	source->secret = xstrdup(secret);
+	source->request =
+	    oauth_token_request(source->http, source->token_url, source->allow_http, source->client_id,
+	                        secret, source->scopes, &source->stats.token_requests);
 	if (source->request == NULL)
 	{
-		finish_fetch(source, NULL, 0, "out of memory building the token request");
+		finish_fetch(source, NULL, 0, "libcurl cannot build the token request");
 		return;
 	}
 	http_request_start(source->request, token_response, source);
@@ -289,9 +271,6 @@ ask_token(struct token_request *request)
 			request->hit = true;
 			defer_result(request, token, NULL);
 			break;
-		case TOKEN_CACHE_NOMEM:
-			defer_result(request, NULL, "out of memory");
-			break;
 		case TOKEN_CACHE_FETCH:
 			loop_defer(source->loop, start_token_fetch, source);
 			/* fall through */
@@ -316,16 +295,9 @@ discovery_response(void *arg, const struct http_response *response)
 	                               source->issuer, source->allow_http, &endpoint, why,
 	                               sizeof(why)) == 0)
 	{
-		char *key = token_cache_token_key(endpoint, source->client_id, source->scopes);
-
-		if (key == NULL)
-			snprintf(why, sizeof(why), "out of memory");
-		else
-		{
-			source->token_url = endpoint;
-			source->token_key = key;
-			log_debug("issuer %s: token endpoint %s", source->issuer, endpoint);
-		}
+		source->token_url = endpoint;
+		source->token_key = token_cache_token_key(endpoint, source->client_id, source->scopes);
+		log_debug("issuer %s: token endpoint %s", source->issuer, endpoint);
 	}
 	http_request_free(source->request);
 	source->request = NULL;
@@ -347,14 +319,13 @@ start_discovery(void *arg)
 	struct token_source *source = arg;
 	char *url = oauth_discovery_url(source->issuer);
 
-	source->request = url ? http_request_new(source->loop, url, source->allow_http,
-	                                         &source->stats.discovery_requests)
-	                      : NULL;
+	source->request =
+	    http_request_new(source->http, url, source->allow_http, &source->stats.discovery_requests);
 	free(url);
 	if (source->request == NULL)
 	{
 		token_cache_complete(source->cache, source->discovery_key, NULL, 0,
-		                     "out of memory building the discovery request");
+		                     "libcurl cannot build the discovery request");
 		return;
 	}
 	http_request_start(source->request, discovery_response, source);
@@ -376,17 +347,14 @@ discovery_ready(struct token_cache_waiter *waiter, const char *endpoint, const c
 void
 token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
 {
-	struct token_request *request = must(calloc(1, sizeof(*request)));
+	struct token_request *request = xcalloc(1, sizeof(*request));
 	const char *endpoint;
 
 	request->source = source;
 	request->ready = ready;
 	request->arg = arg;
 	request->asked_ns = clock_mono_ns();
-	request->next = source->pending;
-	if (source->pending != NULL)
-		source->pending->prev = request;
-	source->pending = request;
+	dlist_push_head(&source->pending, &request->node);
 	if (source->mode == TOKEN_NONE)
 	{
 		request->hit = true;
@@ -405,9 +373,6 @@ token_source_get(struct token_source *source, token_ready_fn ready, void *arg)
 	{
 		case TOKEN_CACHE_HIT:
 			ask_token(request);
-			break;
-		case TOKEN_CACHE_NOMEM:
-			defer_result(request, NULL, "out of memory");
 			break;
 		case TOKEN_CACHE_FETCH:
 			loop_defer(source->loop, start_discovery, source);
@@ -445,71 +410,120 @@ printable(const char *s)
 	return true;
 }
 
-/* Check and copy the client-credentials part of the configuration. */
+/* The client-credentials rules: endpoint, client id, secret. */
+static int
+check_client_credentials(const struct token_config *config, char *err, size_t errlen)
+{
+	if ((config->token_url == NULL) == (config->issuer == NULL))
+		snprintf(err, errlen, "give exactly one of --token-url and --issuer");
+	else if (config->client_id == NULL)
+		snprintf(err, errlen, "--token-url/--issuer need --client-id");
+	else if (!printable(config->client_id))
+		snprintf(err, errlen, "--client-id must be printable ASCII");
+	else if (http_url_check(config->token_url ? config->token_url : config->issuer,
+	                        config->allow_insecure_http, err, errlen) != 0)
+		;
+	else
+		return secret_config_check(&config->secret, err, errlen);
+	return -1;
+}
+
+/* One way of getting a token, and only the options that way takes. */
+int
+token_config_check(const struct token_config *config, char *err, size_t errlen)
+{
+	const struct secret_config *s = &config->secret;
+	bool oauth_given = config->token_url != NULL || config->issuer != NULL;
+	bool credentials_given = config->client_id != NULL || config->n_scopes > 0 || s->file != NULL ||
+	                         s->env_value != NULL || s->arn != NULL;
+
+	switch (config->mode)
+	{
+		case TOKEN_CLIENT_CREDENTIALS:
+			return check_client_credentials(config, err, errlen);
+		case TOKEN_BEARER_FILE:
+			if (config->bearer_file == NULL)
+			{
+				snprintf(err, errlen, "--bearer-token-file is required");
+				return -1;
+			}
+			if (oauth_given)
+			{
+				snprintf(err, errlen,
+				         "--bearer-token-file cannot be combined with --token-url/--issuer");
+				return -1;
+			}
+			/* fall through */
+		case TOKEN_NONE:
+			if (credentials_given || oauth_given)
+			{
+				snprintf(err, errlen,
+				         "--client-id, --scope and the client secret need --token-url or --issuer");
+				return -1;
+			}
+			if (s->aws_endpoint != NULL || s->aws_region != NULL)
+			{
+				snprintf(err, errlen, "--aws-endpoint and --aws-region need --secret-arn");
+				return -1;
+			}
+			return 0;
+	}
+	snprintf(err, errlen, "unknown token mode %d", (int) config->mode);
+	return -1;
+}
+
+/* Copy the client-credentials part of the (checked) configuration. */
 static int
 setup_client_credentials(struct token_source *source, const struct token_config *config, char *err,
                          size_t errlen)
 {
-	if (!printable(config->client_id))
-	{
-		snprintf(err, errlen, "--client-id is required and must be printable ASCII");
-		return -1;
-	}
-	if ((config->token_url == NULL) == (config->issuer == NULL))
-	{
-		snprintf(err, errlen, "give exactly one of --token-url and --issuer");
-		return -1;
-	}
-	if (http_url_check(config->token_url ? config->token_url : config->issuer,
-	                   config->allow_insecure_http, err, errlen) != 0)
-		return -1;
 	source->scopes = token_cache_scope_string(config->scopes, config->n_scopes, err, errlen);
 	if (source->scopes == NULL)
 		return -1;
-	source->secrets =
-	    secret_source_new(config, source->loop, &source->stats.secret_requests, err, errlen);
+	source->secrets = secret_source_new(&config->secret, config->allow_insecure_http, source->http,
+	                                    &source->stats.secret_requests, err, errlen);
 	if (source->secrets == NULL)
 		return -1;
-	source->client_id = must(strdup(config->client_id));
+	source->client_id = xstrdup(config->client_id);
 	if (config->token_url != NULL)
 	{
-		source->token_url = must(strdup(config->token_url));
+		source->token_url = xstrdup(config->token_url);
 		source->token_key =
-		    must(token_cache_token_key(source->token_url, source->client_id, source->scopes));
+		    token_cache_token_key(source->token_url, source->client_id, source->scopes);
 	}
 	else
 	{
-		source->issuer = must(strdup(config->issuer));
-		source->discovery_key = must(token_cache_token_key("discovery", source->issuer, ""));
+		source->issuer = xstrdup(config->issuer);
+		source->discovery_key = token_cache_token_key("discovery", source->issuer, "");
 	}
 	return 0;
 }
 
 /* Validate the configuration and build the source. */
 struct token_source *
-token_source_new(const struct token_config *config, struct loop *loop, char *err, size_t errlen)
+token_source_new(const struct token_config *config, struct http_multi *http, char *err,
+                 size_t errlen)
 {
-	struct token_source *source = must(calloc(1, sizeof(*source)));
+	struct token_source *source;
 	char *token = NULL;
 	int rc = 0;
 
+	if (token_config_check(config, err, errlen) != 0)
+		return NULL;
+	source = xcalloc(1, sizeof(*source));
 	source->mode = config->mode;
-	source->loop = loop;
+	source->http = http;
+	source->loop = http_multi_loop(http);
 	source->allow_http = config->allow_insecure_http;
-	source->cache = must(token_cache_new());
+	source->cache = token_cache_new();
 	switch (config->mode)
 	{
 		case TOKEN_NONE:
 			break;
 		case TOKEN_BEARER_FILE:
 			/* Read it once now, so that a bad file is reported at start-up. */
-			if (config->bearer_file == NULL)
-			{
-				snprintf(err, errlen, "--bearer-token-file is required");
-				rc = -1;
-			}
-			else if ((rc = secret_read_file(config->bearer_file, &token, err, errlen)) == 0 &&
-			         !oauth_token_chars_valid(token, strlen(token)))
+			if ((rc = secret_read_file(config->bearer_file, &token, err, errlen)) == 0 &&
+			    !oauth_token_chars_valid(token, strlen(token)))
 			{
 				snprintf(err, errlen, "%s: a bearer token is printable ASCII without spaces",
 				         config->bearer_file);
@@ -518,16 +532,13 @@ token_source_new(const struct token_config *config, struct loop *loop, char *err
 			wipe_free(token);
 			if (rc == 0)
 			{
-				source->bearer_file = must(strdup(config->bearer_file));
-				source->token_key = must(token_cache_token_key("bearer", source->bearer_file, ""));
+				source->bearer_file = xstrdup(config->bearer_file);
+				source->token_key = token_cache_token_key("bearer", source->bearer_file, "");
 			}
 			break;
 		case TOKEN_CLIENT_CREDENTIALS:
 			rc = setup_client_credentials(source, config, err, errlen);
 			break;
-		default:
-			snprintf(err, errlen, "unknown token mode %d", (int) config->mode);
-			rc = -1;
 	}
 	if (rc != 0)
 	{
@@ -543,8 +554,8 @@ token_source_free(struct token_source *source)
 {
 	if (source == NULL)
 		return;
-	while (source->pending != NULL)
-		release(source->pending);
+	while (!dlist_is_empty(&source->pending))
+		release(dlist_container(struct token_request, node, dlist_first(&source->pending)));
 	http_request_free(source->request);
 	secret_source_free(source->secrets);
 	token_cache_free(source->cache);

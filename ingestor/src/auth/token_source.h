@@ -25,7 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/loop.h"
+#include "auth/secret_source.h"
+#include "http/multi.h"
 
 enum token_mode
 {
@@ -43,12 +44,8 @@ struct token_config
 	const char *client_id;
 	const char *const *scopes; /* may be NULL when n_scopes == 0 */
 	size_t n_scopes;
-	const char *client_secret_file; /* one of these three secret sources; */
-	const char *client_secret_env;  /* value of LOOMLAT_CLIENT_SECRET, if used */
-	const char *secret_arn;         /* AWS Secrets Manager secret ARN */
-	const char *aws_endpoint;       /* override, e.g. http://127.0.0.1:PORT; NULL = AWS */
-	const char *aws_region;         /* NULL = taken from the ARN */
-	bool allow_insecure_http;       /* http:// token/secret URLs (loopback tests) */
+	struct secret_config secret;
+	bool allow_insecure_http; /* http:// token/secret URLs (loopback tests) */
 };
 
 struct token_result
@@ -72,8 +69,20 @@ struct token_source_stats
 
 struct token_source;
 
-/* Validate the configuration; NULL with a message in err on bad input. */
-struct token_source *token_source_new(const struct token_config *config, struct loop *loop,
+/*
+ * The rules a token_config must follow, in one place for the command line and
+ * token_source_new(): TOKEN_NONE and TOKEN_BEARER_FILE take no client
+ * credentials options; a bearer file is named and not combined with a token
+ * URL or issuer; client credentials need exactly one of token_url and issuer
+ * (https unless allow_insecure_http), a printable ASCII client_id and a
+ * secret (secret_config_check()).  0, or -1 with a message in err naming the
+ * options.
+ */
+int token_config_check(const struct token_config *config, char *err, size_t errlen);
+
+/* Check the configuration (token_config_check(), the scopes, the secret's
+ * environment) and build the source; NULL with a message in err on bad input. */
+struct token_source *token_source_new(const struct token_config *config, struct http_multi *http,
                                       char *err, size_t errlen);
 void token_source_free(struct token_source *source);
 

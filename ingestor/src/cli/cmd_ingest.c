@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "core/db.h"
-#include "core/pg_writer.h"
-#include "core/spool.h"
+#include "sink/db.h"
+#include "sink/pg_writer.h"
+#include "sink/spool.h"
 #include "util/log.h"
 
 #define DRAIN_MS 30000

@@ -13,10 +13,12 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "core/db.h"
-#include "core/run.h"
-#include "core/signals.h"
-#include "core/spool.h"
+#include "event/signals.h"
+#include "http/multi.h"
+#include "measure/run.h"
+#include "sink/db.h"
+#include "sink/spool.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define DEFAULT_PROMPT  "Hello"
@@ -191,16 +193,11 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 }
 
 /* Append s to a growing array of strings. */
-static int
+static void
 push(const char ***array, size_t *n, const char *s)
 {
-	const char **grown = realloc(*array, (*n + 1) * sizeof(char *));
-
-	if (grown == NULL)
-		return -1;
-	grown[(*n)++] = s;
-	*array = grown;
-	return 0;
+	*array = xrealloc(*array, (*n + 1) * sizeof(char *));
+	(*array)[(*n)++] = s;
 }
 
 /* A file named by an option must exist: 66 otherwise. */
@@ -233,218 +230,187 @@ secret_on_command_line(int argc, char **argv)
 	return false;
 }
 
-/* Parse one option that takes a value; returns 0 or an exit code. */
-static int
-parse_option(struct invoke_options *o, int opt, const char *arg)
-{
-	unsigned long n;
+/* What an option-group parser returns for an option of another group. */
+#define NOT_MINE (-1)
 
+/* The agent and the request: --url ... --http1.1; 0, an exit code or NOT_MINE. */
+static int
+parse_agent_option(struct invoke_options *o, int opt, const char *arg)
+{
 	switch (opt)
 	{
 		case OPT_URL:
 			if (!opt_valid_http_url(arg))
 				return usage_error("--url must be an http:// or https:// URL");
 			o->call.url = arg;
-			break;
+			return 0;
 		case OPT_FORMAT:
 			if (agent_format_parse(arg, &o->call.format) != 0)
 				return usage_error("--format must be loom, agentcore, openai or anthropic");
-			break;
+			return 0;
 		case OPT_AGENT_ID:
 			if (opt_parse_id(arg, &o->call.agent_id) != 0)
 				return usage_error("--agent-id must be a positive integer");
-			break;
+			return 0;
 		case OPT_AGENT_NAME:
 			if (arg[0] == '\0')
 				return usage_error("--agent-name must not be empty");
 			o->agent_name = arg;
-			break;
+			return 0;
 		case OPT_PROMPT:
 			o->call.prompt = arg;
-			break;
+			return 0;
 		case OPT_PROMPT_FILE:
 			o->prompt_file = arg;
-			break;
+			return 0;
 		case OPT_MODEL:
 			o->call.model = arg;
-			break;
+			return 0;
 		case OPT_SESSION:
 			if (arg[0] == '\0')
 				return usage_error("--session must not be empty");
 			o->call.session_id = arg;
-			break;
+			return 0;
 		case OPT_HEADER:
 			if (!opt_valid_header(arg))
 				return usage_error("--header must look like 'Name: value'");
-			if (push(&o->headers, &o->n_headers, arg) != 0)
-				return EX_SOFTWARE;
-			break;
+			push(&o->headers, &o->n_headers, arg);
+			return 0;
+		case OPT_HTTP11:
+			o->call.http1_1 = true;
+			return 0;
+	}
+	return NOT_MINE;
+}
+
+/* The load shape: -n, -c, --rate, --warmup and the timeouts; 0, an exit code or NOT_MINE. */
+static int
+parse_load_option(struct invoke_options *o, int opt, const char *arg)
+{
+	switch (opt)
+	{
 		case 'n':
 			if (opt_parse_ulong(arg, 1, MAX_COUNT, &o->load.count) != 0)
 				return usage_error("-n/--count must be an integer from 1 to %lu", MAX_COUNT);
-			break;
+			return 0;
 		case 'c':
 			if (opt_parse_ulong(arg, 1, MAX_CONCURRENCY, &o->load.concurrency) != 0)
 				return usage_error("-c/--concurrency must be an integer from 1 to %lu",
 				                   MAX_CONCURRENCY);
 			o->concurrency_given = true;
-			break;
+			return 0;
 		case OPT_RATE:
 			if (opt_parse_positive(arg, &o->load.rate) != 0)
 				return usage_error("--rate must be a positive number (invocations per second)");
-			break;
+			return 0;
 		case OPT_WARMUP:
-			if (opt_parse_ulong(arg, 0, MAX_COUNT, &n) != 0)
+			if (opt_parse_ulong(arg, 0, MAX_COUNT, &o->load.warmup) != 0)
 				return usage_error("--warmup must be an integer from 0 to %lu", MAX_COUNT);
-			o->load.warmup = n;
-			break;
+			return 0;
 		case OPT_TIMEOUT:
 			if (opt_parse_positive(arg, &o->timeout_s) != 0 || o->timeout_s > 86400)
 				return usage_error("--timeout must be a number of seconds, at most 86400");
-			break;
+			return 0;
 		case OPT_CONNECT_TIMEOUT:
 			if (opt_parse_positive(arg, &o->connect_timeout_s) != 0 || o->connect_timeout_s > 86400)
 				return usage_error("--connect-timeout must be a number of seconds, at most 86400");
-			break;
-		case OPT_DB:
-			o->db = arg;
-			break;
-		case OPT_TOKEN_URL:
-			o->token.token_url = arg;
-			break;
-		case OPT_ISSUER:
-			o->token.issuer = arg;
-			break;
-		case OPT_CLIENT_ID:
-			o->token.client_id = arg;
-			break;
-		case OPT_SCOPE:
-			if (push(&o->scopes, &o->n_scopes, arg) != 0)
-				return EX_SOFTWARE;
-			break;
-		case OPT_CLIENT_SECRET_FILE:
-			o->token.client_secret_file = arg;
-			break;
-		case OPT_SECRET_ARN:
-			o->token.secret_arn = arg;
-			break;
-		case OPT_AWS_ENDPOINT:
-			o->token.aws_endpoint = arg;
-			break;
-		case OPT_AWS_REGION:
-			o->token.aws_region = arg;
-			break;
-		case OPT_BEARER_TOKEN_FILE:
-			o->token.bearer_file = arg;
-			break;
-		default:
-			return usage_error("unknown option");
+			return 0;
 	}
-	return 0;
+	return NOT_MINE;
 }
 
-/* The token options must describe exactly one way of getting a token. */
+/* The token options, taken as given (token_config_check() judges them later);
+ * 0 or NOT_MINE. */
 static int
-check_token_options(struct invoke_options *o)
+parse_token_option(struct invoke_options *o, int opt, const char *arg)
 {
 	struct token_config *t = &o->token;
-	bool oauth = t->token_url != NULL || t->issuer != NULL;
 
-	if (t->token_url != NULL && t->issuer != NULL)
-		return usage_error("give --token-url or --issuer, not both");
-	if (t->bearer_file != NULL && oauth)
-		return usage_error("--bearer-token-file cannot be combined with --token-url/--issuer");
-	if (!oauth && (t->client_id != NULL || o->n_scopes > 0 || t->client_secret_file != NULL ||
-	               t->secret_arn != NULL))
-		return usage_error("--client-id, --scope and the client secret need --token-url or "
-		                   "--issuer");
-	if ((t->aws_endpoint != NULL || t->aws_region != NULL) && t->secret_arn == NULL)
-		return usage_error("--aws-endpoint and --aws-region need --secret-arn");
-	t->scopes = o->scopes;
-	t->n_scopes = o->n_scopes;
-	if (t->bearer_file != NULL)
+	switch (opt)
 	{
-		t->mode = TOKEN_BEARER_FILE;
-		return check_file("--bearer-token-file", t->bearer_file);
+		case OPT_TOKEN_URL:
+			t->token_url = arg;
+			return 0;
+		case OPT_ISSUER:
+			t->issuer = arg;
+			return 0;
+		case OPT_CLIENT_ID:
+			t->client_id = arg;
+			return 0;
+		case OPT_SCOPE:
+			push(&o->scopes, &o->n_scopes, arg);
+			return 0;
+		case OPT_CLIENT_SECRET_FILE:
+			t->secret.file = arg;
+			return 0;
+		case OPT_SECRET_ARN:
+			t->secret.arn = arg;
+			return 0;
+		case OPT_AWS_ENDPOINT:
+			t->secret.aws_endpoint = arg;
+			return 0;
+		case OPT_AWS_REGION:
+			t->secret.aws_region = arg;
+			return 0;
+		case OPT_BEARER_TOKEN_FILE:
+			t->bearer_file = arg;
+			return 0;
+		case OPT_ALLOW_HTTP:
+			t->allow_insecure_http = true;
+			return 0;
 	}
-	if (!oauth)
-	{
-		t->mode = TOKEN_NONE;
-		return 0;
-	}
-	t->mode = TOKEN_CLIENT_CREDENTIALS;
-	if (t->client_id == NULL)
-		return usage_error("--token-url/--issuer need --client-id");
-	if (t->client_secret_file != NULL && t->secret_arn != NULL)
-		return usage_error("give --client-secret-file or --secret-arn, not both");
-	if (t->client_secret_file != NULL)
-		return check_file("--client-secret-file", t->client_secret_file);
-	if (t->secret_arn == NULL)
-	{
-		t->client_secret_env = getenv("LOOMLAT_CLIENT_SECRET");
-		if (t->client_secret_env == NULL || t->client_secret_env[0] == '\0')
-			return usage_error("the client credentials need a secret: --client-secret-file FILE, "
-			                   "LOOMLAT_CLIENT_SECRET, or --secret-arn ARN");
-	}
-	return 0;
+	return NOT_MINE;
 }
 
-/* getopt_long over argv, then the cross-option rules. */
+/* Where rows and the summary go, and how loud: --db, --json, -v, -q; 0 or NOT_MINE. */
 static int
-parse_options(int argc, char **argv, struct invoke_options *o)
+parse_output_option(struct invoke_options *o, int opt, const char *arg)
 {
-	int opt;
-	int rc;
-
-	o->call.format = AGENT_FORMAT_AGENTCORE;
-	o->call.prompt = NULL;
-	o->load.count = 1;
-	o->load.concurrency = 1;
-	o->timeout_s = 300;
-	o->connect_timeout_s = 10;
-	o->level = LOG_LEVEL_WARNING;
-	if (secret_on_command_line(argc, argv))
-		return usage_error("the client secret is never accepted on the command line; use "
-		                   "--client-secret-file FILE or LOOMLAT_CLIENT_SECRET");
-	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":n:c:vqh", long_options, NULL)) != -1)
+	switch (opt)
 	{
-		switch (opt)
-		{
-			case 'h':
-				cmd_invoke_usage(stdout);
-				return -1;
-			case 'v':
-				o->level = LOG_LEVEL_DEBUG;
-				break;
-			case 'q':
-				o->level = LOG_LEVEL_ERROR;
-				break;
-			case OPT_ALLOW_HTTP:
-				o->token.allow_insecure_http = true;
-				break;
-			case OPT_HTTP11:
-				o->call.http1_1 = true;
-				break;
-			case OPT_JSON:
-				o->json = true;
-				break;
-			case OPT_JSON_RECORDS:
-				o->json = true;
-				o->json_records = true;
-				break;
-			case ':':
-				return usage_error("%s needs a value", argv[optind - 1]);
-			case '?':
-				return usage_error("unknown option %s", argv[optind - 1]);
-			default:
-				if ((rc = parse_option(o, opt, optarg)) != 0)
-					return rc;
-		}
+		case OPT_DB:
+			o->db = arg;
+			return 0;
+		case OPT_JSON:
+			o->json = true;
+			return 0;
+		case OPT_JSON_RECORDS:
+			o->json = true;
+			o->json_records = true;
+			return 0;
+		case 'v':
+			o->level = LOG_LEVEL_DEBUG;
+			return 0;
+		case 'q':
+			o->level = LOG_LEVEL_ERROR;
+			return 0;
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	return NOT_MINE;
+}
+
+static int (*const option_groups[])(struct invoke_options *, int, const char *) = {
+    parse_agent_option, parse_load_option, parse_token_option, parse_output_option};
+
+/* Hand one option to the group that knows it; 0 or an exit code. */
+static int
+parse_option(struct invoke_options *o, int opt, const char *arg)
+{
+	for (size_t i = 0; i < sizeof(option_groups) / sizeof(option_groups[0]); i++)
+	{
+		int rc = option_groups[i](o, opt, arg);
+
+		if (rc != NOT_MINE)
+			return rc;
+	}
+	return usage_error("unknown option");
+}
+
+/* The agent options together: the required ones, the prompt once, AgentCore's session rule. */
+static int
+check_agent_options(struct invoke_options *o)
+{
+	size_t session_len = o->call.session_id != NULL ? strlen(o->call.session_id) : 0;
+
 	if (o->call.url == NULL)
 		return usage_error("--url is required");
 	if (o->call.agent_id == 0)
@@ -452,17 +418,88 @@ parse_options(int argc, char **argv, struct invoke_options *o)
 	if (o->call.prompt != NULL && o->prompt_file != NULL)
 		return usage_error("give --prompt or --prompt-file, not both");
 	if (o->call.format == AGENT_FORMAT_AGENTCORE && o->call.session_id != NULL &&
-	    (strlen(o->call.session_id) < AGENTCORE_SESSION_MIN ||
-	     strlen(o->call.session_id) > AGENTCORE_SESSION_MAX))
+	    (session_len < AGENTCORE_SESSION_MIN || session_len > AGENTCORE_SESSION_MAX))
 		return usage_error("--session for agentcore must be %d to %d characters long (AgentCore "
 		                   "refuses other runtime session ids); a UUID is 36",
 		                   AGENTCORE_SESSION_MIN, AGENTCORE_SESSION_MAX);
-	if (o->load.rate > 0 && !o->concurrency_given)
-		o->load.concurrency = 0; /* open loop: no cap unless -c says so */
 	o->call.headers = o->headers;
 	o->call.n_headers = o->n_headers;
 	o->call.timeout_ms = (long) ceil(o->timeout_s * 1e3);
 	o->call.connect_timeout_ms = (long) ceil(o->connect_timeout_s * 1e3);
+	if (o->load.rate > 0 && !o->concurrency_given)
+		o->load.concurrency = 0; /* open loop: no cap unless -c says so */
+	return 0;
+}
+
+/* The way of getting a token follows from the options given; token_config_check()
+ * holds the rules, and the files it names must exist (66 otherwise). */
+static int
+check_token_options(struct invoke_options *o)
+{
+	struct token_config *t = &o->token;
+	char err[512];
+
+	t->scopes = o->scopes;
+	t->n_scopes = o->n_scopes;
+	if (t->bearer_file != NULL)
+		t->mode = TOKEN_BEARER_FILE;
+	else if (t->token_url != NULL || t->issuer != NULL)
+		t->mode = TOKEN_CLIENT_CREDENTIALS;
+	else
+		t->mode = TOKEN_NONE;
+	if (t->mode == TOKEN_CLIENT_CREDENTIALS && t->secret.file == NULL && t->secret.arn == NULL)
+	{
+		const char *env = getenv("LOOMLAT_CLIENT_SECRET");
+
+		if (env != NULL && env[0] != '\0')
+			t->secret.env_value = env;
+	}
+	if (token_config_check(t, err, sizeof(err)) != 0)
+		return usage_error("%s", err);
+	if (t->bearer_file != NULL)
+		return check_file("--bearer-token-file", t->bearer_file);
+	if (t->secret.file != NULL)
+		return check_file("--client-secret-file", t->secret.file);
+	return 0;
+}
+
+/* getopt_long over argv, then the cross-option rules; -1 after --help. */
+static int
+parse_options(int argc, char **argv, struct invoke_options *o)
+{
+	int opt;
+	int rc;
+
+	*o = (struct invoke_options){
+	    .call.format = AGENT_FORMAT_AGENTCORE,
+	    .load = {.count = 1, .concurrency = 1},
+	    .timeout_s = 300,
+	    .connect_timeout_s = 10,
+	    .level = LOG_LEVEL_WARNING,
+	};
+	if (secret_on_command_line(argc, argv))
+		return usage_error("the client secret is never accepted on the command line; use "
+		                   "--client-secret-file FILE or LOOMLAT_CLIENT_SECRET");
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":n:c:vqh", long_options, NULL)) != -1)
+	{
+		if (opt == 'h')
+		{
+			cmd_invoke_usage(stdout);
+			return -1;
+		}
+		if (opt == ':')
+			return usage_error("%s needs a value", argv[optind - 1]);
+		if (opt == '?')
+			return usage_error("unknown option %s", argv[optind - 1]);
+		if ((rc = parse_option(o, opt, optarg)) != 0)
+			return rc;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if ((rc = check_agent_options(o)) != 0)
+		return rc;
 	return check_token_options(o);
 }
 
@@ -480,26 +517,21 @@ raise_fd_limit(void)
 	}
 }
 
-/* Print the summary, text or JSON. */
+/* Print the closing report, text or JSON. */
 static void
-report(const struct invoke_options *o, const struct summary *summary,
-       const struct summary_totals *totals, const char *spool_path)
+print_report(const struct invoke_options *o, const struct report *report,
+             const struct report_totals *totals, const char *spool_path)
 {
 	json_t *json;
 
 	if (!o->json)
 	{
-		summary_print(summary, totals, stdout);
+		report_print(report, totals, stdout);
 		if (spool_path[0] != '\0')
 			printf("  spool: %s\n", spool_path);
 		return;
 	}
-	json = summary_json(summary, totals, o->json_records);
-	if (json == NULL)
-	{
-		log_error("out of memory formatting the summary");
-		return;
-	}
+	json = report_json(report, totals, o->json_records);
 	json_object_set_new(json, "spool_file", spool_path[0] ? json_string(spool_path) : json_null());
 	json_dumpf(json, stdout, JSON_COMPACT | JSON_REAL_PRECISION(16));
 	putchar('\n');
@@ -511,9 +543,10 @@ struct invoke_run
 {
 	PGconn *conn;
 	struct loop *loop;
+	struct http_multi *http;
 	struct token_source *tokens;
 	struct pg_writer *writer;
-	struct summary *summary;
+	struct report *report;
 	int signal_fd;
 	struct invoke_env env;
 };
@@ -530,8 +563,9 @@ teardown(struct invoke_run *r)
 		pg_writer_free(r->writer);
 	else
 		PQfinish(r->conn);
+	http_multi_free(r->http);
 	loop_free(r->loop);
-	summary_free(r->summary);
+	report_free(r->report);
 }
 
 /* Connect, check the agent, build the loop's actors; returns 0 or an exit code. */
@@ -561,14 +595,15 @@ setup(struct invoke_options *o, struct invoke_run *r)
 			return EX_UNAVAILABLE;
 	}
 	r->loop = loop_new();
-	r->summary = summary_new(threshold_ms);
-	if (r->loop == NULL || r->summary == NULL)
+	r->http = r->loop != NULL ? http_multi_new(r->loop) : NULL;
+	r->report = report_new(threshold_ms);
+	if (r->http == NULL)
 		return EX_SOFTWARE;
-	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-	curl_multi_setopt(loop_multi(r->loop), CURLMOPT_MAXCONNECTS,
+	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+	curl_multi_setopt(http_multi_handle(r->http), CURLMOPT_MAXCONNECTS,
 	                  (long) (o->load.concurrency ? o->load.concurrency : 1000) + 16);
-	r->tokens = token_source_new(&o->token, r->loop, err, sizeof(err));
+	r->tokens = token_source_new(&o->token, r->http, err, sizeof(err));
 	if (r->tokens == NULL)
 	{
 		log_error("%s", err);
@@ -583,8 +618,11 @@ setup(struct invoke_options *o, struct invoke_run *r)
 		log_error("cannot install signal handlers: %s", strerror(errno));
 		return EX_SOFTWARE;
 	}
-	r->env = (struct invoke_env){
-	    .loop = r->loop, .tokens = r->tokens, .writer = r->writer, .config = &o->call};
+	r->env = (struct invoke_env){.loop = r->loop,
+	                             .http = r->http,
+	                             .tokens = r->tokens,
+	                             .writer = r->writer,
+	                             .config = &o->call};
 	return 0;
 }
 
@@ -594,7 +632,7 @@ execute(struct invoke_options *o)
 {
 	struct invoke_run r = {.signal_fd = -1};
 	struct run_result result;
-	struct summary_totals totals;
+	struct report_totals totals;
 	char spool_path[4096] = "";
 	json_t *unwritten;
 	size_t in_doubt;
@@ -608,7 +646,7 @@ execute(struct invoke_options *o)
 	o->load.progress = isatty(STDERR_FILENO) && o->level >= LOG_LEVEL_WARNING;
 	o->load.grace_ms = GRACE_MS;
 	o->load.drain_ms = DRAIN_MS;
-	if (run_execute(&r.env, &o->load, r.summary, r.signal_fd, &result) != 0)
+	if (run_execute(&r.env, &o->load, r.report, r.signal_fd, &result) != 0)
 		rc = EX_SOFTWARE;
 	unwritten = pg_writer_take_unwritten(r.writer, &in_doubt);
 	if (json_array_size(unwritten) > 0)
@@ -616,19 +654,19 @@ execute(struct invoke_options *o)
 		spool_save(unwritten, in_doubt, spool_path, sizeof(spool_path));
 		rc = EX_TEMPFAIL;
 	}
-	totals = (struct summary_totals){.token_requests = result.token_requests,
-	                                 .rows_written = r.env.rows_written,
-	                                 .rows_unwritten = json_array_size(unwritten),
-	                                 .rows_in_doubt = in_doubt,
-	                                 .elapsed_s = result.elapsed_s};
+	totals = (struct report_totals){.token_requests = result.token_requests,
+	                                .rows_written = r.env.rows_written,
+	                                .rows_unwritten = json_array_size(unwritten),
+	                                .rows_in_doubt = in_doubt,
+	                                .elapsed_s = result.elapsed_s};
 	json_decref(unwritten);
-	report(o, r.summary, &totals, spool_path);
-	if (rc == 0 && summary_count(r.summary) > 0 && result.unreachable == summary_count(r.summary))
+	print_report(o, r.report, &totals, spool_path);
+	if (rc == 0 && report_count(r.report) > 0 && result.unreachable == report_count(r.report))
 	{
 		log_error("the agent at %s could not be reached; check --url", o->call.url);
 		rc = EX_UNAVAILABLE;
 	}
-	else if (rc == 0 && (summary_errors(r.summary) > 0 || summary_count(r.summary) < o->load.count))
+	else if (rc == 0 && (report_errors(r.report) > 0 || report_count(r.report) < o->load.count))
 		rc = EXIT_PARTIAL;
 	teardown(&r);
 	return rc;

@@ -2,10 +2,14 @@
  * main.c - the loomlat binary: subcommand dispatch, global help and version.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli/commands.h"
-#include "core/version.h"
+#include "util/alloc.h"
+#include "util/version.h"
 
 struct command
 {
@@ -91,5 +95,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "loomlat: unknown command \"%s\"; run \"loomlat --help\"\n", argv[1]);
 		return EX_USAGE;
 	}
+	json_set_alloc_funcs(xmalloc, free); /* jansson runs out of memory as we do */
 	return cmd->run(argc - 1, argv + 1);
 }

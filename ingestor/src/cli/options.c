@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "cli/options.h"
+#include "util/alloc.h"
 
 /* Digits only, then strtoul with overflow detection. */
 int
@@ -105,13 +106,7 @@ opt_read_file(const char *path, size_t max_bytes, char **out, size_t *len, const
 		*why = strerror(errno);
 		return errno == ENOENT ? OPT_FILE_MISSING : OPT_FILE_UNREADABLE;
 	}
-	buf = malloc(max_bytes + 2);
-	if (buf == NULL)
-	{
-		fclose(f);
-		*why = strerror(ENOMEM);
-		return OPT_FILE_UNREADABLE;
-	}
+	buf = xmalloc(max_bytes + 2);
 	n = fread(buf, 1, max_bytes + 1, f);
 	if (ferror(f) || n > max_bytes)
 	{

@@ -5,7 +5,8 @@
  * warnings and debug output).  Callers never pass a secret, a client secret,
  * an access token or an Authorization header value to these functions:
  * nothing here can redact what it is not told about.  log_fatal-style exits
- * do not exist; only main() chooses the exit code.
+ * do not exist; only main() chooses the exit code (and util/alloc.h's
+ * out-of-memory exit).
  */
 #ifndef LOOMLAT_LOG_H
 #define LOOMLAT_LOG_H

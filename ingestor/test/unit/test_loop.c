@@ -1,6 +1,6 @@
 /*
  * test_loop.c - the event loop's timers, deferred calls, descriptor watches
- * and stop, on a real loop with a real pipe.
+ * (weak or not), holds, stop and failure, on a real loop with a real pipe.
  */
 #include <poll.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "core/loop.h"
+#include "event/loop.h"
 #include "util/clock.h"
 
 struct trace
@@ -174,6 +174,53 @@ stop_and_resume(void **state)
 	assert_int_equal(t->order[1], 2);
 }
 
+/* Release the hold taken by the test. */
+static void
+release_hold(void *arg)
+{
+	struct step *step = arg;
+
+	record(step);
+	loop_release(step->trace->loop);
+}
+
+/* A weak watch alone lets loop_run() return; a hold keeps it running until released. */
+static void
+weak_watch_and_hold(void **state)
+{
+	struct trace *t = *state;
+	struct step a = {t, 1};
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(loop_watch_fd(t->loop, fds[0], POLLIN | LOOP_WEAK, on_readable, NULL), 0);
+	assert_int_equal(loop_run(t->loop), 0); /* nothing but the weak watch: returns at once */
+	loop_hold(t->loop);
+	loop_add_timer(t->loop, clock_mono_ns() + 1 * NS_PER_MS, release_hold, &a);
+	assert_int_equal(loop_run(t->loop), 0);
+	assert_int_equal(t->n, 1);
+	loop_watch_fd(t->loop, fds[0], 0, NULL, NULL);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* loop_fail() makes this loop_run() return -1, and only this one. */
+static void
+fail_loop(void *arg)
+{
+	loop_fail(arg);
+}
+
+static void
+fail_returns_error(void **state)
+{
+	struct trace *t = *state;
+
+	loop_add_timer(t->loop, clock_mono_ns(), fail_loop, t->loop);
+	assert_int_equal(loop_run(t->loop), -1);
+	assert_int_equal(loop_run(t->loop), 0);
+}
+
 int
 main(void)
 {
@@ -182,6 +229,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(defers_run_later, setup, teardown),
 	    cmocka_unit_test_setup_teardown(watches_a_pipe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stop_and_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(weak_watch_and_hold, setup, teardown),
+	    cmocka_unit_test_setup_teardown(fail_returns_error, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "core/spool.h"
+#include "sink/spool.h"
 
 static char dir[] = "/tmp/loomlat-test-spool-XXXXXX";
 

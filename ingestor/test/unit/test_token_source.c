@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "auth/token_source.h"
-#include "core/loop.h"
+#include "http/multi.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -55,6 +55,7 @@ struct fixture
 	struct mock token_mock;
 	struct mock secret_mock;
 	struct loop *loop;
+	struct http_multi *http; /* on loop */
 	struct outcome out;
 	int expected;
 	char url[128];
@@ -247,6 +248,8 @@ setup(void **state)
 	snprintf(f->secret_url, sizeof(f->secret_url), "http://127.0.0.1:%d", f->secret_mock.port);
 	f->loop = loop_new();
 	assert_non_null(f->loop);
+	f->http = http_multi_new(f->loop);
+	assert_non_null(f->http);
 	*state = f;
 	return 0;
 }
@@ -256,7 +259,8 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	loop_free(f->loop); /* closes the kept-alive connections first */
+	http_multi_free(f->http); /* closes the kept-alive connections */
+	loop_free(f->loop);
 	stop_mock(&f->token_mock);
 	stop_mock(&f->secret_mock);
 	free(f);
@@ -275,7 +279,7 @@ cc_config(const struct fixture *f)
 	    .client_id = "loomlat:test",
 	    .scopes = scopes,
 	    .n_scopes = 3,
-	    .client_secret_env = SECRET,
+	    .secret.env_value = SECRET,
 	    .allow_insecure_http = true,
 	};
 }
@@ -285,7 +289,7 @@ static struct token_source *
 new_source(struct fixture *f, const struct token_config *config)
 {
 	char err[512] = "";
-	struct token_source *source = token_source_new(config, f->loop, err, sizeof(err));
+	struct token_source *source = token_source_new(config, f->http, err, sizeof(err));
 
 	if (source == NULL)
 		fail_msg("token_source_new: %s", err);
@@ -405,7 +409,7 @@ test_invalid_client(void **state)
 	struct token_source *source;
 	struct token_source_stats stats;
 
-	config.client_secret_env = "wrong-secret";
+	config.secret.env_value = "wrong-secret";
 	source = new_source(f, &config);
 	ask(f, source, 10);
 	for (int i = 0; i < 10; i++)
@@ -453,9 +457,9 @@ test_secrets_manager(void **state)
 	setenv("AWS_ACCESS_KEY_ID", "AKIDLOOMLATTEST", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
 	setenv("AWS_SESSION_TOKEN", "session-token", 1);
-	config.client_secret_env = NULL;
-	config.secret_arn = ARN;
-	config.aws_endpoint = f->secret_url;
+	config.secret.env_value = NULL;
+	config.secret.arn = ARN;
+	config.secret.aws_endpoint = f->secret_url;
 	source = new_source(f, &config);
 	ask(f, source, 20);
 	for (int i = 0; i < 20; i++)
@@ -466,7 +470,7 @@ test_secrets_manager(void **state)
 	token_source_free(source);
 
 	/* An unknown ARN is reported with AWS's error type. */
-	config.secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing";
+	config.secret.arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing";
 	source = new_source(f, &config);
 	ask(f, source, 1);
 	assert_non_null(strstr(f->out.error[0], "ResourceNotFoundException"));
@@ -523,34 +527,34 @@ test_config_errors(void **state)
 
 	config = cc_config(f);
 	config.allow_insecure_http = false;
-	assert_null(token_source_new(&config, f->loop, err, sizeof(err)));
+	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "https"));
 
 	config = cc_config(f);
 	config.issuer = f->base;
-	assert_null(token_source_new(&config, f->loop, err, sizeof(err)));
+	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "exactly one"));
 
 	config = cc_config(f);
-	config.client_secret_env = NULL;
-	assert_null(token_source_new(&config, f->loop, err, sizeof(err)));
+	config.secret.env_value = NULL;
+	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "client secret"));
 
 	config = cc_config(f);
 	config.scopes = bad_scope;
 	config.n_scopes = 1;
-	assert_null(token_source_new(&config, f->loop, err, sizeof(err)));
+	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "invalid scope"));
 
 	config = cc_config(f);
-	config.client_secret_env = NULL;
-	config.secret_arn = "not-an-arn";
-	assert_null(token_source_new(&config, f->loop, err, sizeof(err)));
+	config.secret.env_value = NULL;
+	config.secret.arn = "not-an-arn";
+	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "region"));
 
 	config =
 	    (struct token_config){.mode = TOKEN_BEARER_FILE, .bearer_file = "/nonexistent/loomlat"};
-	assert_null(token_source_new(&config, f->loop, err, sizeof(err)));
+	assert_null(token_source_new(&config, f->http, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/loomlat"));
 }
 
@@ -568,10 +572,12 @@ test_free_with_pending(void **state)
 	for (int i = 0; i < 5; i++)
 		token_source_get(source, on_token, f);
 	token_source_free(source);
+	http_multi_free(f->http);
 	loop_free(f->loop);
 
 	/* Asked, and the token request is in flight. */
 	f->loop = loop_new();
+	f->http = http_multi_new(f->loop);
 	mock_control(&f->token_mock, "{\"delay_ms\": 3000}");
 	source = new_source(f, &config);
 	memset(&f->out, 0, sizeof(f->out));
@@ -613,16 +619,16 @@ test_no_secret_in_logs(void **state)
 
 	setenv("AWS_ACCESS_KEY_ID", "AKIDLOOMLATTEST", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
-	config.client_secret_env = NULL;
-	config.secret_arn = ARN;
-	config.aws_endpoint = f->secret_url;
+	config.secret.env_value = NULL;
+	config.secret.arn = ARN;
+	config.secret.aws_endpoint = f->secret_url;
 	source = new_source(f, &config);
 	ask(f, source, 1);
 	snprintf(tokens[2], sizeof(tokens[2]), "%s", f->out.token[0]);
 	token_source_free(source);
 
 	config = cc_config(f);
-	config.client_secret_env = "wrong-secret";
+	config.secret.env_value = "wrong-secret";
 	source = new_source(f, &config);
 	ask(f, source, 1);
 	token_source_free(source);

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "core/uuid.h"
+#include "util/uuid.h"
 
 #define N_IDS 10000
 

@@ -19,7 +19,7 @@
 /* The connection string to use: option if set, else the environment, else "". */
 const char *db_conninfo(const char *option);
 
-/* Start an asynchronous connection (PQconnectStartParams); NULL when out of memory. */
+/* Start an asynchronous connection (PQconnectStartParams); NULL when libpq runs out of memory. */
 PGconn *db_connect_start(const char *conninfo);
 
 /* Connect and wait; NULL with a message in err when the database is unavailable. */

@@ -33,8 +33,8 @@ struct timer_heap
 void timer_heap_init(struct timer_heap *heap);
 void timer_heap_destroy(struct timer_heap *heap);
 
-/* Queue node (its at_ns already set); returns 0, or -1 when out of memory. */
-int timer_heap_push(struct timer_heap *heap, struct timer_node *node);
+/* Queue node (its at_ns already set). */
+void timer_heap_push(struct timer_heap *heap, struct timer_node *node);
 
 /* The earliest node, or NULL when the heap is empty. */
 struct timer_node *timer_heap_peek(const struct timer_heap *heap);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/signals.h"
+#include "event/signals.h"
 
 static int write_fd = -1;
 

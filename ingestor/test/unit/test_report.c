@@ -1,6 +1,6 @@
 /*
- * test_summary.c - percentile_cont semantics, the cold/warm rule and the
- * closing summary's counts, against values worked out by hand from
+ * test_report.c - percentile_cont semantics, the cold/warm rule and the
+ * closing report's counts, against values worked out by hand from
  * PostgreSQL's definition (position = fraction * (n - 1), linear between
  * the neighbouring ranks).
  */
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "core/summary.h"
+#include "measure/report.h"
 
 #define EPS 1e-9
 
@@ -25,11 +25,11 @@ percentile_one_to_ten(void **state)
 {
 	const double v[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 
-	assert_float_equal(percentile_cont(v, 10, 0.50), 5.5, EPS);
-	assert_float_equal(percentile_cont(v, 10, 0.95), 9.55, EPS);
-	assert_float_equal(percentile_cont(v, 10, 0.99), 9.91, EPS);
-	assert_float_equal(percentile_cont(v, 10, 0.0), 1, EPS);
-	assert_float_equal(percentile_cont(v, 10, 1.0), 10, EPS);
+	assert_float_equal(report_percentile(v, 10, 0.50), 5.5, EPS);
+	assert_float_equal(report_percentile(v, 10, 0.95), 9.55, EPS);
+	assert_float_equal(report_percentile(v, 10, 0.99), 9.91, EPS);
+	assert_float_equal(report_percentile(v, 10, 0.0), 1, EPS);
+	assert_float_equal(report_percentile(v, 10, 1.0), 10, EPS);
 }
 
 /* Small and skewed inputs; an empty set has no percentile. */
@@ -40,47 +40,47 @@ percentile_edges(void **state)
 	const double two[] = {10, 20};
 	const double skew[] = {10, 20, 30, 1000};
 
-	assert_float_equal(percentile_cont(one, 1, 0.99), 42, EPS);
-	assert_float_equal(percentile_cont(two, 2, 0.5), 15, EPS);
-	assert_float_equal(percentile_cont(two, 2, 0.95), 19.5, EPS);
+	assert_float_equal(report_percentile(one, 1, 0.99), 42, EPS);
+	assert_float_equal(report_percentile(two, 2, 0.5), 15, EPS);
+	assert_float_equal(report_percentile(two, 2, 0.95), 19.5, EPS);
 	/* position 0.99 * 3 = 2.97: 30 + 0.97 * 970 */
-	assert_float_equal(percentile_cont(skew, 4, 0.99), 970.9, EPS);
-	assert_true(isnan(percentile_cont(NULL, 0, 0.5)));
+	assert_float_equal(report_percentile(skew, 4, 0.99), 970.9, EPS);
+	assert_true(isnan(report_percentile(NULL, 0, 0.5)));
 }
 
 /* Above the threshold is cold, at or below warm, no latency or threshold unknown. */
 static void
 cold_warm_rule(void **state)
 {
-	assert_int_equal(start_kind_of(500.001, 500), START_COLD);
-	assert_int_equal(start_kind_of(500, 500), START_WARM);
-	assert_int_equal(start_kind_of(-3, 500), START_WARM);
-	assert_int_equal(start_kind_of(NAN, 500), START_UNKNOWN);
-	assert_int_equal(start_kind_of(900, NAN), START_UNKNOWN);
+	assert_int_equal(report_start_kind(500.001, 500), START_COLD);
+	assert_int_equal(report_start_kind(500, 500), START_WARM);
+	assert_int_equal(report_start_kind(-3, 500), START_WARM);
+	assert_int_equal(report_start_kind(NAN, 500), START_UNKNOWN);
+	assert_int_equal(report_start_kind(900, NAN), START_UNKNOWN);
 }
 
 /* A record with the given numbers. */
-static struct summary_record
+static struct report_record
 record(int i, double ttft, double cold_latency, const char *error)
 {
-	struct summary_record r = {.client_invoke_time = 1700000000.0 + i,
-	                           .ttft_ms = ttft,
-	                           .duration_ms = ttft + 100,
-	                           .cold_start_latency_ms = cold_latency,
-	                           .ok = error == NULL,
-	                           .token_cache_hit = i > 0,
-	                           .error = error};
+	struct report_record r = {.client_invoke_time = 1700000000.0 + i,
+	                          .ttft_ms = ttft,
+	                          .duration_ms = ttft + 100,
+	                          .cold_start_latency_ms = cold_latency,
+	                          .ok = error == NULL,
+	                          .token_cache_hit = i > 0,
+	                          .error = error};
 
 	snprintf(r.invocation_id, sizeof(r.invocation_id), "00000000-0000-7000-8000-%012d", i);
 	return r;
 }
 
-/* Counts, per-kind percentiles and the most common errors in the JSON summary. */
+/* Counts, per-kind percentiles and the most common errors in the JSON report. */
 static void
-summary_json_counts(void **state)
+report_json_counts(void **state)
 {
-	struct summary *s = summary_new(500);
-	struct summary_totals totals = {.token_requests = 1, .rows_written = 15, .elapsed_s = 2};
+	struct report *s = report_new(500);
+	struct report_totals totals = {.token_requests = 1, .rows_written = 15, .elapsed_s = 2};
 	json_t *j;
 	json_t *ttft;
 	json_t *errors;
@@ -89,26 +89,26 @@ summary_json_counts(void **state)
 	/* warm TTFTs 1..10 (latency 20 ms), cold TTFTs 1000 and 3000 (latency 900 ms) */
 	for (int k = 1; k <= 10; k++, i++)
 	{
-		struct summary_record r = record(i, k, 20, NULL);
+		struct report_record r = record(i, k, 20, NULL);
 
-		assert_int_equal(summary_add(s, &r), 0);
+		report_add(s, &r);
 	}
 	for (int k = 1; k <= 3; k += 2, i++)
 	{
-		struct summary_record r = record(i, k * 1000.0, 900, NULL);
+		struct report_record r = record(i, k * 1000.0, 900, NULL);
 
-		assert_int_equal(summary_add(s, &r), 0);
+		report_add(s, &r);
 	}
 	for (int k = 0; k < 3; k++, i++)
 	{
-		struct summary_record r = record(i, NAN, NAN, k < 2 ? "HTTP 500: boom" : "stream cut");
+		struct report_record r = record(i, NAN, NAN, k < 2 ? "HTTP 500: boom" : "stream cut");
 
-		assert_int_equal(summary_add(s, &r), 0);
+		report_add(s, &r);
 	}
-	assert_int_equal(summary_count(s), 15);
-	assert_int_equal(summary_errors(s), 3);
+	assert_int_equal(report_count(s), 15);
+	assert_int_equal(report_errors(s), 3);
 
-	j = summary_json(s, &totals, true);
+	j = report_json(s, &totals, true);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "count")), 15);
 	assert_int_equal(json_integer_value(json_object_get(j, "ok")), 12);
@@ -139,20 +139,20 @@ summary_json_counts(void **state)
 		assert_string_equal(json_string_value(json_object_get(first, "status")), "complete");
 	}
 	json_decref(j);
-	summary_free(s);
+	report_free(s);
 }
 
 /* Without a threshold nothing is cold or warm, but the overall numbers stand. */
 static void
-summary_without_threshold(void **state)
+report_without_threshold(void **state)
 {
-	struct summary *s = summary_new(NAN);
-	struct summary_totals totals = {0};
-	struct summary_record r = record(0, 12.5, 900, NULL);
+	struct report *s = report_new(NAN);
+	struct report_totals totals = {0};
+	struct report_record r = record(0, 12.5, 900, NULL);
 	json_t *j;
 
-	assert_int_equal(summary_add(s, &r), 0);
-	j = summary_json(s, &totals, false);
+	report_add(s, &r);
+	j = report_json(s, &totals, false);
 	assert_true(json_is_null(
 	    json_object_get(json_object_get(json_object_get(j, "ttft_ms"), "cold"), "p50")));
 	assert_float_equal(json_real_value(json_object_get(
@@ -160,29 +160,29 @@ summary_without_threshold(void **state)
 	                   12.5, EPS);
 	assert_null(json_object_get(j, "records"));
 	json_decref(j);
-	summary_free(s);
+	report_free(s);
 }
 
 /* The written, spooled and in-doubt row counts, in the text and the JSON. */
 static void
-summary_rows_in_doubt(void **state)
+report_rows_in_doubt(void **state)
 {
-	struct summary *s = summary_new(500);
-	struct summary_totals totals = {.rows_written = 7, .rows_unwritten = 5, .rows_in_doubt = 2};
-	struct summary_record r = record(0, 10, 20, NULL);
+	struct report *s = report_new(500);
+	struct report_totals totals = {.rows_written = 7, .rows_unwritten = 5, .rows_in_doubt = 2};
+	struct report_record r = record(0, 10, 20, NULL);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 	json_t *j;
 
 	assert_non_null(out);
-	assert_int_equal(summary_add(s, &r), 0);
-	summary_print(s, &totals, out);
+	report_add(s, &r);
+	report_print(s, &totals, out);
 	fclose(out);
 	assert_non_null(strstr(text, "rows: 7 written, 5 unwritten (2 of them in doubt)\n"));
 	free(text);
 
-	j = summary_json(s, &totals, false);
+	j = report_json(s, &totals, false);
 	assert_int_equal(json_integer_value(json_object_get(j, "rows_written")), 7);
 	assert_int_equal(json_integer_value(json_object_get(j, "rows_unwritten")), 5);
 	assert_int_equal(json_integer_value(json_object_get(j, "rows_in_doubt")), 2);
@@ -191,24 +191,21 @@ summary_rows_in_doubt(void **state)
 	totals.rows_in_doubt = 0;
 	out = open_memstream(&text, &len);
 	assert_non_null(out);
-	summary_print(s, &totals, out);
+	report_print(s, &totals, out);
 	fclose(out);
 	assert_non_null(strstr(text, "rows: 7 written, 5 unwritten\n"));
 	free(text);
-	summary_free(s);
+	report_free(s);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(percentile_one_to_ten),
-	    cmocka_unit_test(percentile_edges),
-	    cmocka_unit_test(cold_warm_rule),
-	    cmocka_unit_test(summary_json_counts),
-	    cmocka_unit_test(summary_without_threshold),
-	    cmocka_unit_test(summary_rows_in_doubt),
+	    cmocka_unit_test(percentile_one_to_ten),    cmocka_unit_test(percentile_edges),
+	    cmocka_unit_test(cold_warm_rule),           cmocka_unit_test(report_json_counts),
+	    cmocka_unit_test(report_without_threshold), cmocka_unit_test(report_rows_in_doubt),
 	};
 
-	return cmocka_run_group_tests_name("summary", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

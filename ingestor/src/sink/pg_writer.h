@@ -31,7 +31,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "core/loop.h"
+#include "event/loop.h"
 
 /* written: the row is committed; false when it was given up on. */
 typedef void (*pg_writer_done_fn)(void *arg, bool written);
@@ -46,7 +46,8 @@ struct pg_writer_stats
 
 struct pg_writer;
 
-/* Adopt the connected conn; conninfo is kept for reconnecting.  NULL when out of memory. */
+/* Adopt the connected conn; conninfo is kept for reconnecting.  NULL when conn
+ * cannot be made non-blocking. */
 struct pg_writer *pg_writer_new(struct loop *loop, const char *conninfo, PGconn *conn);
 
 /* Close the connection and free the queue; rows still queued are dropped

@@ -1,5 +1,5 @@
 /*
- * summary.c - closing summary and exact percentiles (see summary.h).
+ * report.c - closing report and exact percentiles (see report.h).
  *
  * TTFT and duration percentiles are taken over the successful invocations,
  * the rows with status 'complete'; errors are counted and the most common
@@ -9,14 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/summary.h"
+#include "measure/report.h"
+#include "util/alloc.h"
 
 #define TOP_ERRORS 3
 
-struct summary
+struct report
 {
 	double threshold_ms;
-	struct summary_record *records;
+	struct report_record *records;
 	size_t n;
 	size_t cap;
 	size_t errors;
@@ -41,98 +42,83 @@ struct error_count
 	size_t count;
 };
 
-/* Create an empty summary. */
-struct summary *
-summary_new(double threshold_ms)
+/* Create an empty report. */
+struct report *
+report_new(double threshold_ms)
 {
-	struct summary *summary = calloc(1, sizeof(*summary));
+	struct report *report = xcalloc(1, sizeof(*report));
 
-	if (summary != NULL)
-		summary->threshold_ms = threshold_ms;
-	return summary;
+	report->threshold_ms = threshold_ms;
+	return report;
 }
 
 /* Free the records and their error strings. */
 void
-summary_free(struct summary *summary)
+report_free(struct report *report)
 {
-	if (summary == NULL)
+	if (report == NULL)
 		return;
-	for (size_t i = 0; i < summary->n; i++)
-		free((char *) summary->records[i].error);
-	free(summary->records);
-	free(summary->lags);
-	free(summary);
+	for (size_t i = 0; i < report->n; i++)
+		free((char *) report->records[i].error);
+	free(report->records);
+	free(report->lags);
+	free(report);
 }
 
 /* Make room for one more element of size elem in *array (capacity *cap). */
-static int
+static void
 reserve(void **array, size_t *cap, size_t len, size_t elem)
 {
-	size_t new_cap;
-	void *grown;
-
 	if (len < *cap)
-		return 0;
-	new_cap = *cap ? *cap * 2 : 256;
-	grown = realloc(*array, new_cap * elem);
-	if (grown == NULL)
-		return -1;
-	*array = grown;
-	*cap = new_cap;
-	return 0;
+		return;
+	*cap = *cap ? *cap * 2 : 256;
+	*array = xrealloc(*array, *cap * elem);
 }
 
 /* Copy the record, duplicating its error message. */
-int
-summary_add(struct summary *summary, const struct summary_record *record)
+void
+report_add(struct report *report, const struct report_record *record)
 {
-	struct summary_record *copy;
+	struct report_record *copy;
 
-	if (reserve((void **) &summary->records, &summary->cap, summary->n, sizeof(*copy)) != 0)
-		return -1;
-	copy = &summary->records[summary->n];
+	reserve((void **) &report->records, &report->cap, report->n, sizeof(*copy));
+	copy = &report->records[report->n];
 	*copy = *record;
 	if (!record->ok)
 	{
-		copy->error = strdup(record->error ? record->error : "unknown error");
-		if (copy->error == NULL)
-			return -1;
-		summary->errors++;
+		copy->error = xstrdup(record->error ? record->error : "unknown error");
+		report->errors++;
 	}
 	else
 		copy->error = NULL;
-	summary->n++;
-	return 0;
+	report->n++;
 }
 
 /* Remember a schedule lag. */
-int
-summary_add_lag(struct summary *summary, double lag_ms)
+void
+report_add_lag(struct report *report, double lag_ms)
 {
-	if (reserve((void **) &summary->lags, &summary->lag_cap, summary->n_lags, sizeof(double)) != 0)
-		return -1;
-	summary->lags[summary->n_lags++] = lag_ms;
-	return 0;
+	reserve((void **) &report->lags, &report->lag_cap, report->n_lags, sizeof(double));
+	report->lags[report->n_lags++] = lag_ms;
 }
 
 /* Records added. */
 size_t
-summary_count(const struct summary *summary)
+report_count(const struct report *report)
 {
-	return summary->n;
+	return report->n;
 }
 
 /* Records that failed. */
 size_t
-summary_errors(const struct summary *summary)
+report_errors(const struct report *report)
 {
-	return summary->errors;
+	return report->errors;
 }
 
 /* PostgreSQL's percentile_cont: interpolate at position fraction * (n - 1). */
 double
-percentile_cont(const double *sorted, size_t n, double fraction)
+report_percentile(const double *sorted, size_t n, double fraction)
 {
 	double pos;
 	size_t lo;
@@ -152,7 +138,7 @@ percentile_cont(const double *sorted, size_t n, double fraction)
 
 /* Cold above the threshold, warm at or below it, unknown without a latency. */
 enum start_kind
-start_kind_of(double cold_start_latency_ms, double threshold_ms)
+report_start_kind(double cold_start_latency_ms, double threshold_ms)
 {
 	if (isnan(cold_start_latency_ms) || isnan(threshold_ms))
 		return START_UNKNOWN;
@@ -178,9 +164,9 @@ dist_of(double *values, size_t n)
 	if (n == 0)
 		return d;
 	qsort(values, n, sizeof(double), cmp_double);
-	d.p50 = percentile_cont(values, n, 0.50);
-	d.p95 = percentile_cont(values, n, 0.95);
-	d.p99 = percentile_cont(values, n, 0.99);
+	d.p50 = report_percentile(values, n, 0.50);
+	d.p95 = report_percentile(values, n, 0.95);
+	d.p99 = report_percentile(values, n, 0.99);
 	d.max = values[n - 1];
 	return d;
 }
@@ -196,18 +182,16 @@ enum metric
 
 /* The distribution of one metric over the successful records. */
 static struct dist
-summary_dist(const struct summary *summary, enum metric metric)
+report_dist(const struct report *report, enum metric metric)
 {
-	double *values = malloc((summary->n ? summary->n : 1) * sizeof(double));
-	struct dist d = {0, NAN, NAN, NAN, NAN};
+	double *values = xmalloc(report->n * sizeof(double));
+	struct dist d;
 	size_t n = 0;
 
-	if (values == NULL)
-		return d;
-	for (size_t i = 0; i < summary->n; i++)
+	for (size_t i = 0; i < report->n; i++)
 	{
-		const struct summary_record *r = &summary->records[i];
-		enum start_kind kind = start_kind_of(r->cold_start_latency_ms, summary->threshold_ms);
+		const struct report_record *r = &report->records[i];
+		enum start_kind kind = report_start_kind(r->cold_start_latency_ms, report->threshold_ms);
 		double v = metric == METRIC_DURATION ? r->duration_ms : r->ttft_ms;
 
 		if (!r->ok || isnan(v))
@@ -224,15 +208,13 @@ summary_dist(const struct summary *summary, enum metric metric)
 
 /* The distribution of the schedule lags (sorted on a copy). */
 static struct dist
-lag_dist(const struct summary *summary)
+lag_dist(const struct report *report)
 {
-	double *lags = malloc(summary->n_lags * sizeof(double));
-	struct dist d = {0, NAN, NAN, NAN, NAN};
+	double *lags = xmalloc(report->n_lags * sizeof(double));
+	struct dist d;
 
-	if (lags == NULL)
-		return d;
-	memcpy(lags, summary->lags, summary->n_lags * sizeof(double));
-	d = dist_of(lags, summary->n_lags);
+	memcpy(lags, report->lags, report->n_lags * sizeof(double));
+	d = dist_of(lags, report->n_lags);
 	free(lags);
 	return d;
 }
@@ -256,26 +238,19 @@ cmp_count_desc(const void *a, const void *b)
 
 /* The most common error messages, at most TOP_ERRORS; returns how many. */
 static size_t
-top_errors(const struct summary *summary, struct error_count top[TOP_ERRORS])
+top_errors(const struct report *report, struct error_count top[TOP_ERRORS])
 {
-	const char **messages = malloc((summary->errors ? summary->errors : 1) * sizeof(char *));
+	const char **messages = xmalloc(report->errors * sizeof(char *));
 	struct error_count *counts;
 	size_t n = 0;
 	size_t distinct = 0;
 	size_t out;
 
-	if (messages == NULL)
-		return 0;
-	for (size_t i = 0; i < summary->n; i++)
-		if (!summary->records[i].ok)
-			messages[n++] = summary->records[i].error;
+	for (size_t i = 0; i < report->n; i++)
+		if (!report->records[i].ok)
+			messages[n++] = report->records[i].error;
 	qsort(messages, n, sizeof(char *), cmp_message);
-	counts = malloc((n ? n : 1) * sizeof(*counts));
-	if (counts == NULL)
-	{
-		free(messages);
-		return 0;
-	}
+	counts = xmalloc(n * sizeof(*counts));
 	for (size_t i = 0; i < n; i++)
 	{
 		if (distinct > 0 && strcmp(counts[distinct - 1].message, messages[i]) == 0)
@@ -293,12 +268,12 @@ top_errors(const struct summary *summary, struct error_count top[TOP_ERRORS])
 
 /* Invocations whose token came from the cache. */
 static size_t
-cache_hits(const struct summary *summary)
+cache_hits(const struct report *report)
 {
 	size_t hits = 0;
 
-	for (size_t i = 0; i < summary->n; i++)
-		hits += summary->records[i].token_cache_hit;
+	for (size_t i = 0; i < report->n; i++)
+		hits += report->records[i].token_cache_hit;
 	return hits;
 }
 
@@ -318,29 +293,29 @@ print_dist(FILE *out, const char *label, struct dist d, bool with_p99)
 	fputc('\n', out);
 }
 
-/* Text summary on out. */
+/* Text report on out. */
 void
-summary_print(const struct summary *summary, const struct summary_totals *totals, FILE *out)
+report_print(const struct report *report, const struct report_totals *totals, FILE *out)
 {
 	struct error_count top[TOP_ERRORS];
-	size_t n_top = top_errors(summary, top);
+	size_t n_top = top_errors(report, top);
 
-	fprintf(out, "%zu invocations, %zu ok, %zu errors in %.2f s\n", summary->n,
-	        summary->n - summary->errors, summary->errors, totals->elapsed_s);
+	fprintf(out, "%zu invocations, %zu ok, %zu errors in %.2f s\n", report->n,
+	        report->n - report->errors, report->errors, totals->elapsed_s);
 	fprintf(out, "  %-12s %7s %10s %10s %10s\n", "TTFT ms", "n", "p50", "p95", "p99");
-	print_dist(out, "overall", summary_dist(summary, METRIC_TTFT), true);
-	print_dist(out, "cold", summary_dist(summary, METRIC_TTFT_COLD), true);
-	print_dist(out, "warm", summary_dist(summary, METRIC_TTFT_WARM), true);
+	print_dist(out, "overall", report_dist(report, METRIC_TTFT), true);
+	print_dist(out, "cold", report_dist(report, METRIC_TTFT_COLD), true);
+	print_dist(out, "warm", report_dist(report, METRIC_TTFT_WARM), true);
 	fprintf(out, "  %-12s %7s %10s %10s\n", "duration ms", "n", "p50", "p95");
-	print_dist(out, "overall", summary_dist(summary, METRIC_DURATION), false);
-	if (summary->n_lags > 0)
+	print_dist(out, "overall", report_dist(report, METRIC_DURATION), false);
+	if (report->n_lags > 0)
 	{
-		struct dist d = lag_dist(summary);
+		struct dist d = lag_dist(report);
 
 		fprintf(out, "  schedule lag ms: p50 %.2f, p99 %.2f, max %.2f\n", d.p50, d.p99, d.max);
 	}
 	fprintf(out, "  tokens: %lu requests, %zu cache hits\n", totals->token_requests,
-	        cache_hits(summary));
+	        cache_hits(report));
 	fprintf(out, "  rows: %lu written, %lu unwritten", totals->rows_written,
 	        totals->rows_unwritten);
 	if (totals->rows_in_doubt > 0)
@@ -367,7 +342,7 @@ dist_json(struct dist d)
 
 /* One per-invocation record. */
 static json_t *
-record_json(const struct summary_record *r)
+record_json(const struct report_record *r)
 {
 	double first_token_wall = isnan(r->ttft_ms) ? NAN : r->client_invoke_time + r->ttft_ms / 1e3;
 
@@ -379,12 +354,12 @@ record_json(const struct summary_record *r)
 	                 r->ok ? json_null() : json_string(r->error));
 }
 
-/* JSON summary. */
+/* JSON report. */
 json_t *
-summary_json(const struct summary *summary, const struct summary_totals *totals, bool with_records)
+report_json(const struct report *report, const struct report_totals *totals, bool with_records)
 {
 	struct error_count top[TOP_ERRORS];
-	size_t n_top = top_errors(summary, top);
+	size_t n_top = top_errors(report, top);
 	json_t *errors = json_array();
 	json_t *root;
 
@@ -393,26 +368,24 @@ summary_json(const struct summary *summary, const struct summary_totals *totals,
 		                                        (json_int_t) top[i].count));
 	root = json_pack(
 	    "{s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
-	    (json_int_t) summary->n, "ok", (json_int_t) (summary->n - summary->errors), "errors",
-	    (json_int_t) summary->errors, "elapsed_s", totals->elapsed_s, "ttft_ms", "overall",
-	    dist_json(summary_dist(summary, METRIC_TTFT)), "cold",
-	    dist_json(summary_dist(summary, METRIC_TTFT_COLD)), "warm",
-	    dist_json(summary_dist(summary, METRIC_TTFT_WARM)), "duration_ms",
-	    dist_json(summary_dist(summary, METRIC_DURATION)), "token_requests",
-	    (json_int_t) totals->token_requests, "token_cache_hits", (json_int_t) cache_hits(summary),
+	    (json_int_t) report->n, "ok", (json_int_t) (report->n - report->errors), "errors",
+	    (json_int_t) report->errors, "elapsed_s", totals->elapsed_s, "ttft_ms", "overall",
+	    dist_json(report_dist(report, METRIC_TTFT)), "cold",
+	    dist_json(report_dist(report, METRIC_TTFT_COLD)), "warm",
+	    dist_json(report_dist(report, METRIC_TTFT_WARM)), "duration_ms",
+	    dist_json(report_dist(report, METRIC_DURATION)), "token_requests",
+	    (json_int_t) totals->token_requests, "token_cache_hits", (json_int_t) cache_hits(report),
 	    "rows_written", (json_int_t) totals->rows_written, "rows_unwritten",
 	    (json_int_t) totals->rows_unwritten, "rows_in_doubt", (json_int_t) totals->rows_in_doubt,
-	    "top_errors", errors, "cold_start_threshold_ms", json_num(summary->threshold_ms));
-	if (root == NULL)
-		return NULL;
-	if (summary->n_lags > 0)
-		json_object_set_new(root, "schedule_lag_ms", dist_json(lag_dist(summary)));
+	    "top_errors", errors, "cold_start_threshold_ms", json_num(report->threshold_ms));
+	if (report->n_lags > 0)
+		json_object_set_new(root, "schedule_lag_ms", dist_json(lag_dist(report)));
 	if (with_records)
 	{
 		json_t *records = json_array();
 
-		for (size_t i = 0; i < summary->n; i++)
-			json_array_append_new(records, record_json(&summary->records[i]));
+		for (size_t i = 0; i < report->n; i++)
+			json_array_append_new(records, record_json(&report->records[i]));
 		json_object_set_new(root, "records", records);
 	}
 	return root;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/db.h"
+#include "sink/db.h"
 #include "util/log.h"
 
 #define SQLSTATE_UNDEFINED_FUNCTION "42883"

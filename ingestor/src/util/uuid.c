@@ -3,7 +3,7 @@
  */
 #include <sys/random.h>
 
-#include "core/uuid.h"
+#include "util/uuid.h"
 
 /* Canonical text form. */
 void

@@ -20,10 +20,12 @@
 #include <stdint.h>
 
 #include "auth/token_source.h"
-#include "core/loop.h"
-#include "core/pg_writer.h"
-#include "core/summary.h"
+#include "event/loop.h"
+#include "http/multi.h"
+#include "measure/report.h"
+#include "sink/pg_writer.h"
 #include "stream/agent_format.h"
+#include "util/dlist.h"
 
 struct invoke_config
 {
@@ -44,17 +46,19 @@ struct invoke_config
 struct invoke_env
 {
 	struct loop *loop;
+	struct http_multi *http; /* on loop */
 	struct token_source *tokens;
 	struct pg_writer *writer;
 	const struct invoke_config *config;
 	unsigned long rows_written; /* final rows confirmed by the database */
-	struct invocation *live;    /* every invocation not yet freed */
+	struct dlist_head live;     /* every invocation not yet freed */
 };
 
 struct invoke_outcome
 {
-	struct summary_record record;
+	struct report_record record;
 	bool unreachable; /* the agent endpoint could not be reached at all */
+	bool warmup;      /* started with write_rows = false */
 };
 
 /* Runs once per invocation, on the loop; the outcome is valid during the call. */
@@ -62,8 +66,8 @@ typedef void (*invoke_done_fn)(void *arg, const struct invoke_outcome *outcome);
 
 struct invocation;
 
-/* Start an invocation; write_rows = false for warm-up runs.  NULL when out
- * of resources (nothing was started and done will not run). */
+/* Start an invocation; write_rows = false for warm-up runs.  NULL when no
+ * UUID can be made (nothing was started and done will not run). */
 struct invocation *invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done,
                                     void *arg);
 
@@ -71,7 +75,7 @@ struct invocation *invocation_start(struct invoke_env *env, bool write_rows, inv
  * call after the loop stopped and the token source and writer are freed. */
 void invoke_env_cleanup(struct invoke_env *env);
 
-/* End a running invocation now as an error with reason (before its done ran). */
-void invocation_abort(struct invocation *inv, const char *reason);
+/* End every running invocation now as an error with reason (their done runs). */
+void invoke_env_abort(struct invoke_env *env, const char *reason);
 
 #endif

@@ -8,12 +8,14 @@
  * timeout).  The queue is a FIFO; the first in_flight rows form the batch on
  * the wire and are removed only when the server confirmed them.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/db.h"
-#include "core/pg_writer.h"
+#include "sink/db.h"
+#include "sink/pg_writer.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -140,7 +142,7 @@ watch(struct pg_writer *w, short events)
 	{
 		if (loop_watch_fd(w->loop, fd, events, on_socket, w) != 0)
 		{
-			log_error("out of memory watching the database socket");
+			log_error("cannot watch the database socket: %s", strerror(errno));
 			abort();
 		}
 		w->watched_fd = fd;
@@ -165,13 +167,11 @@ finish_drain(struct pg_writer *w)
 struct pg_writer *
 pg_writer_new(struct loop *loop, const char *conninfo, PGconn *conn)
 {
-	struct pg_writer *w = calloc(1, sizeof(*w));
+	struct pg_writer *w = xcalloc(1, sizeof(*w));
 
-	if (w == NULL)
-		return NULL;
-	w->conninfo = strdup(conninfo);
+	w->conninfo = xstrdup(conninfo);
 	w->rejected = json_array();
-	if (w->conninfo == NULL || w->rejected == NULL || PQsetnonblocking(conn, 1) != 0)
+	if (PQsetnonblocking(conn, 1) != 0)
 	{
 		free(w->conninfo);
 		json_decref(w->rejected);
@@ -225,15 +225,10 @@ schedule_send(struct pg_writer *w)
 void
 pg_writer_put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
 {
-	struct item *item = malloc(sizeof(*item));
+	struct item *item = xmalloc(sizeof(*item));
 	char *text = json_dumps(row, JSON_COMPACT);
 
 	json_decref(row);
-	if (item == NULL || text == NULL)
-	{
-		log_error("out of memory queueing a database row");
-		abort();
-	}
 	*item = (struct item){NULL, text, strlen(text), done, arg, false};
 	*w->tail = item;
 	w->tail = &item->next;
@@ -340,12 +335,7 @@ send_batch(void *arg)
 		return;
 	for (struct item *item = w->head; item != NULL && n < limit; item = item->next, n++)
 		total += item->len + 1;
-	text = malloc(total);
-	if (text == NULL)
-	{
-		log_error("out of memory encoding database rows");
-		abort();
-	}
+	text = xmalloc(total);
 	p = text;
 	*p++ = '[';
 	n = 0;

@@ -1,5 +1,5 @@
 /*
- * summary.h - the closing summary of a run, with exact percentiles.
+ * report.h - the closing report of a run, with exact percentiles.
  *
  * Contract: every summarised invocation is added as one record; percentiles
  * are exact and follow PostgreSQL's percentile_cont (linear interpolation
@@ -7,10 +7,10 @@
  * prints the numbers a query over the written rows would return.  Cold and
  * warm follow the extension's rule: cold_start_latency_ms above the
  * threshold is cold, at or below it warm, and no latency is unknown.
- * Records are copied; the summary owns its memory.
+ * Records are copied; the report owns its memory.
  */
-#ifndef LOOMLAT_SUMMARY_H
-#define LOOMLAT_SUMMARY_H
+#ifndef LOOMLAT_REPORT_H
+#define LOOMLAT_REPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "core/uuid.h"
+#include "util/uuid.h"
 
 enum start_kind
 {
@@ -27,7 +27,7 @@ enum start_kind
 	START_COLD
 };
 
-struct summary_record
+struct report_record
 {
 	char invocation_id[UUID_STR_LEN];
 	double client_invoke_time;    /* Unix seconds */
@@ -40,7 +40,7 @@ struct summary_record
 };
 
 /* Figures that come from outside the records. */
-struct summary_totals
+struct report_totals
 {
 	unsigned long token_requests; /* during the summarised invocations */
 	unsigned long rows_written;
@@ -49,33 +49,33 @@ struct summary_totals
 	double elapsed_s;
 };
 
-struct summary;
+struct report;
 
 /* threshold_ms: the extension's cold-start threshold, NAN when unknown. */
-struct summary *summary_new(double threshold_ms);
-void summary_free(struct summary *summary);
+struct report *report_new(double threshold_ms);
+void report_free(struct report *report);
 
-/* Copy one record in; returns 0, or -1 when out of memory. */
-int summary_add(struct summary *summary, const struct summary_record *record);
+/* Copy one record in. */
+void report_add(struct report *report, const struct report_record *record);
 
-/* An open-loop start's lag behind its schedule; returns 0 or -1. */
-int summary_add_lag(struct summary *summary, double lag_ms);
+/* An open-loop start's lag behind its schedule. */
+void report_add_lag(struct report *report, double lag_ms);
 
-size_t summary_count(const struct summary *summary);
-size_t summary_errors(const struct summary *summary);
+size_t report_count(const struct report *report);
+size_t report_errors(const struct report *report);
 
-/* percentile_cont(fraction) over n values sorted ascending; NAN when n == 0. */
-double percentile_cont(const double *sorted, size_t n, double fraction);
+/* PostgreSQL's percentile_cont(fraction) over n values sorted ascending; NAN when n == 0. */
+double report_percentile(const double *sorted, size_t n, double fraction);
 
 /* The extension's cold/warm rule. */
-enum start_kind start_kind_of(double cold_start_latency_ms, double threshold_ms);
+enum start_kind report_start_kind(double cold_start_latency_ms, double threshold_ms);
 
-/* Human-readable summary. */
-void summary_print(const struct summary *summary, const struct summary_totals *totals, FILE *out);
+/* Human-readable report. */
+void report_print(const struct report *report, const struct report_totals *totals, FILE *out);
 
-/* The same as one JSON object (new reference, NULL when out of memory);
+/* The same as one JSON object (new reference);
  * with_records adds the per-invocation records. */
-json_t *summary_json(const struct summary *summary, const struct summary_totals *totals,
-                     bool with_records);
+json_t *report_json(const struct report *report, const struct report_totals *totals,
+                    bool with_records);
 
 #endif

@@ -5,7 +5,8 @@
  * until it is finished, one while a token request is outstanding (a token
  * source cannot be cancelled) and one while its pending row is unconfirmed
  * (that round trip is the "db" phase).  It is freed when the last one is
- * released, so a late callback never touches freed memory.
+ * released, so a late callback never touches freed memory.  What the rows
+ * say is invoke_row.c's business: this file only gathers the facts.
  */
 #include <ctype.h>
 #include <math.h>
@@ -14,11 +15,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/invoke.h"
-#include "core/uuid.h"
-#include "core/version.h"
+#include "measure/invoke.h"
+#include "measure/invoke_row.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/uuid.h"
+#include "util/version.h"
+#include "util/wipe.h"
 
 #define MAX_EVENT_BYTES (1024 * 1024)
 #define EXCERPT_LEN     200
@@ -30,8 +34,7 @@ struct invocation
 	bool write_rows;
 	invoke_done_fn done;
 	void *done_arg;
-	struct invocation *prev; /* env->live list */
-	struct invocation *next;
+	struct dlist_node node; /* in env->live */
 	int refs;
 	bool finished;
 
@@ -64,17 +67,7 @@ struct invocation
 };
 
 static void on_token(void *arg, const struct token_result *result);
-
-/* Overwrite and free a string that held a secret. */
-static void
-free_secret(char *s)
-{
-	if (s != NULL)
-	{
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
+static void invocation_abort(struct invocation *inv, const char *reason);
 
 /* Free the header list, wiping the Authorization entry first. */
 static void
@@ -107,15 +100,10 @@ http_cleanup(struct invocation *inv)
 static void
 destroy(struct invocation *inv)
 {
-	if (inv->prev != NULL)
-		inv->prev->next = inv->next;
-	else
-		inv->env->live = inv->next;
-	if (inv->next != NULL)
-		inv->next->prev = inv->prev;
+	dlist_delete(&inv->node);
 	loop_cancel_timer(inv->env->loop, inv->deadline);
 	http_cleanup(inv);
-	free_secret(inv->token);
+	wipe_free(inv->token);
 	free(inv->body);
 	free(inv);
 }
@@ -128,48 +116,32 @@ release(struct invocation *inv)
 		destroy(inv);
 }
 
-/* Set a number, or leave the key out when it is not finite. */
-static void
-set_number(json_t *obj, const char *key, double v)
+/* The facts of the invocation so far, concluded at end_ns with error (NULL: complete);
+ * times receives libcurl's timings when a connection was made or used. */
+static struct invoke_facts
+facts_of(struct invocation *inv, int64_t end_ns, const char *error,
+         const struct stream_result *stream, struct invoke_http_times *times)
 {
-	if (isfinite(v))
-		json_object_set_new(obj, key, json_real(v));
-}
-
-/* The columns every row of this invocation carries. */
-static json_t *
-base_row(const struct invocation *inv, const char *status)
-{
-	return json_pack("{s:s,s:I,s:s,s:s,s:f}", "invocation_id", inv->id, "agent_id",
-	                 (json_int_t) inv->env->config->agent_id, "session_id", inv->session_id,
-	                 "status", status, "client_invoke_time", inv->t0_wall);
-}
-
-/* Append a phase when its numbers are valid (start NAN = unknown). */
-static void
-add_phase(json_t *phases, const char *name, double start_ms, double duration_ms)
-{
-	json_t *phase;
-
-	if (!isfinite(duration_ms) || duration_ms < 0)
-		return;
-	phase = json_pack("{s:s,s:f}", "phase", name, "duration_ms", duration_ms);
-	if (isfinite(start_ms))
-		json_object_set_new(phase, "start_ms", json_real(start_ms));
-	else
-		json_object_set_new(phase, "start_ms", json_null());
-	json_array_append_new(phases, phase);
-}
-
-/* curl's DNS, connect, TLS and first-byte times, placed on the invocation's timeline;
- * dns and connect are 0 on a reused connection, tls only appears when TLS was set up. */
-static void
-add_curl_phases(const struct invocation *inv, json_t *phases)
-{
+	struct invoke_facts f = {
+	    .invocation_id = inv->id,
+	    .agent_id = inv->env->config->agent_id,
+	    .session_id = inv->session_id,
+	    .t0_wall = inv->t0_wall,
+	    .t0_ns = inv->t0_ns,
+	    .end_ns = end_ns,
+	    .error = error,
+	    .token_known = inv->token_known,
+	    .token_ms = inv->token_ms,
+	    .token_cache_hit = inv->token_cache_hit,
+	    .db_ms = inv->db_ms,
+	    .http_start_ns = inv->http_start_ns,
+	    .stream = stream,
+	};
 	curl_off_t dns = 0, connect = 0, tls = 0, pre = 0, first = 0;
 	long connects = 0;
-	double off = clock_ms_between(inv->t0_ns, inv->http_start_ns);
 
+	if (inv->easy == NULL)
+		return f;
 	curl_easy_getinfo(inv->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
 	curl_easy_getinfo(inv->easy, CURLINFO_CONNECT_TIME_T, &connect);
 	curl_easy_getinfo(inv->easy, CURLINFO_APPCONNECT_TIME_T, &tls);
@@ -177,34 +149,10 @@ add_curl_phases(const struct invocation *inv, json_t *phases)
 	curl_easy_getinfo(inv->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
 	curl_easy_getinfo(inv->easy, CURLINFO_NUM_CONNECTS, &connects);
 	if (connects == 0 && inv->status == 0)
-		return; /* no connection was made or used */
-	if (connects == 0)
-		dns = connect = tls = 0; /* a reused connection: no time went there */
-	add_phase(phases, "dns", off, (double) dns / 1e3);
-	add_phase(phases, "connect", off + (double) dns / 1e3, (double) (connect - dns) / 1e3);
-	if (tls > 0)
-		add_phase(phases, "tls", off + (double) connect / 1e3, (double) (tls - connect) / 1e3);
-	if (first > 0)
-		add_phase(phases, "first_byte", off + (double) pre / 1e3, (double) (first - pre) / 1e3);
-}
-
-/* The agent's own phases as agent.<name>; a name reported twice keeps its last value. */
-static void
-add_agent_phases(const struct stream_result *r, json_t *phases)
-{
-	for (size_t i = 0; i < r->n_phases; i++)
-	{
-		const struct stream_phase *p = &r->phases[i];
-		char name[80];
-		bool later = false;
-
-		for (size_t j = i + 1; j < r->n_phases && !later; j++)
-			later = strcmp(r->phases[j].name, p->name) == 0;
-		if (later || p->name[0] == '\0')
-			continue;
-		snprintf(name, sizeof(name), "agent.%s", p->name);
-		add_phase(phases, name, p->start_ms == -1 ? NAN : p->start_ms, p->duration_ms);
-	}
+		return f; /* no connection was made or used */
+	*times = (struct invoke_http_times){connects == 0, dns, connect, tls, pre, first};
+	f.http = times;
+	return f;
 }
 
 /* Settle the observer once (truncation, missing text) and return its result. */
@@ -235,80 +183,19 @@ final_written(void *arg, bool written)
 static void
 finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachable)
 {
-	const struct stream_result *r;
-	struct invoke_outcome out = {.unreachable = unreachable};
-	struct summary_record *rec = &out.record;
-	int64_t done_ns = now_ns;
-	double cold = NAN;
+	struct invoke_outcome out = {.unreachable = unreachable, .warmup = !inv->write_rows};
+	struct invoke_http_times times;
+	struct invoke_facts facts;
 
 	if (inv->finished)
 		return;
 	inv->finished = true;
-	r = observed(inv, now_ns);
 	loop_cancel_timer(inv->env->loop, inv->deadline);
 	inv->deadline = NULL;
-	if (r != NULL && r->done_ns != 0)
-		done_ns = r->done_ns; /* the stream layer knows each format's end */
-	if (r != NULL && r->has_cold_start)
-		cold = r->cold_start_latency_ms;
-	else if (r != NULL && r->has_agent_start)
-		cold = (r->agent_start_time - inv->t0_wall) * 1e3;
-
-	memcpy(rec->invocation_id, inv->id, UUID_STR_LEN);
-	rec->client_invoke_time = inv->t0_wall;
-	rec->ttft_ms =
-	    r != NULL && r->first_text_ns != 0 ? clock_ms_between(inv->t0_ns, r->first_text_ns) : NAN;
-	rec->duration_ms = clock_ms_between(inv->t0_ns, done_ns);
-	rec->cold_start_latency_ms = cold;
-	rec->ok = error == NULL;
-	rec->token_cache_hit = inv->token_known && inv->token_cache_hit;
-	rec->error = error;
-
+	facts = facts_of(inv, now_ns, error, observed(inv, now_ns), &times);
+	invoke_row_record(&facts, &out.record);
 	if (inv->write_rows)
-	{
-		json_t *row = base_row(inv, error == NULL ? "complete" : "error");
-		json_t *phases = json_array();
-
-		set_number(row, "client_done_time", inv->t0_wall + rec->duration_ms / 1e3);
-		set_number(row, "client_duration_ms", rec->duration_ms);
-		set_number(row, "ttft_ms", rec->ttft_ms);
-		set_number(row, "cold_start_latency_ms", cold);
-		if (error != NULL)
-			json_object_set_new(row, "error_message", json_string(error));
-		if (inv->token_known)
-		{
-			json_object_set_new(row, "token_cache_hit", json_boolean(inv->token_cache_hit));
-			add_phase(phases, "token", 0, inv->token_ms);
-		}
-		add_phase(phases, "db", 0, inv->db_ms);
-		if (inv->easy != NULL)
-			add_curl_phases(inv, phases);
-		if (r != NULL)
-		{
-			double http_off = clock_ms_between(inv->t0_ns, inv->http_start_ns);
-
-			if (r->has_agent_start)
-				set_number(row, "agent_start_time", r->agent_start_time);
-			if (r->input_tokens >= 0)
-				json_object_set_new(row, "input_tokens", json_integer(r->input_tokens));
-			if (r->output_tokens >= 0)
-				json_object_set_new(row, "output_tokens", json_integer(r->output_tokens));
-			/* reasoning is timed apart from the answer: it never ends TTFT */
-			if (r->first_reasoning_ns != 0)
-				add_phase(phases, "first_reasoning", http_off,
-				          clock_ms_between(inv->http_start_ns, r->first_reasoning_ns));
-			if (r->first_text_ns != 0)
-			{
-				add_phase(phases, "first_token", http_off,
-				          clock_ms_between(inv->http_start_ns, r->first_text_ns));
-				add_phase(phases, "stream", rec->ttft_ms,
-				          clock_ms_between(r->first_text_ns, done_ns));
-			}
-			add_agent_phases(r, phases);
-		}
-		json_object_set_new(row, "phases", phases);
-		pg_writer_put(inv->env->writer, row, final_written, inv->env);
-	}
+		pg_writer_put(inv->env->writer, invoke_row_final(&facts), final_written, inv->env);
 	inv->done(inv->done_arg, &out);
 	http_cleanup(inv);
 	release(inv);
@@ -397,7 +284,7 @@ on_http_done(void *arg, CURL *easy, CURLcode result)
 		log_debug("invocation %s: HTTP 401, fetching a new token and retrying once", inv->id);
 		inv->retried = true;
 		token_source_invalidate(inv->env->tokens, inv->token);
-		free_secret(inv->token);
+		wipe_free(inv->token);
 		inv->token = NULL;
 		http_cleanup(inv);
 		inv->refs++;
@@ -454,20 +341,10 @@ start_http(struct invocation *inv)
 	}
 	if (headers != NULL && inv->token != NULL)
 	{
-		size_t len = strlen(inv->token) + sizeof("Authorization: Bearer ");
-		char *auth = malloc(len);
+		char *auth = xasprintf("Authorization: Bearer %s", inv->token);
 
-		if (auth != NULL)
-		{
-			snprintf(auth, len, "Authorization: Bearer %s", inv->token);
-			headers = curl_slist_append(headers, auth);
-			free_secret(auth);
-		}
-		else
-		{
-			free_headers(headers);
-			headers = NULL;
-		}
+		headers = curl_slist_append(headers, auth);
+		wipe_free(auth);
 	}
 	inv->request_headers = headers;
 	inv->observer = stream_observer_new(cfg->format, MAX_EVENT_BYTES);
@@ -499,7 +376,7 @@ start_http(struct invocation *inv)
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
 	                 cfg->http1_1 ? (long) CURL_HTTP_VERSION_1_1 : (long) CURL_HTTP_VERSION_2TLS);
 	inv->http_start_ns = clock_mono_ns();
-	if (loop_add_transfer(inv->env->loop, easy, on_http_done, inv) != 0)
+	if (http_multi_add(inv->env->http, easy, on_http_done, inv) != 0)
 		finish(inv, clock_mono_ns(), "cannot start the HTTP transfer", false);
 }
 
@@ -527,10 +404,12 @@ on_token(void *arg, const struct token_result *result)
 			snprintf(error, sizeof(error), "token: %s", result->error);
 			finish(inv, clock_mono_ns(), error, false);
 		}
-		else if (has_token && (inv->token = strdup(result->access_token)) == NULL)
-			finish(inv, clock_mono_ns(), "out of memory keeping the token", false);
 		else
+		{
+			if (has_token)
+				inv->token = xstrdup(result->access_token);
 			start_http(inv);
+		}
 	}
 	release(inv);
 }
@@ -545,14 +424,7 @@ pending_written(void *arg, bool written)
 	{
 		inv->db_ms = clock_ms_between(inv->t0_ns, clock_mono_ns());
 		if (inv->finished)
-		{
-			json_t *phases = json_array();
-			json_t *row = json_pack("{s:s}", "invocation_id", inv->id);
-
-			add_phase(phases, "db", 0, inv->db_ms);
-			json_object_set_new(row, "phases", phases);
-			pg_writer_put(inv->env->writer, row, NULL, NULL);
-		}
+			pg_writer_put(inv->env->writer, invoke_row_late_db(inv->id, inv->db_ms), NULL, NULL);
 	}
 	release(inv);
 }
@@ -574,10 +446,8 @@ on_deadline(void *arg)
 struct invocation *
 invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, void *arg)
 {
-	struct invocation *inv = calloc(1, sizeof(*inv));
+	struct invocation *inv = xcalloc(1, sizeof(*inv));
 
-	if (inv == NULL)
-		return NULL;
 	inv->t0_ns = clock_mono_ns();
 	inv->t0_wall = clock_wall_s();
 	inv->env = env;
@@ -593,15 +463,15 @@ invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, v
 		return NULL;
 	}
 	inv->session_id = env->config->session_id ? env->config->session_id : inv->session_buf;
-	inv->next = env->live;
-	if (env->live != NULL)
-		env->live->prev = inv;
-	env->live = inv;
+	dlist_push_head(&env->live, &inv->node);
 	inv->refs = 2; /* the run's, and the token request's */
 	if (write_rows)
 	{
+		struct invoke_http_times none;
+		struct invoke_facts facts = facts_of(inv, inv->t0_ns, NULL, NULL, &none);
+
 		inv->refs++;
-		pg_writer_put(env->writer, base_row(inv, "pending"), pending_written, inv);
+		pg_writer_put(env->writer, invoke_row_pending(&facts), pending_written, inv);
 	}
 	inv->deadline = loop_add_timer(env->loop, inv->t0_ns + env->config->timeout_ms * NS_PER_MS,
 	                               on_deadline, inv);
@@ -610,24 +480,49 @@ invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, v
 }
 
 /* Stop the transfer if one runs and end as an error with what was measured. */
-void
+static void
 invocation_abort(struct invocation *inv, const char *reason)
 {
 	if (inv->finished)
 		return;
 	if (inv->easy != NULL)
-		loop_cancel_transfer(inv->env->loop, inv->easy);
+		http_multi_cancel(inv->env->http, inv->easy);
 	finish(inv, clock_mono_ns(), reason, false);
+}
+
+/* Abort the first unfinished invocation until none is left; an abort may
+ * free any invocation, so each search starts again from the head. */
+void
+invoke_env_abort(struct invoke_env *env, const char *reason)
+{
+	struct dlist_node *node = dlist_first(&env->live);
+
+	while (node != NULL)
+	{
+		struct invocation *inv = dlist_container(struct invocation, node, node);
+
+		if (inv->finished)
+			node = dlist_next(&env->live, node);
+		else
+		{
+			invocation_abort(inv, reason);
+			node = dlist_first(&env->live);
+		}
+	}
 }
 
 /* Free what outstanding callbacks still hold. */
 void
 invoke_env_cleanup(struct invoke_env *env)
 {
-	while (env->live != NULL)
+	struct dlist_node *node;
+
+	while ((node = dlist_first(&env->live)) != NULL)
 	{
-		if (env->live->easy != NULL && !env->live->finished)
-			loop_cancel_transfer(env->loop, env->live->easy);
-		destroy(env->live);
+		struct invocation *inv = dlist_container(struct invocation, node, node);
+
+		if (inv->easy != NULL && !inv->finished)
+			http_multi_cancel(env->http, inv->easy);
+		destroy(inv);
 	}
 }

@@ -4,7 +4,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "core/timer_heap.h"
+#include "event/timer_heap.h"
+#include "util/alloc.h"
 
 /* Strict order: earlier deadline first, then earlier insertion. */
 static bool
@@ -82,23 +83,17 @@ timer_heap_destroy(struct timer_heap *heap)
 }
 
 /* Queue a node, growing the array geometrically. */
-int
+void
 timer_heap_push(struct timer_heap *heap, struct timer_node *node)
 {
 	if (heap->len == heap->cap)
 	{
-		size_t cap = heap->cap ? heap->cap * 2 : 64;
-		struct timer_node **nodes = realloc(heap->nodes, cap * sizeof(*nodes));
-
-		if (nodes == NULL)
-			return -1;
-		heap->nodes = nodes;
-		heap->cap = cap;
+		heap->cap = heap->cap ? heap->cap * 2 : 64;
+		heap->nodes = xrealloc(heap->nodes, heap->cap * sizeof(*heap->nodes));
 	}
 	node->seq = heap->next_seq++;
 	heap->nodes[heap->len] = node;
 	sift_up(heap, heap->len++);
-	return 0;
 }
 
 /* The root, without removing it. */

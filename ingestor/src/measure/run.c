@@ -2,16 +2,15 @@
  * run.c - load scheduling on the loop (see run.h).
  *
  * Phases: WARMUP (closed loop, nothing written), MEASURE, DRAIN (waiting for
- * the writer), and the loop is stopped.  Running invocations sit on a
- * doubly linked list so that a signal can abort them; no step walks the list
- * except an abort.
+ * the writer), and the loop is stopped.  The running invocations are the
+ * invoke_env's: a signal ends them all with invoke_env_abort().
  */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/run.h"
-#include "core/signals.h"
+#include "event/signals.h"
+#include "measure/run.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -22,20 +21,11 @@ enum run_phase
 	PHASE_DRAIN
 };
 
-struct slot
-{
-	struct run *run;
-	struct invocation *inv;
-	struct slot *prev;
-	struct slot *next;
-	bool warmup;
-};
-
 struct run
 {
 	struct invoke_env *env;
 	const struct run_config *cfg;
-	struct summary *summary;
+	struct report *report;
 	struct run_result *result;
 
 	enum run_phase phase;
@@ -43,7 +33,6 @@ struct run
 	unsigned long finished;
 	unsigned long in_flight;
 	unsigned long errors;
-	struct slot *active;
 	bool stopping;
 	bool failed; /* could not start an invocation */
 
@@ -95,31 +84,19 @@ check_end(struct run *run)
 static void
 on_done(void *arg, const struct invoke_outcome *outcome)
 {
-	struct slot *slot = arg;
-	struct run *run = slot->run;
+	struct run *run = arg;
 
-	if (slot->prev != NULL)
-		slot->prev->next = slot->next;
-	else
-		run->active = slot->next;
-	if (slot->next != NULL)
-		slot->next->prev = slot->prev;
 	run->in_flight--;
 	run->finished++;
-	if (!slot->warmup)
+	if (!outcome->warmup)
 	{
 		run->last_done_ns = clock_mono_ns();
 		if (!outcome->record.ok)
 			run->errors++;
 		if (outcome->unreachable)
 			run->result->unreachable++;
-		if (summary_add(run->summary, &outcome->record) != 0)
-		{
-			log_error("out of memory keeping the results");
-			abort();
-		}
+		report_add(run->report, &outcome->record);
 	}
-	free(slot);
 	fill(run);
 	check_end(run);
 }
@@ -128,22 +105,8 @@ on_done(void *arg, const struct invoke_outcome *outcome)
 static bool
 start_one(struct run *run)
 {
-	struct slot *slot = calloc(1, sizeof(*slot));
-
-	if (slot == NULL)
+	if (invocation_start(run->env, run->phase != PHASE_WARMUP, on_done, run) == NULL)
 		return false;
-	slot->run = run;
-	slot->warmup = run->phase == PHASE_WARMUP;
-	slot->inv = invocation_start(run->env, !slot->warmup, on_done, slot);
-	if (slot->inv == NULL)
-	{
-		free(slot);
-		return false;
-	}
-	slot->next = run->active;
-	if (run->active != NULL)
-		run->active->prev = slot;
-	run->active = slot;
 	run->started++;
 	run->in_flight++;
 	return true;
@@ -198,7 +161,7 @@ begin_measure(struct run *run)
 static void
 start_failed(struct run *run)
 {
-	log_error("cannot start an invocation (out of memory or randomness); stopping");
+	log_error("cannot start an invocation (no randomness for its UUID); stopping");
 	run->failed = true;
 	run->phase = PHASE_MEASURE;
 }
@@ -244,11 +207,7 @@ fill(struct run *run)
 					run->rate_timer = loop_add_timer(run->env->loop, due, on_rate, run);
 				return;
 			}
-			if (summary_add_lag(run->summary, clock_ms_between(due, now)) != 0)
-			{
-				log_error("out of memory keeping the results");
-				abort();
-			}
+			report_add_lag(run->report, clock_ms_between(due, now));
 		}
 		if (!start_one(run))
 		{
@@ -258,14 +217,6 @@ fill(struct run *run)
 	}
 }
 
-/* Abort every running invocation as interrupted. */
-static void
-abort_all(struct run *run)
-{
-	while (run->active != NULL)
-		invocation_abort(run->active->inv, "interrupted");
-}
-
 /* The grace period after a first signal is over. */
 static void
 on_grace(void *arg)
@@ -273,7 +224,7 @@ on_grace(void *arg)
 	struct run *run = arg;
 
 	run->grace_timer = NULL;
-	abort_all(run);
+	invoke_env_abort(run->env, "interrupted");
 }
 
 /* SIGINT/SIGTERM: first stop starting, second stop now. */
@@ -290,7 +241,7 @@ on_signal(void *arg, int fd, short revents)
 	{
 		log_warning("interrupted again: aborting %lu running invocations", run->in_flight);
 		run->stopping = true;
-		abort_all(run);
+		invoke_env_abort(run->env, "interrupted");
 		loop_cancel_timer(run->env->loop, run->rate_timer);
 		run->rate_timer = NULL;
 		loop_cancel_timer(run->env->loop, run->grace_timer);
@@ -313,10 +264,10 @@ on_signal(void *arg, int fd, short revents)
 
 /* Drive the whole run. */
 int
-run_execute(struct invoke_env *env, const struct run_config *config, struct summary *summary,
+run_execute(struct invoke_env *env, const struct run_config *config, struct report *report,
             int signal_fd, struct run_result *result)
 {
-	struct run run = {.env = env, .cfg = config, .summary = summary, .result = result};
+	struct run run = {.env = env, .cfg = config, .report = report, .result = result};
 	struct token_source_stats tokens;
 	int rc;
 

@@ -14,8 +14,8 @@
 
 #include <stdbool.h>
 
-#include "core/invoke.h"
-#include "core/summary.h"
+#include "measure/invoke.h"
+#include "measure/report.h"
 
 struct run_config
 {
@@ -36,9 +36,9 @@ struct run_result
 	int signals;                  /* SIGINT/SIGTERM received */
 };
 
-/* Run on env's loop until done; records go to summary.  signal_fd is
+/* Run on env's loop until done; records go to report.  signal_fd is
  * signals_open()'s pipe.  Returns 0, or -1 on a loop failure. */
-int run_execute(struct invoke_env *env, const struct run_config *config, struct summary *summary,
+int run_execute(struct invoke_env *env, const struct run_config *config, struct report *report,
                 int signal_fd, struct run_result *result);
 
 #endif

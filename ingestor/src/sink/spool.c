@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/spool.h"
+#include "sink/spool.h"
 #include "util/log.h"
 
 /* Write all of buf. */
@@ -60,19 +60,10 @@ write_file(const json_t *rows, const char *dir, char *path, size_t pathlen)
 	json_array_foreach(rows, i, row)
 	{
 		char *line = json_dumps(row, JSON_COMPACT);
-		int rc;
+		int rc = write_all(fd, line, strlen(line));
 
-		if (line == NULL)
-		{
-			errno = ENOMEM;
-			rc = -1;
-		}
-		else
-		{
-			rc = write_all(fd, line, strlen(line));
-			if (rc == 0)
-				rc = write_all(fd, "\n", 1);
-		}
+		if (rc == 0)
+			rc = write_all(fd, "\n", 1);
 		free(line);
 		if (rc != 0)
 		{
