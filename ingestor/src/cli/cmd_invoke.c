@@ -25,6 +25,10 @@
 #define MAX_CONCURRENCY 100000UL
 #define GRACE_MS        5000
 #define DRAIN_MS        10000
+/* --max-event-size: one SSE event or JSON answer (Strands events average ~130 KB). */
+#define DEFAULT_MAX_EVENT (16UL * 1024 * 1024)
+#define MIN_MAX_EVENT     1024UL
+#define MAX_MAX_EVENT     (1024UL * 1024 * 1024)
 /* InvokeAgentRuntime's runtimeSessionId length constraints. */
 #define AGENTCORE_SESSION_MIN 33
 #define AGENTCORE_SESSION_MAX 256
@@ -64,6 +68,7 @@ enum
 	OPT_WARMUP,
 	OPT_TIMEOUT,
 	OPT_CONNECT_TIMEOUT,
+	OPT_MAX_EVENT_SIZE,
 	OPT_DB,
 	OPT_TOKEN_URL,
 	OPT_ISSUER,
@@ -96,6 +101,7 @@ static const struct option long_options[] = {
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE},
     {"db", required_argument, NULL, OPT_DB},
     {"token-url", required_argument, NULL, OPT_TOKEN_URL},
     {"issuer", required_argument, NULL, OPT_ISSUER},
@@ -145,6 +151,8 @@ cmd_invoke_usage(FILE *out)
 	    "  --warmup N                run N invocations first, neither written nor summarised\n"
 	    "  --timeout SECONDS         ceiling per invocation, token wait included (default 300)\n"
 	    "  --connect-timeout SECONDS TCP/TLS connect ceiling (default 10)\n"
+	    "  --max-event-size BYTES    largest SSE event or JSON answer; a larger one fails the\n"
+	    "                            invocation (default 16777216 = 16 MiB, 1024 to 1 GiB)\n"
 	    "\n"
 	    "Database (libpq): --db CONNINFO|URI, else LOOMLAT_DATABASE_URL, else the PG* variables.\n"
 	    "  --db CONNINFO|URI         e.g. \"host=/run/postgresql dbname=loom\" or postgresql://...\n"
@@ -306,6 +314,12 @@ parse_option(struct invoke_options *o, int opt, const char *arg)
 			if (opt_parse_positive(arg, &o->connect_timeout_s) != 0 || o->connect_timeout_s > 86400)
 				return usage_error("--connect-timeout must be a number of seconds, at most 86400");
 			break;
+		case OPT_MAX_EVENT_SIZE:
+			if (opt_parse_ulong(arg, MIN_MAX_EVENT, MAX_MAX_EVENT, &n) != 0)
+				return usage_error("--max-event-size must be a number of bytes from %lu to %lu",
+				                   MIN_MAX_EVENT, MAX_MAX_EVENT);
+			o->call.max_event_bytes = n;
+			break;
 		case OPT_DB:
 			o->db = arg;
 			break;
@@ -402,6 +416,7 @@ parse_options(int argc, char **argv, struct invoke_options *o)
 	o->load.concurrency = 1;
 	o->timeout_s = 300;
 	o->connect_timeout_s = 10;
+	o->call.max_event_bytes = DEFAULT_MAX_EVENT;
 	o->level = LOG_LEVEL_WARNING;
 	if (secret_on_command_line(argc, argv))
 		return usage_error("the client secret is never accepted on the command line; use "

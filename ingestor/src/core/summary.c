@@ -2,8 +2,9 @@
  * summary.c - closing summary and exact percentiles (see summary.h).
  *
  * TTFT and duration percentiles are taken over the successful invocations,
- * the rows with status 'complete'; errors are counted and the most common
- * messages listed.
+ * the rows with status 'complete'; those without answer text (tool calls
+ * only: ttft_ms NULL) are counted as "no text".  Errors are counted and the
+ * most common messages listed.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -291,6 +292,17 @@ top_errors(const struct summary *summary, struct error_count top[TOP_ERRORS])
 	return out;
 }
 
+/* Complete invocations without answer text (ttft_ms NULL). */
+static size_t
+no_text(const struct summary *summary)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < summary->n; i++)
+		n += summary->records[i].ok && isnan(summary->records[i].ttft_ms);
+	return n;
+}
+
 /* Invocations whose token came from the cache. */
 static size_t
 cache_hits(const struct summary *summary)
@@ -327,6 +339,9 @@ summary_print(const struct summary *summary, const struct summary_totals *totals
 
 	fprintf(out, "%zu invocations, %zu ok, %zu errors in %.2f s\n", summary->n,
 	        summary->n - summary->errors, summary->errors, totals->elapsed_s);
+	if (no_text(summary) > 0)
+		fprintf(out, "  no text: %zu complete without answer text (ttft_ms NULL)\n",
+		        no_text(summary));
 	fprintf(out, "  %-12s %7s %10s %10s %10s\n", "TTFT ms", "n", "p50", "p95", "p99");
 	print_dist(out, "overall", summary_dist(summary, METRIC_TTFT), true);
 	print_dist(out, "cold", summary_dist(summary, METRIC_TTFT_COLD), true);
@@ -392,11 +407,11 @@ summary_json(const struct summary *summary, const struct summary_totals *totals,
 		json_array_append_new(errors, json_pack("{s:s,s:I}", "message", top[i].message, "count",
 		                                        (json_int_t) top[i].count));
 	root = json_pack(
-	    "{s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
+	    "{s:I,s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
 	    (json_int_t) summary->n, "ok", (json_int_t) (summary->n - summary->errors), "errors",
-	    (json_int_t) summary->errors, "elapsed_s", totals->elapsed_s, "ttft_ms", "overall",
-	    dist_json(summary_dist(summary, METRIC_TTFT)), "cold",
-	    dist_json(summary_dist(summary, METRIC_TTFT_COLD)), "warm",
+	    (json_int_t) summary->errors, "no_text", (json_int_t) no_text(summary), "elapsed_s",
+	    totals->elapsed_s, "ttft_ms", "overall", dist_json(summary_dist(summary, METRIC_TTFT)),
+	    "cold", dist_json(summary_dist(summary, METRIC_TTFT_COLD)), "warm",
 	    dist_json(summary_dist(summary, METRIC_TTFT_WARM)), "duration_ms",
 	    dist_json(summary_dist(summary, METRIC_DURATION)), "token_requests",
 	    (json_int_t) totals->token_requests, "token_cache_hits", (json_int_t) cache_hits(summary),
