@@ -4,7 +4,8 @@
  *
  * The body is whatever the agent container yields, as data-only SSE.
  * Strands' events come first (format_strands.c: raw ConverseStream events,
- * the SDK's own events, Python-repr strings).  Then a JSON string is answer
+ * the SDK's own events, Python-repr strings), unwrapped from the node events
+ * of Strands' multi-agent swarms and graphs.  Then a JSON string is answer
  * text, and so is data that is not JSON at all (as the loom backend reads
  * it); an object is text when its "data" is a non-empty string, reasoning
  * when it carries "thinking"/"reasoning", a tool call with "tool_use", a
@@ -15,6 +16,9 @@
  * {"result": STRING | {"role", "content": [{"text"}...]}}.
  */
 #include "stream/format.h"
+
+/* Strands multi-agent nodes (swarm, graph) wrap an agent's event in another. */
+#define MAX_NODE_NESTING 4
 
 /* {"prompt"}; the session travels in a header. */
 static json_t *
@@ -35,6 +39,11 @@ is_reasoning(json_t *value)
 static void
 agentcore_classify(const struct sse_event *event, json_t *root, struct stream_facts *facts)
 {
+	/* {"multi_agent_node_stream": true, "node_id", "event": AGENT_EVENT} */
+	for (int i = 0;
+	     i < MAX_NODE_NESTING && json_is_true(json_object_get(root, "multi_agent_node_stream"));
+	     i++)
+		root = json_object_get(root, "event");
 	if (format_has_error(root))
 		format_error(root, facts);
 	else if (format_strands_event(root, facts) || format_text(root, STREAM_TEXT, facts) ||

@@ -243,6 +243,17 @@ static const char strands_ok[] =
     "\"content\":[{\"text\":\"Hello world\"}]}}\n\n"
     "data: \"{'result': AgentResult(stop_reason='end_turn')}\"\n\n";
 
+/* _events.py MultiAgentNodeStreamEvent: a swarm or graph node's agent event, wrapped. */
+static const char strands_multi_agent[] =
+    "data: {\"multi_agent_node_start\":true,\"node_id\":\"r\",\"node_type\":\"agent\"}\n\n"
+    "data: {\"multi_agent_node_stream\":true,\"node_id\":\"r\",\"event\":{\"event\":"
+    "{\"contentBlockDelta\":{\"delta\":{\"reasoningContent\":{\"text\":\"hm\"}}}}}}\n\n"
+    "data: {\"multi_agent_node_stream\":true,\"node_id\":\"r\",\"event\":{\"event\":"
+    "{\"contentBlockDelta\":{\"delta\":{\"text\":\"Hi\"}}}}}\n\n"
+    "data: {\"multi_agent_node_stream\":true,\"node_id\":\"r\",\"event\":"
+    "{\"data\":\"Hi\",\"delta\":{\"text\":\"Hi\"}}}\n\n"
+    "data: {\"multi_agent_node_complete\":true,\"node_id\":\"r\",\"execution_time\":12}\n\n";
+
 static const char strands_reprs_only[] =
     "data: {\"init_event_loop\":true}\n\n"
     "data: \"{'data': 'Hi', 'delta': {'text': 'Hi'},"
@@ -614,6 +625,17 @@ static const struct sample samples[] = {
      .events = 24,
      .input_tokens = 250,
      .output_tokens = 27},
+    {.name = "agentcore: a Strands multi-agent node's events are read inside",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .body = strands_multi_agent,
+     .first_reasoning = "\"hm\"",
+     .first_text = "\"text\":\"Hi\"",
+     .last_text = "{\"data\":\"Hi\"",
+     .done = "{\"data\":\"Hi\"",
+     .text_bytes = 4,
+     .events = 5,
+     .input_tokens = -1,
+     .output_tokens = -1},
     {.name = "agentcore: only Python reprs is no text",
      .format = AGENT_FORMAT_AGENTCORE,
      .body = strands_reprs_only,
