@@ -43,7 +43,8 @@ server's defaults (--ttft-ms ...), so one URL describes one scenario:
 GET /truth returns, for every request, the wall-clock time (time.time())
 right after the first text event was handed to the socket ("first_text"; and
 right after its first byte was, "first_text_start": these differ only when
-the scenario dribbles the stream byte by byte),
+the scenario dribbles the stream byte by byte; and right before its first byte
+was, "first_text_before": the client cannot see the text earlier),
 keyed by invocation ("key": the X-Loomlat-Invocation-Id or X-Request-Id
 header, else the session id, else "req-<n>").  GET /stats counts requests,
 statuses and bearer tokens; POST /reset clears both.
@@ -387,6 +388,7 @@ class Invocation:
         self.agent_start = self.arrival + self.cold_ms / 1000
         self.first_text = None
         self.first_text_start = None
+        self.first_text_before = None
         self.status = None
 
     def at(self, offset_ms):
@@ -399,6 +401,7 @@ class Invocation:
                 "ttft_ms": self.ttft_ms, "first_byte_ms": self.first_byte_ms,
                 "expected_ttft_ms": self.cold_ms + max(self.ttft_ms, self.first_byte_ms),
                 "first_text": self.first_text, "first_text_start": self.first_text_start,
+                "first_text_before": self.first_text_before,
                 "agent_start": self.agent_start,
                 "scenario": self.scenario, "status": self.status}
 
@@ -523,6 +526,8 @@ class Stream:
 
     async def emit(self, frame, first_text=False):
         """Write a frame; for the first text, note when its first byte went out."""
+        if first_text:
+            self.inv.first_text_before = time.time()
         if self.inv.scenario == "dribble":
             for i in range(len(frame)):
                 self.request.send(frame[i:i + 1])
@@ -565,6 +570,7 @@ class Stream:
         await self.request.start(content_type="application/json")
         await self.emit(body[:len(body) // 2])
         await sleep_until(inv.at(inv.cold_ms + max(inv.ttft_ms, inv.first_byte_ms)))
+        inv.first_text_before = time.time()
         self.request.send(body[len(body) // 2:])
         inv.first_text_start = time.time()
         await self.request.flush()
