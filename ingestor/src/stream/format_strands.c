@@ -34,9 +34,18 @@
 
 /* The top-level keys of Strands' events, as a Python dict repr writes them. */
 static const char *const repr_keys[] = {
-    "'data': ",          "'delta': ",          "'event': ",           "'message': ",
-    "'result': ",        "'reasoning': ",      "'reasoningText': ",   "'current_tool_use': ",
-    "'init_event_loop'", "'start_event_loop'", "'tool_stream_event'", "'force_stop': ",
+    "'data': ",
+    "'delta': ",
+    "'event': ",
+    "'message': ",
+    "'result': ",
+    "'reasoning': ",
+    "'reasoningText': ",
+    "'current_tool_use': ",
+    "'init_event_loop': ",
+    "'start_event_loop': ",
+    "'tool_stream_event': ",
+    "'force_stop': ",
 };
 
 /* s (len bytes) is a Python repr of a Strands event: "{'" ... "}" naming one of its keys. */
@@ -54,7 +63,7 @@ is_python_repr(const char *s, size_t len)
 }
 
 /* ERROR facts from a ConverseStream exception member: {"message"}, typed by its name. */
-static bool
+static void
 converse_exception(json_t *event, struct stream_facts *facts)
 {
 	const char *key;
@@ -68,10 +77,9 @@ converse_exception(json_t *event, struct stream_facts *facts)
 		{
 			format_error(value, facts);
 			facts->error_type = key;
-			return true;
+			return;
 		}
 	}
-	return false;
 }
 
 /* One raw ConverseStream event. */
