@@ -66,14 +66,8 @@ class Shapes:
         tap.near(row.get("ttft_ms"), TTFT_MS, EARLY_MS, LATE_MS,
                  "%s: ttft_ms %s within a few ms of the %g ms pause"
                  % (label, row.get("ttft_ms"), TTFT_MS))
-        if row.get("ttft_ms") is not None and truth.get("first_text_start"):
-            seen = row["invoke_epoch"] + row["ttft_ms"] / 1000
-            after_ms = (seen - truth["first_text_before"]) * 1000
-            error_ms = (seen - truth["first_text_start"]) * 1000
-            tap.ok(after_ms >= -EARLY_MS and error_ms <= MEASURE_MS,
-                   "%s: measured %.2f ms after the send began, %.2f ms after it returned"
-                   % (label, after_ms, error_ms),
-                   "want >= -%g and <= %g" % (EARLY_MS, MEASURE_MS))
+        harness.check_first_token(tap, label, row, truth, "first_text_start", EARLY_MS,
+                                  MEASURE_MS)
         if reasoning:
             tap.near((row.get("ends") or {}).get("first_reasoning"), REASONING_MS, EARLY_MS,
                      LATE_MS, "%s: reasoning timed apart, at %g ms" % (label, REASONING_MS))
