@@ -27,6 +27,10 @@
 #define MAX_CONCURRENCY 100000UL
 #define GRACE_MS        5000
 #define DRAIN_MS        10000
+/* --max-event-size: one SSE event or JSON answer (Strands events average ~130 KB). */
+#define DEFAULT_MAX_EVENT (16UL * 1024 * 1024)
+#define MIN_MAX_EVENT     1024UL
+#define MAX_MAX_EVENT     (1024UL * 1024 * 1024)
 /* InvokeAgentRuntime's runtimeSessionId length constraints. */
 #define AGENTCORE_SESSION_MIN 33
 #define AGENTCORE_SESSION_MAX 256
@@ -66,6 +70,7 @@ enum
 	OPT_WARMUP,
 	OPT_TIMEOUT,
 	OPT_CONNECT_TIMEOUT,
+	OPT_MAX_EVENT_SIZE,
 	OPT_DB,
 	OPT_TOKEN_URL,
 	OPT_ISSUER,
@@ -98,6 +103,7 @@ static const struct option long_options[] = {
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE},
     {"db", required_argument, NULL, OPT_DB},
     {"token-url", required_argument, NULL, OPT_TOKEN_URL},
     {"issuer", required_argument, NULL, OPT_ISSUER},
@@ -147,6 +153,8 @@ cmd_invoke_usage(FILE *out)
 	    "  --warmup N                run N invocations first, neither written nor summarised\n"
 	    "  --timeout SECONDS         ceiling per invocation, token wait included (default 300)\n"
 	    "  --connect-timeout SECONDS TCP/TLS connect ceiling (default 10)\n"
+	    "  --max-event-size BYTES    largest SSE event or JSON answer; a larger one fails the\n"
+	    "                            invocation (default 16777216 = 16 MiB, 1024 to 1 GiB)\n"
 	    "\n"
 	    "Database (libpq): --db CONNINFO|URI, else LOOMLAT_DATABASE_URL, else the PG* variables.\n"
 	    "  --db CONNINFO|URI         e.g. \"host=/run/postgresql dbname=loom\" or postgresql://...\n"
@@ -315,6 +323,16 @@ parse_load_option(struct invoke_options *o, int opt, const char *arg)
 			if (opt_parse_positive(arg, &o->connect_timeout_s) != 0 || o->connect_timeout_s > 86400)
 				return usage_error("--connect-timeout must be a number of seconds, at most 86400");
 			return 0;
+		case OPT_MAX_EVENT_SIZE:
+		{
+			unsigned long bytes;
+
+			if (opt_parse_ulong(arg, MIN_MAX_EVENT, MAX_MAX_EVENT, &bytes) != 0)
+				return usage_error("--max-event-size must be a number of bytes from %lu to %lu",
+				                   MIN_MAX_EVENT, MAX_MAX_EVENT);
+			o->call.max_event_bytes = bytes;
+			return 0;
+		}
 	}
 	return NOT_MINE;
 }
@@ -472,6 +490,7 @@ parse_options(int argc, char **argv, struct invoke_options *o)
 
 	*o = (struct invoke_options){
 	    .call.format = AGENT_FORMAT_AGENTCORE,
+	    .call.max_event_bytes = DEFAULT_MAX_EVENT,
 	    .load = {.count = 1, .concurrency = 1},
 	    .timeout_s = 300,
 	    .connect_timeout_s = 10,

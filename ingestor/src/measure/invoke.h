@@ -9,8 +9,9 @@
  *   done:   the row (complete or error, with the timings measured and the
  *           phases) is queued and the outcome reported.
  * An HTTP 401 drops the cached token and retries once with a new one.  Every
- * failure (token, HTTP status, cut stream, error event, no text, timeout,
- * abort) ends as an error row with a message that never contains a token.
+ * failure (token, HTTP status, cut, malformed or empty stream, error event,
+ * timeout, abort) ends as an error row with a message that never contains a
+ * token; a stream that ended well without answer text is complete, ttft NULL.
  */
 #ifndef LOOMLAT_INVOKE_H
 #define LOOMLAT_INVOKE_H
@@ -39,6 +40,7 @@ struct invoke_config
 	int64_t agent_id;
 	long timeout_ms; /* per invocation, from t0 */
 	long connect_timeout_ms;
+	size_t max_event_bytes; /* one SSE event or JSON answer; larger fails the invocation */
 	bool http1_1;
 };
 

@@ -2,8 +2,9 @@
  * report.c - closing report and exact percentiles (see report.h).
  *
  * TTFT and duration percentiles are taken over the successful invocations,
- * the rows with status 'complete'; errors are counted and the most common
- * messages listed.
+ * the rows with status 'complete'; those without answer text (tool calls
+ * only: ttft_ms NULL) are counted as "no text".  Errors are counted and the
+ * most common messages listed.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -266,6 +267,17 @@ top_errors(const struct report *report, struct error_count top[TOP_ERRORS])
 	return out;
 }
 
+/* Complete invocations without answer text (ttft_ms NULL). */
+static size_t
+no_text(const struct report *report)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < report->n; i++)
+		n += report->records[i].ok && isnan(report->records[i].ttft_ms);
+	return n;
+}
+
 /* Invocations whose token came from the cache. */
 static size_t
 cache_hits(const struct report *report)
@@ -302,6 +314,9 @@ report_print(const struct report *report, const struct report_totals *totals, FI
 
 	fprintf(out, "%zu invocations, %zu ok, %zu errors in %.2f s\n", report->n,
 	        report->n - report->errors, report->errors, totals->elapsed_s);
+	if (no_text(report) > 0)
+		fprintf(out, "  no text: %zu complete without answer text (ttft_ms NULL)\n",
+		        no_text(report));
 	fprintf(out, "  %-12s %7s %10s %10s %10s\n", "TTFT ms", "n", "p50", "p95", "p99");
 	print_dist(out, "overall", report_dist(report, METRIC_TTFT), true);
 	print_dist(out, "cold", report_dist(report, METRIC_TTFT_COLD), true);
@@ -367,11 +382,11 @@ report_json(const struct report *report, const struct report_totals *totals, boo
 		json_array_append_new(errors, json_pack("{s:s,s:I}", "message", top[i].message, "count",
 		                                        (json_int_t) top[i].count));
 	root = json_pack(
-	    "{s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
+	    "{s:I,s:I,s:I,s:I,s:f,s:{s:o,s:o,s:o},s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "count",
 	    (json_int_t) report->n, "ok", (json_int_t) (report->n - report->errors), "errors",
-	    (json_int_t) report->errors, "elapsed_s", totals->elapsed_s, "ttft_ms", "overall",
-	    dist_json(report_dist(report, METRIC_TTFT)), "cold",
-	    dist_json(report_dist(report, METRIC_TTFT_COLD)), "warm",
+	    (json_int_t) report->errors, "no_text", (json_int_t) no_text(report), "elapsed_s",
+	    totals->elapsed_s, "ttft_ms", "overall", dist_json(report_dist(report, METRIC_TTFT)),
+	    "cold", dist_json(report_dist(report, METRIC_TTFT_COLD)), "warm",
 	    dist_json(report_dist(report, METRIC_TTFT_WARM)), "duration_ms",
 	    dist_json(report_dist(report, METRIC_DURATION)), "token_requests",
 	    (json_int_t) totals->token_requests, "token_cache_hits", (json_int_t) cache_hits(report),

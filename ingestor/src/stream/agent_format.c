@@ -3,13 +3,17 @@
  * formats (see agent_format.h; the per-format parts are format_*.c).
  *
  * The observer feeds body bytes to one SSE parser.  Each dispatched event is
- * decoded once (JSON_DECODE_ANY: AgentCore data may be a bare JSON string),
- * checked for the agent reports every format may carry, classified by the
- * format into a struct stream_facts, and applied to the result.  Timestamps
- * come from the parser (arrival of the event's first byte), never from the
- * time of decoding.  A body that is not an event stream is buffered, within
- * the event limit, and read as one answer at finish.
+ * decoded once (JSON_DECODE_ANY: AgentCore data may be a bare JSON string;
+ * a frame whose integer overflows json_int_t, such as a provider's 64-bit
+ * seed, is decoded again reading integers as reals), checked for the agent
+ * reports every format may carry, classified by the format into a struct
+ * stream_facts, and applied to the result.  Timestamps come from the parser
+ * (arrival of the event's first byte), never from the time of decoding.  A
+ * body that is not an event stream is buffered, within the event limit, and
+ * read as one answer at finish, stamped with its last byte: its text can
+ * be read only once the body is complete.
  */
+#include <math.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -182,11 +186,16 @@ long
 format_count(json_t *obj, const char *key)
 {
 	json_t *value = json_object_get(obj, key);
+	double real = json_real_value(value);
 
-	if (!json_is_integer(value) || json_integer_value(value) < 0 ||
-	    json_integer_value(value) > (json_int_t) LONG_MAX)
-		return -1;
-	return (long) json_integer_value(value);
+	if (json_is_integer(value))
+		return json_integer_value(value) >= 0 && json_integer_value(value) <= (json_int_t) LONG_MAX
+		           ? (long) json_integer_value(value)
+		           : -1;
+	/* 0x1p63 is LONG_MAX + 1, exactly representable, unlike LONG_MAX */
+	if (json_is_real(value) && real >= 0 && real < 0x1p63 && real == floor(real))
+		return (long) real;
+	return -1;
 }
 
 bool
@@ -209,20 +218,30 @@ format_error(json_t *obj, struct stream_facts *facts)
 {
 	json_t *error = json_object_get(obj, "error");
 	json_t *message = json_object_get(obj, "message");
+	const char *type = string_field(obj, "error_type");
 
 	facts->kind = STREAM_ERROR;
-	facts->error_type = string_field(obj, "error_type");
-	if (facts->error_type == NULL)
-		facts->error_type = string_field(obj, "code");
+	if (type == NULL)
+		type = string_field(obj, "code");
 	if (json_is_object(error))
 	{
 		if (!json_is_string(message))
 			message = json_object_get(error, "message");
-		if (facts->error_type == NULL)
-			facts->error_type = string_field(error, "type");
+		if (type == NULL)
+			type = string_field(error, "type");
 	}
-	else if (!json_is_string(message))
+	else if (json_is_string(error))
+	{
+		if (json_is_string(message) && !json_equal(message, error))
+		{
+			facts->error_note = json_string_value(message);
+			facts->error_note_len = json_string_length(message);
+		}
 		message = error;
+	}
+	else if (error == NULL && type == NULL)
+		type = string_field(obj, "type"); /* a flat {"object":"error","type","message"} */
+	facts->error_type = type;
 	if (json_is_string(message))
 	{
 		facts->error = json_string_value(message);
@@ -383,7 +402,7 @@ observer_fail(struct stream_observer *obs, const char *fmt, ...)
 	             (size_t) n < sizeof(message) ? (size_t) n : sizeof(message) - 1);
 }
 
-/* Fail with the provider's "type: message" (the message may hold NULs). */
+/* Fail with the provider's "type: cause; note" (cause and note may hold NULs). */
 static void
 observer_fail_provider(struct stream_observer *obs, const struct stream_facts *facts)
 {
@@ -394,16 +413,19 @@ observer_fail_provider(struct stream_observer *obs, const struct stream_facts *f
 
 	if (obs->result.failed)
 		return;
-	if (type_len == 0 && facts->error_len == 0)
+	if (type_len == 0 && facts->error_len == 0 && facts->error_note_len == 0)
 	{
 		observer_fail(obs, "%s error event without a message", obs->ops->name);
 		return;
 	}
 	obs->result.failed = true;
 	at = append_clean(out, size, at, facts->error_type, type_len);
-	if (type_len > 0 && facts->error_len > 0)
+	if (type_len > 0 && facts->error_len + facts->error_note_len > 0)
 		at = append_clean(out, size, at, ": ", 2);
-	append_clean(out, size, at, facts->error, facts->error_len);
+	at = append_clean(out, size, at, facts->error, facts->error_len);
+	if (facts->error_len > 0 && facts->error_note_len > 0)
+		at = append_clean(out, size, at, "; ", 2);
+	append_clean(out, size, at, facts->error_note, facts->error_note_len);
 }
 
 /* Record an agent-reported phase, keeping the first STREAM_MAX_PHASES. */
@@ -419,6 +441,18 @@ observer_add_phase(struct stream_observer *obs, const struct stream_facts *facts
 	append_clean(phase->name, sizeof(phase->name), 0, facts->phase, strlen(facts->phase));
 	phase->start_ms = facts->phase_start_ms;
 	phase->duration_ms = facts->phase_duration_ms;
+}
+
+/* Set a token count (-1: not given), or add one model call's to the earlier ones. */
+static void
+observer_count(long *total, long count, bool add)
+{
+	if (count < 0)
+		return;
+	if (add && *total > 0)
+		*total = count > LONG_MAX - *total ? LONG_MAX : *total + count;
+	else
+		*total = count;
 }
 
 /* Apply what an event that began at t_ns said. */
@@ -453,10 +487,10 @@ observer_apply(struct stream_observer *obs, const struct stream_facts *facts, in
 		default:
 			break;
 	}
-	if (facts->input_tokens >= 0)
-		r->input_tokens = facts->input_tokens;
-	if (facts->output_tokens >= 0)
-		r->output_tokens = facts->output_tokens;
+	if (facts->finish)
+		r->finish_ns = t_ns;
+	observer_count(&r->input_tokens, facts->input_tokens, facts->tokens_add);
+	observer_count(&r->output_tokens, facts->output_tokens, facts->tokens_add);
 	if (facts->has_cold_start)
 	{
 		r->has_cold_start = true;
@@ -476,6 +510,19 @@ facts_init(struct stream_facts *facts)
 	facts->kind = STREAM_META;
 	facts->input_tokens = -1;
 	facts->output_tokens = -1;
+}
+
+/* Decode data as JSON; an integer beyond json_int_t (a 64-bit seed, say)
+ * makes jansson refuse the whole text, which is then read with integers as
+ * reals (format_count still reads integral counts). */
+static json_t *
+decode(const char *data, size_t len, json_error_t *error)
+{
+	json_t *root = json_loadb(data, len, JSON_FLAGS, error);
+
+	if (root == NULL && json_error_code(error) == json_error_numeric_overflow)
+		root = json_loadb(data, len, JSON_FLAGS | JSON_DECODE_INT_AS_REAL, error);
+	return root;
 }
 
 /* One dispatched event: decode, classify, apply; non-zero stops the parser. */
@@ -503,7 +550,7 @@ observer_on_event(void *arg, const struct sse_event *event)
 	{
 		json_error_t error;
 
-		root = json_loadb(event->data, event->data_len, JSON_FLAGS, &error);
+		root = decode(event->data, event->data_len, &error);
 		if (root == NULL && !obs->ops->non_json_is_text)
 		{
 			observer_fail(obs, "malformed JSON in %s event \"%.*s\": %s", obs->ops->name,
@@ -586,7 +633,8 @@ observer_buffer_answer(struct stream_observer *obs, const char *buf, size_t len)
 		return;
 	if (len > obs->max_event_bytes - obs->answer_len)
 	{
-		observer_fail(obs, "%s answer larger than %zu bytes", obs->ops->name, obs->max_event_bytes);
+		observer_fail(obs, "%s answer larger than the event size limit (%zu bytes)", obs->ops->name,
+		              obs->max_event_bytes);
 		return;
 	}
 	need = obs->answer_len + len;
@@ -631,8 +679,8 @@ stream_observer_feed(struct stream_observer *observer, const char *buf, size_t l
 		switch (sse_feed(observer->sse, buf, len, now_ns))
 		{
 			case SSE_TOO_LARGE:
-				observer_fail(observer, "%s event larger than %zu bytes", observer->ops->name,
-				              observer->max_event_bytes);
+				observer_fail(observer, "%s event larger than the event size limit (%zu bytes)",
+				              observer->ops->name, observer->max_event_bytes);
 				break;
 			case SSE_NOMEM:
 				observer_fail(observer, "out of memory");
@@ -644,7 +692,8 @@ stream_observer_feed(struct stream_observer *observer, const char *buf, size_t l
 	return r->failed ? -1 : 0;
 }
 
-/* Read the buffered application/json answer as one event at the first byte. */
+/* Read the buffered application/json answer as one event at its last byte:
+ * a JSON body can be read only when it is complete. */
 static void
 observer_read_answer(struct stream_observer *obs)
 {
@@ -656,7 +705,7 @@ observer_read_answer(struct stream_observer *obs)
 	if (obs->answer_len == 0)
 		return;
 	facts_init(&facts);
-	root = json_loadb(obs->answer, obs->answer_len, JSON_FLAGS, &error);
+	root = decode(obs->answer, obs->answer_len, &error);
 	if (root == NULL && !obs->ops->non_json_is_text)
 	{
 		observer_fail(obs, "malformed JSON in %s answer: %s", obs->ops->name, error.text);
@@ -670,11 +719,28 @@ observer_read_answer(struct stream_observer *obs)
 	else
 		obs->ops->classify_answer(root, &facts);
 	r->events = 1;
-	r->first_event_ns = r->first_byte_ns;
-	observer_apply(obs, &facts, r->first_byte_ns);
+	r->first_event_ns = obs->last_byte_ns;
+	observer_apply(obs, &facts, obs->last_byte_ns);
 	json_decref(root);
 	r->ended = !r->failed;
 	r->end_ns = r->ended ? obs->last_byte_ns : 0;
+}
+
+/* client_done_time: the end marker; else, or for a late marker after text,
+ * the frame that finished the answer or the last token; a JSON answer's last
+ * byte.  0 leaves it to the caller (the end of the transfer). */
+static int64_t
+observer_done_ns(const struct stream_observer *obs)
+{
+	const struct stream_result *r = &obs->result;
+
+	if (!obs->event_stream)
+		return r->end_ns;
+	if (r->ended && !(obs->ops->done_at_last_text && r->text_bytes > 0))
+		return r->end_ns;
+	if (r->finish_ns != 0 && !r->ended)
+		return r->finish_ns;
+	return r->last_text_ns;
 }
 
 void
@@ -692,17 +758,15 @@ stream_observer_finish(struct stream_observer *observer, int64_t now_ns)
 
 		if (cut)
 			observer_fail(observer, "stream cut mid-event");
-		else if (ops->end_marker != NULL && !r->ended)
+		else if (ops->end_marker != NULL && !r->ended && r->finish_ns == 0 &&
+		         !(ops->done_at_last_text && r->text_bytes > 0))
 			observer_fail(observer, "stream ended before %s", ops->end_marker);
 	}
 	else if (!r->failed)
 		observer_read_answer(observer);
-	if (r->text_bytes == 0)
-		observer_fail(observer, "no answer text in the stream");
-	if (!observer->event_stream)
-		r->done_ns = r->end_ns;
-	else
-		r->done_ns = r->ended && !ops->done_at_last_text ? r->end_ns : r->last_text_ns;
+	if (r->events == 0)
+		observer_fail(observer, "empty response: no event in the body");
+	r->done_ns = observer_done_ns(observer);
 }
 
 const struct stream_result *

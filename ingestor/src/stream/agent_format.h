@@ -7,19 +7,27 @@
  *              session_end {timing...}, error {"message"}.
  *   agentcore  Bedrock AgentCore InvokeAgentRuntime: POST {"prompt"} with the
  *              X-Amzn-Bedrock-AgentCore-Runtime-Session-Id header; data-only
- *              SSE whose data is a JSON string (text), or an object with a
- *              string "data" (text), "thinking"/"reasoning", "tool_use", or
- *              "error"; non-JSON data is text.
+ *              SSE whose data is a JSON string (text, unless it is a Python
+ *              repr of an event), an object with a string "data" (text),
+ *              "thinking"/"reasoning", "tool_use", "error", or a Strands
+ *              event (raw ConverseStream {"event": ...}, see format_strands.c);
+ *              non-JSON data is text.  An application/json answer may be
+ *              Strands' {"result": MESSAGE | STRING}.
  *   openai     chat completions, "stream": true; text is a non-empty
- *              choices[0].delta.content, reasoning is delta.reasoning_content
- *              or delta.reasoning; "data: [DONE]" ends the stream.
+ *              choices[0].delta.content (a string, or parts of type "text")
+ *              or delta.refusal; reasoning is delta.reasoning_content,
+ *              delta.reasoning, delta.reasoning_details[].text or content
+ *              parts of type "thinking"; "data: [DONE]" ends the stream, and
+ *              so does the transfer's clean end after a finish_reason frame.
  *   anthropic  Messages API, "stream": true; text is content_block_delta with
  *              delta.type "text_delta"; "thinking_delta" is reasoning;
  *              message_stop ends; event "error" fails after HTTP 200.
  *
  * The first token is the first event with non-empty answer text.  Role-only
  * frames, pings, comments, start/stop markers, tool calls and usage frames
- * never count; reasoning text is timed separately (first_reasoning_ns).
+ * never count; reasoning text is timed separately (first_reasoning_ns).  A
+ * stream that ends well without any answer text (tool calls only, say) is
+ * not a failure: its result has text_bytes 0 and first_text_ns 0.
  *
  * In every format, a data object {"type":"timing","phase":P,"duration_ms":D
  * [,"start_ms":S]} adds an agent-reported phase, {"type":"agent_start",
@@ -88,11 +96,14 @@ struct stream_result
 	int64_t first_reasoning_ns; /* first reasoning/thinking text */
 	int64_t last_text_ns;
 	int64_t end_ns;               /* logical end marker ([DONE], message_stop, session_end) */
-	int64_t done_ns;              /* client_done_time, set by finish: the end marker, or the
-	                               * last token when there is none and for loom (whose
-	                               * session_end follows log polling); a JSON answer's last byte */
+	int64_t finish_ns;            /* last frame that said the answer is complete (finish_reason) */
+	int64_t done_ns;              /* client_done_time, set by finish: the end marker, else the
+	                               * finishing frame or the last token, and the last token for
+	                               * loom (whose session_end follows log polling); a JSON
+	                               * answer's last byte; 0 when none of them was seen */
 	bool ended;                   /* end marker seen */
-	bool failed;                  /* error event, malformed stream, or too-large event */
+	bool failed;                  /* error event, malformed, cut, unended or empty stream,
+	                               * or an event above the size limit */
 	char error[STREAM_ERROR_LEN]; /* why, when failed */
 	size_t events;
 	size_t events_after_end; /* ignored: after [DONE], message_stop or session_end */
@@ -101,7 +112,7 @@ struct stream_result
 	double cold_start_latency_ms;
 	bool has_agent_start;
 	double agent_start_time; /* Unix seconds */
-	long input_tokens;       /* -1 unknown */
+	long input_tokens;       /* -1 unknown; summed over a Strands agent's model calls */
 	long output_tokens;      /* -1 unknown */
 	size_t n_phases;
 	struct stream_phase phases[STREAM_MAX_PHASES];
@@ -120,7 +131,8 @@ void stream_observer_set_content_type(struct stream_observer *observer, const ch
 int stream_observer_feed(struct stream_observer *observer, const char *buf, size_t len,
                          int64_t now_ns);
 
-/* The body is complete (or cut): settle truncation and missing-text errors. */
+/* The body is complete (or cut): settle a cut, a missing end marker and an
+ * empty body as failures; a stream without answer text is not one. */
 void stream_observer_finish(struct stream_observer *observer, int64_t now_ns);
 
 const struct stream_result *stream_observer_result(const struct stream_observer *observer);

@@ -43,6 +43,8 @@ struct stream_facts
 	size_t text_len;    /* TEXT, REASONING: bytes of text (> 0) */
 	long input_tokens;  /* -1: not in this event */
 	long output_tokens; /* -1: not in this event */
+	bool tokens_add;    /* the counts are one model call's: add them to the earlier ones */
+	bool finish;        /* the answer is complete: the stream may stop without its end marker */
 	bool has_cold_start;
 	double cold_start_latency_ms;
 	bool has_agent_start;
@@ -51,8 +53,10 @@ struct stream_facts
 	double phase_start_ms;   /* TIMING: -1 when not given */
 	double phase_duration_ms;
 	const char *error_type; /* ERROR: the provider's error type, or NULL */
-	const char *error;      /* ERROR: the provider's message (may hold NULs), or NULL */
+	const char *error;      /* ERROR: the cause (may hold NULs), or NULL */
 	size_t error_len;
+	const char *error_note; /* ERROR: a second message, shown after the cause, or NULL */
+	size_t error_note_len;
 };
 
 struct format_ops
@@ -61,7 +65,8 @@ struct format_ops
 	const char *end_literal;    /* data that ends the stream, matched before JSON decoding */
 	const char *end_marker;     /* the end a complete stream must reach; NULL: none */
 	bool non_json_is_text;      /* data that is not JSON is answer text (else malformed) */
-	bool done_at_last_text;     /* the end marker comes late: done is the last token */
+	bool done_at_last_text;     /* the end marker comes late: done is the last token, and a
+	                             * stream that carried text is complete without it */
 	const char *version_header; /* one fixed extra request header, or NULL */
 	const char *session_header; /* the header carrying the session id, or NULL */
 	/* The request body object, or NULL (no memory, prompt not UTF-8). */
@@ -85,7 +90,8 @@ bool format_event_is(const struct sse_event *event, const char *name);
 /* TEXT or REASONING facts from value when it is a non-empty string; else false. */
 bool format_text(json_t *value, enum stream_kind kind, struct stream_facts *facts);
 
-/* obj[key] as a token count: a non-negative integer, else -1. */
+/* obj[key] as a token count: a non-negative integer (or an integral real, as
+ * counts read when a frame's huge number made the decoder read reals), else -1. */
 long format_count(json_t *obj, const char *key);
 
 /* obj[key] as a double when it is a JSON number; else false. */
@@ -94,12 +100,21 @@ bool format_number(json_t *obj, const char *key, double *out);
 /* obj has an "error" member that is not null or false. */
 bool format_has_error(json_t *obj);
 
-/* ERROR facts from the usual shapes: {"message"}, {"error": "..."},
- * {"error": {"type", "message"}}, with "error_type"/"code" as the type. */
+/* ERROR facts from the usual shapes: {"message"}, {"error": {"type", "message"}},
+ * and AgentCore's {"error": CAUSE, "error_type", "message": FIXED} whose cause
+ * comes first and message second; "error_type"/"code" name the type. */
 void format_error(json_t *obj, struct stream_facts *facts);
 
 /* An answer that is a JSON string or {"data"|"text"|"response": string}
  * (loom and AgentCore agents answering application/json). */
 void format_classify_plain_answer(json_t *root, struct stream_facts *facts);
+
+/* Strands (strands-agents/sdk-python) events as an AgentCore agent yields
+ * them (format_strands.c); true when root is one, with facts filled. */
+bool format_strands_event(json_t *root, struct stream_facts *facts);
+
+/* A Strands result message {"role", "content": [{"text"}...]}: TEXT facts
+ * for its text blocks; false when it has none. */
+bool format_strands_message(json_t *message, struct stream_facts *facts);
 
 #endif

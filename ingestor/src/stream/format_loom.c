@@ -6,7 +6,8 @@
  * {"message"[, "code"]}.  session_end is sent only after the backend has
  * polled CloudWatch for the agent's start time, up to about 30 s after the
  * last chunk, so it is not the end of the answer: done is the last token,
- * and a stream without session_end is complete if text arrived.
+ * and a stream without session_end is complete if text arrived (one without
+ * text needs it).
  */
 #include "stream/format.h"
 
@@ -40,6 +41,7 @@ loom_classify(const struct sse_event *event, json_t *root, struct stream_facts *
 
 const struct format_ops format_loom = {
     .name = "loom",
+    .end_marker = "session_end",
     .done_at_last_text = true,
     .request = loom_request,
     .classify = loom_classify,

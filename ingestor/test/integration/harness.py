@@ -211,6 +211,22 @@ def loomlat(*args, env=None, timeout=RUN_TIMEOUT_S, unset=(), wrapper=()):
     return Result(cmd, rc, out, err, time.monotonic() - start)
 
 
+def check_first_token(tap, name, row, truth, sent, early_ms, measure_ms):
+    """The row's first token (invoke_epoch + ttft_ms, wall clock) is no earlier than
+    the mock agent's time right before it sent the text, less early_ms of clock
+    rounding, and at most measure_ms after truth[sent] (a time taken after the
+    send).  The mock being descheduled around its send falls inside the bounds."""
+    if row.get("ttft_ms") is None or truth.get(sent) is None:
+        return tap.ok(False, "%s: a first token to check" % name, "row %r" % (row,))
+    seen = row["invoke_epoch"] + row["ttft_ms"] / 1000
+    after_ms = (seen - truth["first_text_before"]) * 1000
+    error_ms = (seen - truth[sent]) * 1000
+    return tap.ok(after_ms >= -early_ms and error_ms <= measure_ms,
+                  "%s: measured %.2f ms after the send began, %.2f ms after %s"
+                  % (name, after_ms, error_ms, sent),
+                  "want >= -%g and <= %g" % (early_ms, measure_ms))
+
+
 def require_environment(tap):
     """Bail out unless the binary exists and PG* reach a cluster that has the
     loomlat extension installed."""

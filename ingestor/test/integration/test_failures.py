@@ -20,7 +20,6 @@ FAILURES = {
     "cut_close": (("openai", "anthropic"), r"(?i)trunc|cut|before|closed|end|incomplete"),
     "malformed": (("loom", "openai", "anthropic"), r"(?i)json|malformed|parse|invalid"),
     "error_event": (FORMAT_PATHS, r"mock agent failure|Overloaded"),
-    "no_text": (FORMAT_PATHS, r"(?i)text|token"),
 }
 
 

@@ -2,8 +2,9 @@
 """agent_server - a loopback streaming agent speaking loomlat's four formats.
 
 The format comes from the path (".../loom", "/api/agents/<id>/invoke",
-".../invocations" = agentcore, ".../chat/completions" = openai,
-".../messages" = anthropic) or from ?format=.  Every knob below is taken from
+".../invocations" = agentcore, ".../strands" = a Strands agent on AgentCore,
+".../chat/completions" = openai, ".../messages" = anthropic) or from
+?format=.  Every knob below is taken from
 the query string, then from an "X-Mock-<Knob>" header, then from the
 server's defaults (--ttft-ms ...), so one URL describes one scenario:
 
@@ -25,14 +26,25 @@ server's defaults (--ttft-ms ...), so one URL describes one scenario:
                  agent was "told to reject"), 200 for any other
   scenario       ok | pings | dribble | no_text | cut (chunked body dropped
                  mid-stream) | cut_close (close-delimited body ended early) |
-                 malformed | error_event | http500 | http401
+                 malformed | error_event | http500 | http401 | json_body
+                 (agentcore, strands: one application/json answer, half of it
+                 at first_byte_ms, the rest at ttft_ms: "first_text" is when
+                 its last byte went out)
+  shape          openai only: plain | refusal (text as delta.refusal) |
+                 tool_only (tool-call arguments instead of text) | no_done
+                 (no "data: [DONE]", as llama.cpp-family servers) |
+                 reasoning_details (OpenRouter) | thinking_parts (Magistral
+                 content parts) | flat_error (vLLM's error object) | seed (a
+                 64-bit "seed" in every chunk)
+  pad_kb         strands only: pad the tool-result message event to this size
   every          k: only every k-th request naming this scenario gets it (the
                  others are "ok"), so one run mixes failures and successes
 
 GET /truth returns, for every request, the wall-clock time (time.time())
 right after the first text event was handed to the socket ("first_text"; and
 right after its first byte was, "first_text_start": these differ only when
-the scenario dribbles the stream byte by byte),
+the scenario dribbles the stream byte by byte; and right before its first byte
+was, "first_text_before": the client cannot see the text earlier),
 keyed by invocation ("key": the X-Loomlat-Invocation-Id or X-Request-Id
 header, else the session id, else "req-<n>").  GET /stats counts requests,
 statuses and bearer tokens; POST /reset clears both.
@@ -54,9 +66,11 @@ import time
 import httpmock
 
 KNOBS = ("ttft_ms", "first_byte_ms", "cold", "cold_ms", "report", "tokens", "gap_ms",
-         "phases", "auth", "scenario", "every", "jitter_ms", "reasoning_ms")
+         "phases", "auth", "scenario", "every", "jitter_ms", "reasoning_ms", "shape", "pad_kb")
 SCENARIOS = {"ok", "pings", "dribble", "no_text", "cut", "cut_close", "malformed",
-             "error_event", "http500", "http401"}
+             "error_event", "http500", "http401", "json_body"}
+SHAPES = {"plain", "refusal", "tool_only", "no_done", "reasoning_details", "thinking_parts",
+          "flat_error", "seed"}
 SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
 PING_INTERVAL_S = 0.1
 
@@ -90,7 +104,7 @@ class Loom:
     def malformed(self):
         return 'event: chunk\ndata: {"text": "unterminated\n\n'
 
-    def error(self):
+    def error(self, inv):
         return sse({"message": "Invocation failed: mock agent failure"}, "error")
 
     def end(self, inv):
@@ -133,16 +147,76 @@ class AgentCore:
         # Not an error here: the contract reads non-JSON data as text.
         return 'data: {"data": "unterminated\n\n'
 
-    def error(self):
+    def error(self, inv):
+        # bedrock-agentcore-sdk-python runtime/app.py, _stream_with_error_handling
         return sse({"error": "mock agent failure", "error_type": "RuntimeError",
-                    "message": "mock agent failure"})
+                    "message": "An error occurred during streaming"})
 
     def end(self, inv):
         return [sse({"token_info": {"input_tokens": inv.input_tokens,
                                     "output_tokens": inv.tokens}})]
 
+    def answer(self, inv, text):
+        """A non-streaming agent's JSON body (the starter agent's return value)."""
+        return {"result": {"role": "assistant", "content": [{"text": text}]}}
+
     def reports_start_in_stream(self):
         return True
+
+
+class Strands(AgentCore):
+    """A Strands agent on AgentCore yielding every event of stream_async():
+    the raw ConverseStream event, then the SDK's own event as older AgentCore
+    SDKs send it when it holds the agent object: a JSON string with its
+    Python repr.  One tool call (a first model call) comes before the answer."""
+
+    name = "strands"
+    TOOL_INPUT_TOKENS = 100
+    TOOL_OUTPUT_TOKENS = 20
+
+    def _raw(self, event):
+        return sse({"event": event})
+
+    def _repr(self, obj):
+        return sse(json.dumps(repr(obj)[:-1] + ", 'agent': <strands.agent.agent.Agent object>}"))
+
+    def preamble(self, inv):
+        tool_delta = {"toolUse": {"input": '{"q": "x"}'}}
+        result = {"toolUseId": "t1", "status": "success",
+                  "content": [{"text": "x" * int(float(inv.pad_kb) * 1024)}]}
+        return [sse({"init_event_loop": True}), sse({"start": True}),
+                sse({"start_event_loop": True}),
+                self._raw({"messageStart": {"role": "assistant"}}),
+                self._raw({"contentBlockStart": {"start": {"toolUse": {"toolUseId": "t1",
+                                                                       "name": "search"}},
+                                                 "contentBlockIndex": 0}}),
+                self._raw({"contentBlockDelta": {"delta": tool_delta, "contentBlockIndex": 0}}),
+                self._repr({"delta": tool_delta, "current_tool_use": {"name": "search"}}),
+                self._raw({"contentBlockStop": {"contentBlockIndex": 0}}),
+                self._raw({"messageStop": {"stopReason": "tool_use"}}),
+                self._raw({"metadata": {"usage": {"inputTokens": self.TOOL_INPUT_TOKENS,
+                                                  "outputTokens": self.TOOL_OUTPUT_TOKENS},
+                                        "metrics": {"latencyMs": 5}}}),
+                sse({"message": {"role": "user", "content": [{"toolResult": result}]}}),
+                self._raw({"messageStart": {"role": "assistant"}})]
+
+    def text(self, inv, text):
+        delta = {"text": text}
+        return (self._raw({"contentBlockDelta": {"delta": delta, "contentBlockIndex": 1}})
+                + self._repr({"data": text, "delta": delta}))
+
+    def reasoning(self, inv, text):
+        delta = {"reasoningContent": {"text": text}}
+        return (self._raw({"contentBlockDelta": {"delta": delta, "contentBlockIndex": 0}})
+                + self._repr({"reasoningText": text, "delta": delta, "reasoning": True}))
+
+    def end(self, inv):
+        return [self._raw({"contentBlockStop": {"contentBlockIndex": 1}}),
+                self._raw({"messageStop": {"stopReason": "end_turn"}}),
+                self._raw({"metadata": {"usage": {"inputTokens": inv.input_tokens,
+                                                  "outputTokens": inv.tokens}}}),
+                sse({"message": {"role": "assistant", "content": [{"text": "..."}]}}),
+                sse(json.dumps("{'result': AgentResult(stop_reason='end_turn')}"))]
 
 
 class OpenAI:
@@ -150,19 +224,41 @@ class OpenAI:
 
     name = "openai"
 
-    def _chunk(self, inv, delta, finish=None):
-        return sse({"id": "chatcmpl-" + inv.key, "object": "chat.completion.chunk",
-                    "created": int(inv.arrival), "model": "mock",
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    def _chunk(self, inv, delta, finish=None, choices=True):
+        chunk = {"id": "chatcmpl-" + inv.key, "object": "chat.completion.chunk",
+                 "created": int(inv.arrival), "model": "mock",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        if not choices:
+            chunk["choices"] = []
+            chunk["usage"] = {"prompt_tokens": inv.input_tokens, "completion_tokens": inv.tokens}
+        if inv.shape == "seed":
+            chunk["seed"] = 2 ** 64 - 1
+        return sse(chunk)
 
     def preamble(self, inv):
         return [self._chunk(inv, {"role": "assistant", "content": ""})]
 
     def text(self, inv, text):
-        return self._chunk(inv, {"content": text})
+        if inv.shape == "refusal":
+            delta = {"content": None, "refusal": text}
+        elif inv.shape == "tool_only":
+            delta = {"tool_calls": [{"index": 0, "function": {"arguments": text}}]}
+        elif inv.shape == "thinking_parts":
+            delta = {"content": [{"type": "text", "text": text}]}
+        else:
+            delta = {"content": text}
+        return self._chunk(inv, delta)
 
     def reasoning(self, inv, text):
-        return self._chunk(inv, {"reasoning_content": text})
+        if inv.shape == "reasoning_details":
+            delta = {"content": "", "reasoning_details": [{"type": "reasoning.text",
+                                                           "text": text, "index": 0}]}
+        elif inv.shape == "thinking_parts":
+            delta = {"content": [{"type": "thinking", "thinking": [{"type": "text",
+                                                                    "text": text}]}]}
+        else:
+            delta = {"reasoning_content": text}
+        return self._chunk(inv, delta)
 
     def meta(self, obj):
         return sse(obj)
@@ -173,15 +269,16 @@ class OpenAI:
     def malformed(self):
         return 'data: {"choices": [{"delta": {"content": "unterminated\n\n'
 
-    def error(self):
+    def error(self, inv):
+        if inv.shape == "flat_error":  # vLLM's ErrorResponse
+            return sse({"object": "error", "message": "mock agent failure",
+                        "type": "BadRequestError", "param": None, "code": 400})
         return sse({"error": {"message": "mock agent failure", "type": "server_error"}})
 
     def end(self, inv):
-        return [self._chunk(inv, {}, "stop"),
-                sse({"id": "chatcmpl-" + inv.key, "object": "chat.completion.chunk",
-                     "choices": [], "usage": {"prompt_tokens": inv.input_tokens,
-                                              "completion_tokens": inv.tokens}}),
-                "data: [DONE]\n\n"]
+        frames = [self._chunk(inv, {}, "tool_calls" if inv.shape == "tool_only" else "stop"),
+                  self._chunk(inv, None, choices=False)]
+        return frames if inv.shape == "no_done" else frames + ["data: [DONE]\n\n"]
 
     def reports_start_in_stream(self):
         return True
@@ -219,7 +316,7 @@ class Anthropic:
     def malformed(self):
         return 'event: content_block_delta\ndata: {"type": "content_block_delta", "delta": \n\n'
 
-    def error(self):
+    def error(self, inv):
         return sse({"type": "error", "error": {"type": "overloaded_error",
                                                "message": "Overloaded"}}, "error")
 
@@ -233,7 +330,7 @@ class Anthropic:
         return True
 
 
-FORMATS = {f.name: f for f in (Loom(), AgentCore(), OpenAI(), Anthropic())}
+FORMATS = {f.name: f for f in (Loom(), AgentCore(), Strands(), OpenAI(), Anthropic())}
 
 
 def detect_format(request, default):
@@ -244,6 +341,8 @@ def detect_format(request, default):
         return FORMATS["loom"]
     if path.endswith("/invocations") or path.endswith("/agentcore"):
         return FORMATS["agentcore"]
+    if path.endswith("/strands"):
+        return FORMATS["strands"]
     if path.endswith("/chat/completions") or path.endswith("/openai"):
         return FORMATS["openai"]
     if path.endswith("/messages") or path.endswith("/anthropic"):
@@ -283,10 +382,13 @@ class Invocation:
         self.report = knobs["report"]
         self.phases = str(knobs["phases"]) == "1"
         self.scenario = knobs["scenario"]
+        self.shape = knobs["shape"]
+        self.pad_kb = float(knobs["pad_kb"])
         self.input_tokens = 12
         self.agent_start = self.arrival + self.cold_ms / 1000
         self.first_text = None
         self.first_text_start = None
+        self.first_text_before = None
         self.status = None
 
     def at(self, offset_ms):
@@ -299,6 +401,7 @@ class Invocation:
                 "ttft_ms": self.ttft_ms, "first_byte_ms": self.first_byte_ms,
                 "expected_ttft_ms": self.cold_ms + max(self.ttft_ms, self.first_byte_ms),
                 "first_text": self.first_text, "first_text_start": self.first_text_start,
+                "first_text_before": self.first_text_before,
                 "agent_start": self.agent_start,
                 "scenario": self.scenario, "status": self.status}
 
@@ -332,7 +435,7 @@ class Agent:
         knobs = {"ttft_ms": a.ttft_ms, "first_byte_ms": a.first_byte_ms, "cold": a.cold,
                  "cold_ms": a.cold_ms, "report": a.report, "tokens": a.tokens,
                  "gap_ms": a.gap_ms, "phases": a.phases, "auth": a.auth, "scenario": "ok",
-                 "every": 1, "jitter_ms": 0, "reasoning_ms": 0}
+                 "every": 1, "jitter_ms": 0, "reasoning_ms": 0, "shape": "plain", "pad_kb": 0}
         if a.profile == "realistic":
             lognormal = self.rng.lognormvariate
             knobs.update(
@@ -375,8 +478,8 @@ class Agent:
                or "req-%d" % next(self.serial))
         new_session = session is not None and session not in self.sessions
         knobs = self.knobs(request, new_session)
-        if knobs["scenario"] not in SCENARIOS:
-            await request.respond(400, {"error": "unknown scenario"})
+        if knobs["scenario"] not in SCENARIOS or knobs["shape"] not in SHAPES:
+            await request.respond(400, {"error": "unknown scenario or shape"})
             return
         try:
             every = int(knobs["every"])
@@ -423,6 +526,8 @@ class Stream:
 
     async def emit(self, frame, first_text=False):
         """Write a frame; for the first text, note when its first byte went out."""
+        if first_text:
+            self.inv.first_text_before = time.time()
         if self.inv.scenario == "dribble":
             for i in range(len(frame)):
                 self.request.send(frame[i:i + 1])
@@ -457,8 +562,26 @@ class Stream:
                     "duration_ms": max(inv.ttft_ms, inv.first_byte_ms)})
         return out
 
+    async def json_body(self):
+        """One application/json answer: half at once, the rest at the first-text time."""
+        inv = self.inv
+        text = "".join("w%d " % i for i in range(inv.tokens))
+        body = json.dumps(self.fmt.answer(inv, text))
+        await self.request.start(content_type="application/json")
+        await self.emit(body[:len(body) // 2])
+        await sleep_until(inv.at(inv.cold_ms + max(inv.ttft_ms, inv.first_byte_ms)))
+        inv.first_text_before = time.time()
+        self.request.send(body[len(body) // 2:])
+        inv.first_text_start = time.time()
+        await self.request.flush()
+        inv.first_text = time.time()
+        await self.request.end()
+
     async def run(self):
         inv, fmt = self.inv, self.fmt
+        if inv.scenario == "json_body":
+            await self.json_body()
+            return
         await self.request.start(chunked=inv.scenario != "cut_close")
         for frame in fmt.preamble(inv):
             await self.emit(frame)
@@ -497,7 +620,7 @@ class Stream:
         if self.inv.scenario == "malformed":
             await self.emit(self.fmt.malformed())
         elif self.inv.scenario == "error_event":
-            await self.emit(self.fmt.error())
+            await self.emit(self.fmt.error(self.inv))
             await self.request.end()
             return True
         return False

@@ -4,7 +4,8 @@
  *
  * The samples are written from the format descriptions (loom backend events,
  * AgentCore data lines, OpenAI chat.completion.chunk, Anthropic Messages
- * events).  Each is fed whole, one byte at a time, and split at every
+ * events) and, for the real-world shapes of issue 11, from the public SDK
+ * sources named above them.  Each is fed whole, one byte at a time, and split at every
  * position; every piece is stamped 1000 + its start offset.  Expected times
  * are not written down: a sample names the text that marks an event, the
  * test finds the event's first byte in the sample, and the expected stamp is
@@ -117,6 +118,10 @@ static const char loom_malformed[] = "event: chunk\n"
                                      "data: {\"text\": \"unterminated\n"
                                      "\n";
 
+static const char loom_no_text_no_end[] = "event: session_start\n"
+                                          "data: {\"session_id\":\"s1\"}\n"
+                                          "\n";
+
 static const char loom_no_text[] = "event: session_start\n"
                                    "data: {\"session_id\":\"s1\"}\n"
                                    "\n"
@@ -150,12 +155,6 @@ static const char agentcore_ok[] =
     "data: {\"token_info\":{\"exchanged\":true}}\n"
     "\n";
 
-static const char agentcore_error[] =
-    "data: \"partial\"\n"
-    "\n"
-    "data: {\"error\":\"boom\",\"error_type\":\"RuntimeError\",\"message\":\"Agent failed: boom\"}\n"
-    "\n";
-
 static const char agentcore_cold[] =
     "data: {\"type\":\"cold_start\",\"cold_start_latency_ms\":700}\n"
     "\n"
@@ -172,6 +171,199 @@ static const char agentcore_no_text[] = "data: {\"tool_use\":{\"name\":\"calc\"}
                                         "\n"
                                         ": ping\n"
                                         "\n";
+
+/*
+ * Real-world shapes (issue 11), each written from its public source:
+ *   strands_*       strands-agents/sdk-python src/strands/types/streaming.py
+ *                   (ConverseStream events under "event") and
+ *                   src/strands/types/_events.py (init_event_loop, start,
+ *                   {"data","delta"}, {"reasoningText","reasoning":true},
+ *                   {"current_tool_use"}, {"message"}, {"result"}); the
+ *                   Python-repr strings are what aws/bedrock-agentcore-sdk-python
+ *                   src/bedrock_agentcore/runtime/app.py sends for an event it
+ *                   cannot encode (_safe_serialize_to_json_string:
+ *                   json.dumps(str(obj))).  Two model calls, usage summed.
+ *   agentcore_error the same app.py, _stream_with_error_handling: {"error":
+ *                   str(e), "error_type", "message": a fixed sentence}.
+ *   openai_refusal, openai_tool_only, openai_no_done
+ *                   openai/openai-python src/openai/types/chat/
+ *                   chat_completion_chunk.py (delta.refusal, delta.tool_calls,
+ *                   finish_reason); servers of the llama.cpp family end after
+ *                   the finish_reason chunk without [DONE], as recorded for
+ *                   issue 11 (the final chunk: ggml-org/llama.cpp#10722).
+ *   openai_reasoning_details  OpenRouter's delta.reasoning_details entries
+ *                   (reasoning.text / reasoning.summary / reasoning.encrypted),
+ *                   as the issue braintrustdata/braintrust-sdk-javascript#1883
+ *                   and koog's OpenRouterStreamDelta describe them.
+ *   openai_thinking_parts  mistralai/client-ts docs/models/components/
+ *                   thinkchunk.md: content parts {"type":"thinking",
+ *                   "thinking":[{"type":"text","text"}]} and {"type":"text"}.
+ *   openai_flat_error  vllm-project/vllm vllm/entrypoints/openai/protocol.py
+ *                   ErrorResponse {"object":"error","message","type","param","code"}.
+ *   openai_big_integer  a 64-bit "seed" (2^64 - 1) beside the usage.
+ */
+static const char strands_ok[] =
+    "data: {\"init_event_loop\":true}\n\n"
+    "data: {\"start\":true}\n\n"
+    "data: {\"start_event_loop\":true}\n\n"
+    "data: {\"event\":{\"messageStart\":{\"role\":\"assistant\"}}}\n\n"
+    "data: {\"event\":{\"contentBlockStart\":{\"start\":{\"toolUse\":{\"toolUseId\":\"t1\","
+    "\"name\":\"calc\"}},\"contentBlockIndex\":0}}}\n\n"
+    "data: {\"event\":{\"contentBlockDelta\":{\"delta\":{\"toolUse\":{\"input\":\"{\\\"x"
+    "\\\":1}\"}},\"contentBlockIndex\":0}}}\n\n"
+    "data: \"{'delta': {'toolUse': {'input': '{\\\"x\\\":1}'}},"
+    " 'current_tool_use': {'name': 'calc'}, 'agent': <strands.agent.agent.Agent object at 0"
+    "x7f3a>}\"\n\n"
+    "data: {\"event\":{\"contentBlockStop\":{\"contentBlockIndex\":0}}}\n\n"
+    "data: {\"event\":{\"messageStop\":{\"stopReason\":\"tool_use\"}}}\n\n"
+    "data: {\"event\":{\"metadata\":{\"usage\":{\"inputTokens\":100,\"outputTokens\":20,"
+    "\"totalTokens\":120},\"metrics\":{\"latencyMs\":512}}}}\n\n"
+    "data: {\"message\":{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"t1"
+    "\",\"content\":[{\"text\":\"2\"}]}}]}}\n\n"
+    "data: {\"event\":{\"messageStart\":{\"role\":\"assistant\"}}}\n\n"
+    "data: {\"event\":{\"contentBlockDelta\":{\"delta\":{\"reasoningContent\":{\"text\":\"L"
+    "et me think\"}},\"contentBlockIndex\":0}}}\n\n"
+    "data: \"{'reasoningText': 'Let me think', 'delta': {'reasoningContent': {'text': 'Let "
+    "me think'}}, 'reasoning': True, 'agent': <strands.agent.agent.Agent object at 0x7f3a>}"
+    "\"\n\n"
+    "data: {\"event\":{\"contentBlockDelta\":{\"delta\":{\"reasoningContent\":{\"signature"
+    "\":\"c2ln\"}},\"contentBlockIndex\":0}}}\n\n"
+    "data: {\"event\":{\"contentBlockDelta\":{\"delta\":{\"text\":\"Hello\"},"
+    "\"contentBlockIndex\":1}}}\n\n"
+    "data: \"{'data': 'Hello', 'delta': {'text': 'Hello'},"
+    " 'agent': <strands.agent.agent.Agent object at 0x7f3a>}\"\n\n"
+    "data: {\"event\":{\"contentBlockDelta\":{\"delta\":{\"text\":\" world\"},"
+    "\"contentBlockIndex\":1}}}\n\n"
+    "data: {\"data\":\" world\",\"delta\":{\"text\":\" world\"}}\n\n"
+    "data: {\"event\":{\"contentBlockStop\":{\"contentBlockIndex\":1}}}\n\n"
+    "data: {\"event\":{\"messageStop\":{\"stopReason\":\"end_turn\"}}}\n\n"
+    "data: {\"event\":{\"metadata\":{\"usage\":{\"inputTokens\":150,\"outputTokens\":7,"
+    "\"totalTokens\":157}}}}\n\n"
+    "data: {\"message\":{\"role\":\"assistant\","
+    "\"content\":[{\"text\":\"Hello world\"}]}}\n\n"
+    "data: \"{'result': AgentResult(stop_reason='end_turn')}\"\n\n";
+
+/* _events.py MultiAgentNodeStreamEvent: a swarm or graph node's agent event, wrapped. */
+static const char strands_multi_agent[] =
+    "data: {\"multi_agent_node_start\":true,\"node_id\":\"r\",\"node_type\":\"agent\"}\n\n"
+    "data: {\"multi_agent_node_stream\":true,\"node_id\":\"r\",\"event\":{\"event\":"
+    "{\"contentBlockDelta\":{\"delta\":{\"reasoningContent\":{\"text\":\"hm\"}}}}}}\n\n"
+    "data: {\"multi_agent_node_stream\":true,\"node_id\":\"r\",\"event\":{\"event\":"
+    "{\"contentBlockDelta\":{\"delta\":{\"text\":\"Hi\"}}}}}\n\n"
+    "data: {\"multi_agent_node_stream\":true,\"node_id\":\"r\",\"event\":"
+    "{\"data\":\"Hi\",\"delta\":{\"text\":\"Hi\"}}}\n\n"
+    "data: {\"multi_agent_node_complete\":true,\"node_id\":\"r\",\"execution_time\":12}\n\n";
+
+static const char strands_reprs_only[] =
+    "data: {\"init_event_loop\":true}\n\n"
+    "data: \"{'data': 'Hi', 'delta': {'text': 'Hi'},"
+    " 'agent': <strands.agent.agent.Agent object at 0x7f3a>}\"\n\n"
+    "data: \"{'event': {'contentBlockDelta': {'delta': {'text': 'Hi'}}}}\"\n\n";
+
+static const char strands_exception[] =
+    "data: {\"event\":{\"messageStart\":{\"role\":\"assistant\"}}}\n\n"
+    "data: {\"event\":{\"throttlingException\":{\"message\":\"Rate exceeded\"}}}\n\n";
+
+static const char agentcore_error[] =
+    "data: \"partial\"\n\n"
+    "data: {\"error\":\"Bedrock model not available\",\"error_type\":\"RuntimeError\","
+    "\"message\":\"An error occurred during streaming\"}\n\n";
+
+static const char openai_refusal[] =
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":null,\"refusal\":\"\"},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"refusal\":\"I'm sorry,\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"refusal\":\" I can't help with that.\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n";
+
+static const char openai_tool_only[] =
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":null},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\","
+    "\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":"
+    "\\\"Paris\\\"}\"}}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+    "\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":12}}\n\n"
+    "data: [DONE]\n\n";
+
+static const char openai_reasoning_details[] =
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"\",\"reasoning_details\":[{\"type\":\"reasoning.encrypted\","
+    "\"data\":\"ZW5j\",\"index\":0}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"\",\"reasoning_details\":[{\"type\":\"reasoning.text\","
+    "\"text\":\"Weighing it\",\"format\":\"anthropic-claude-v1\",\"index\":0}]},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"\",\"reasoning_details\":[{\"type\":\"reasoning.summary\","
+    "\"summary\":\"Summary\",\"index\":1}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"Yes\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n";
+
+static const char openai_thinking_parts[] =
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":[{\"type\":\"thinking\",\"thinking\":[{\"type\":\"text\","
+    "\"text\":\"Hmm, 2+2\"}]}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":[{\"type\":\"thinking\",\"thinking\":[{\"type\":\"text\","
+    "\"text\":\"\"}]}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":[{\"type\":\"text\",\"text\":\"Four\"}]},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\".\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n";
+
+static const char openai_no_done[] =
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":null},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+    "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}\n\n";
+
+static const char openai_no_finish[] =
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":null},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n";
+
+static const char openai_flat_error[] =
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"object\":\"error\",\"message\":\"This model's maximum context length is 4096 "
+    "tokens.\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}\n\n";
+
+static const char openai_big_integer[] =
+    "data: {\"id\":\"c1\",\"seed\":18446744073709551615,"
+    "\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+    "\"seed\":18446744073709551615,\"usage\":{\"prompt_tokens\":9,"
+    "\"completion_tokens\":2}}\n\n"
+    "data: [DONE]\n\n";
 
 #define OPENAI_CHUNK "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":"
 
@@ -194,11 +386,6 @@ static const char openai_ok[] =
     "\n"
     "data: {\"late\":true}\n"
     "\n";
-
-static const char openai_no_done[] =
-    OPENAI_CHUNK "[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n"
-                 "\n" OPENAI_CHUNK "[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n"
-                 "\n";
 
 static const char openai_error[] = OPENAI_CHUNK
     "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n"
@@ -366,14 +553,21 @@ static const struct sample samples[] = {
      .events = 2,
      .input_tokens = -1,
      .output_tokens = -1},
-    {.name = "loom: no text",
+    {.name = "loom: no text, session_end: complete without a first token",
      .format = AGENT_FORMAT_LOOM,
      .body = loom_no_text,
      .end = "\"input_tokens\":3",
-     .error = "no answer text in the stream",
+     .done = "\"input_tokens\":3",
      .events = 3,
      .input_tokens = 3,
      .output_tokens = 0},
+    {.name = "loom: no text and no session_end",
+     .format = AGENT_FORMAT_LOOM,
+     .body = loom_no_text_no_end,
+     .error = "stream ended before session_end",
+     .events = 1,
+     .input_tokens = -1,
+     .output_tokens = -1},
     {.name = "agentcore: strings, data objects, non-JSON text, reports",
      .format = AGENT_FORMAT_AGENTCORE,
      .content_type = "text/event-stream",
@@ -389,13 +583,13 @@ static const struct sample samples[] = {
      .n_phases = 1,
      .has_agent_start = true,
      .agent_start_time = 1700000001.25},
-    {.name = "agentcore: error object",
+    {.name = "agentcore: the SDK's error event keeps its cause",
      .format = AGENT_FORMAT_AGENTCORE,
      .body = agentcore_error,
      .first_text = "partial",
      .last_text = "partial",
      .done = "partial",
-     .error = "RuntimeError: Agent failed: boom",
+     .error = "RuntimeError: Bedrock model not available; An error occurred during streaming",
      .text_bytes = 7,
      .events = 2,
      .input_tokens = -1,
@@ -413,10 +607,45 @@ static const struct sample samples[] = {
      .output_tokens = -1,
      .has_cold_start = true,
      .cold_start_latency_ms = 700},
-    {.name = "agentcore: no text",
+    {.name = "agentcore: a tool call and no text is complete without a first token",
      .format = AGENT_FORMAT_AGENTCORE,
      .body = agentcore_no_text,
-     .error = "no answer text in the stream",
+     .events = 2,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "agentcore: Strands events, Python reprs never text, usage summed",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .content_type = "text/event-stream",
+     .body = strands_ok,
+     .first_reasoning = "\"text\":\"Let me think\"",
+     .first_text = "\"text\":\"Hello\"",
+     .last_text = "{\"data\":\" world\"",
+     .done = "{\"data\":\" world\"",
+     .text_bytes = 5 + 6 + 6,
+     .events = 24,
+     .input_tokens = 250,
+     .output_tokens = 27},
+    {.name = "agentcore: a Strands multi-agent node's events are read inside",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .body = strands_multi_agent,
+     .first_reasoning = "\"hm\"",
+     .first_text = "\"text\":\"Hi\"",
+     .last_text = "{\"data\":\"Hi\"",
+     .done = "{\"data\":\"Hi\"",
+     .text_bytes = 4,
+     .events = 5,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "agentcore: only Python reprs is no text",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .body = strands_reprs_only,
+     .events = 3,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "agentcore: a ConverseStream exception fails, typed by its name",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .body = strands_exception,
+     .error = "throttlingException: Rate exceeded",
      .events = 2,
      .input_tokens = -1,
      .output_tokens = -1},
@@ -434,9 +663,19 @@ static const struct sample samples[] = {
      .events_after_end = 1,
      .input_tokens = 9,
      .output_tokens = 2},
-    {.name = "openai: no [DONE]",
+    {.name = "openai: no [DONE] after a finish_reason chunk is complete (llama.cpp)",
      .format = AGENT_FORMAT_OPENAI,
      .body = openai_no_done,
+     .first_text = "\"Hi\"",
+     .last_text = "\"Hi\"",
+     .done = "\"stop\"",
+     .text_bytes = 2,
+     .events = 4,
+     .input_tokens = 5,
+     .output_tokens = 1},
+    {.name = "openai: no [DONE] and no finish_reason is cut",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_no_finish,
      .first_text = "\"Hi\"",
      .last_text = "\"Hi\"",
      .done = "\"Hi\"",
@@ -445,6 +684,71 @@ static const struct sample samples[] = {
      .events = 2,
      .input_tokens = -1,
      .output_tokens = -1},
+    {.name = "openai: a refusal is answer text",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_refusal,
+     .first_text = "I'm sorry,",
+     .last_text = " I can't",
+     .end = "[DONE]",
+     .done = "[DONE]",
+     .text_bytes = 10 + 24,
+     .events = 5,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "openai: tool calls only is complete without a first token",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_tool_only,
+     .end = "[DONE]",
+     .done = "[DONE]",
+     .events = 6,
+     .input_tokens = 40,
+     .output_tokens = 12},
+    {.name = "openai: reasoning_details are reasoning",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_reasoning_details,
+     .first_reasoning = "Weighing it",
+     .first_text = "\"Yes\"",
+     .last_text = "\"Yes\"",
+     .end = "[DONE]",
+     .done = "[DONE]",
+     .text_bytes = 3,
+     .events = 7,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "openai: thinking parts are reasoning, text parts text (Magistral)",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_thinking_parts,
+     .first_reasoning = "Hmm, 2+2",
+     .first_text = "\"Four\"",
+     .last_text = "\"content\":\".\"",
+     .end = "[DONE]",
+     .done = "[DONE]",
+     .text_bytes = 4 + 1,
+     .events = 7,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "openai: a flat error object fails (vLLM)",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_flat_error,
+     .first_text = "\"Hi\"",
+     .last_text = "\"Hi\"",
+     .done = "\"Hi\"",
+     .error = "BadRequestError: This model's maximum context length is 4096 tokens.",
+     .text_bytes = 2,
+     .events = 2,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "openai: an integer above 2^63 does not lose the frame",
+     .format = AGENT_FORMAT_OPENAI,
+     .body = openai_big_integer,
+     .first_text = "\"Hi\"",
+     .last_text = "\"Hi\"",
+     .end = "[DONE]",
+     .done = "[DONE]",
+     .text_bytes = 2,
+     .events = 3,
+     .input_tokens = 9,
+     .output_tokens = 2},
     {.name = "openai: error in a data line",
      .format = AGENT_FORMAT_OPENAI,
      .body = openai_error,
@@ -484,12 +788,11 @@ static const struct sample samples[] = {
      .events = 1,
      .input_tokens = -1,
      .output_tokens = -1},
-    {.name = "openai: role frame only",
+    {.name = "openai: role frame and [DONE] is complete without a first token",
      .format = AGENT_FORMAT_OPENAI,
      .body = openai_role_only,
      .end = "[DONE]",
      .done = "[DONE]",
-     .error = "no answer text in the stream",
      .events = 2,
      .input_tokens = -1,
      .output_tokens = -1},
@@ -557,6 +860,53 @@ static const struct sample samples[] = {
      .events = 1,
      .input_tokens = -1,
      .output_tokens = -1},
+    {.name = "agentcore: application/json Strands result message",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .content_type = "application/json",
+     .body = "{\"result\":{\"role\":\"assistant\",\"content\":[{\"text\":\"Hi there\"},"
+             "{\"toolUse\":{\"toolUseId\":\"t\",\"name\":\"x\",\"input\":{}}},{\"text\":\"!\"}]}}",
+     .json_answer = true,
+     .text_bytes = 9,
+     .events = 1,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "agentcore: application/json {\"result\": string}",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .content_type = "application/json",
+     .body = "{\"result\":\"Hello\"}",
+     .json_answer = true,
+     .text_bytes = 5,
+     .events = 1,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "agentcore: application/json result without text is complete",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .content_type = "application/json",
+     .body = "{\"result\":{\"role\":\"assistant\",\"content\":[{\"toolUse\":{\"name\":\"x\"}}]}}",
+     .json_answer = true,
+     .events = 1,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "agentcore: application/json error",
+     .format = AGENT_FORMAT_AGENTCORE,
+     .content_type = "application/json",
+     .body = "{\"error\":\"model not available\",\"error_type\":\"ValueError\"}",
+     .json_answer = true,
+     .error = "ValueError: model not available",
+     .events = 1,
+     .input_tokens = -1,
+     .output_tokens = -1},
+    {.name = "openai: application/json refusal with a 64-bit seed",
+     .format = AGENT_FORMAT_OPENAI,
+     .content_type = "application/json",
+     .body = "{\"seed\":18446744073709551615,\"choices\":[{\"message\":{\"role\":\"assistant\","
+             "\"content\":null,\"refusal\":\"No.\"}}],\"usage\":{\"prompt_tokens\":3,"
+             "\"completion_tokens\":1}}",
+     .json_answer = true,
+     .text_bytes = 3,
+     .events = 1,
+     .input_tokens = 3,
+     .output_tokens = 1},
     {.name = "loom: application/json {\"response\"} answer",
      .format = AGENT_FORMAT_LOOM,
      .content_type = "application/json",
@@ -702,7 +1052,8 @@ check_result(const struct sample *s, const struct stream_result *r, const size_t
 	{
 		bool text = s->text_bytes > 0;
 
-		check_time(s->name, "first_text_ns", r->first_text_ns, text ? first : 0, split);
+		/* a JSON body is read when complete: its text at its last byte */
+		check_time(s->name, "first_text_ns", r->first_text_ns, text ? last : 0, split);
 		check_time(s->name, "done_ns", r->done_ns, s->error == NULL ? last : 0, split);
 	}
 	else
@@ -864,7 +1215,8 @@ test_event_too_large(void **state)
 	assert_int_equal(stream_observer_feed(obs, big, sizeof(big), 2), -1);
 	stream_observer_finish(obs, 3);
 	assert_true(stream_observer_result(obs)->failed);
-	assert_string_equal(stream_observer_result(obs)->error, "agentcore event larger than 64 bytes");
+	assert_string_equal(stream_observer_result(obs)->error,
+	                    "agentcore event larger than the event size limit (64 bytes)");
 	assert_int_equal(stream_observer_result(obs)->text_bytes, 2);
 	stream_observer_free(obs);
 }
@@ -882,11 +1234,12 @@ test_answer_too_large(void **state)
 	assert_int_equal(stream_observer_feed(obs, big, 30, 1), 0);
 	assert_int_equal(stream_observer_feed(obs, big, 10, 2), -1);
 	stream_observer_finish(obs, 3);
-	assert_string_equal(stream_observer_result(obs)->error, "loom answer larger than 32 bytes");
+	assert_string_equal(stream_observer_result(obs)->error,
+	                    "loom answer larger than the event size limit (32 bytes)");
 	stream_observer_free(obs);
 }
 
-/* A stream with no body at all has no text; times stay 0. */
+/* A body without any event fails; times stay 0. */
 static void
 test_empty_body(void **state)
 {
@@ -901,6 +1254,14 @@ test_empty_body(void **state)
 	assert_string_equal(r->error, "stream ended before [DONE]");
 	assert_int_equal(r->first_byte_ns, 0);
 	assert_int_equal(r->events, 0);
+	stream_observer_free(obs);
+	/* a format without an end marker: comments only are no answer either */
+	obs = stream_observer_new(AGENT_FORMAT_AGENTCORE, MAX_EVENT);
+	assert_int_equal(stream_observer_feed(obs, ": ping\n\n", 8, 5), 0);
+	stream_observer_finish(obs, 9);
+	r = stream_observer_result(obs);
+	assert_true(r->failed);
+	assert_string_equal(r->error, "empty response: no event in the body");
 	stream_observer_free(obs);
 }
 
