@@ -711,8 +711,9 @@ parse_sum(SketchParser *ps, uint64 *sum)
 }
 
 /*
- * Consumes a store: empty, or "offset:count,count,...".  At most
- * max_len counts; they go to a new array in *counts.
+ * Consumes a store: empty, or "offset:count,count,..." where "count*run"
+ * stands for run equal counts.  At most max_len counts; they go to a new
+ * array in *counts.
  */
 static void
 parse_store(SketchParser *ps, SketchStore *st, int64 **counts, int32 max_len)
@@ -729,14 +730,23 @@ parse_store(SketchParser *ps, SketchStore *st, int64 **counts, int32 max_len)
 	*counts = palloc(capacity * sizeof(int64));
 	for (;;)
 	{
-		if (st->len == max_len)
+		int64 count = parse_int(ps, false);
+		int32 run = 1;
+
+		if (*ps->p == '*')
+		{
+			ps->p++;
+			run = parse_int32(ps, false);
+		}
+		if (run < 1 || run > max_len - st->len)
 			parse_error(ps, "fewer buckets");
-		if (st->len == capacity)
+		while (st->len + run > capacity)
 		{
 			capacity *= 2;
 			*counts = repalloc(*counts, capacity * sizeof(int64));
 		}
-		(*counts)[st->len++] = parse_int(ps, false);
+		while (run-- > 0)
+			(*counts)[st->len++] = count;
 		if (*ps->p != ',')
 			break;
 		ps->p++;
@@ -746,7 +756,8 @@ parse_store(SketchParser *ps, SketchStore *st, int64 **counts, int32 max_len)
 /*
  * Text input:
  * v1;a=ALPHA;n=COUNT;s=SUM;min=MIN;max=MAX;neg=STORE;z=ZERO;pos=STORE
- * where STORE is empty or OFFSET:COUNT,COUNT,...
+ * where STORE is empty or OFFSET:COUNT,COUNT,... and a COUNT may be
+ * COUNT*RUN, RUN equal counts.
  */
 Datum
 loomlat_latency_sketch_in(PG_FUNCTION_ARGS)
@@ -794,7 +805,7 @@ append_float(StringInfo out, double x)
 	appendStringInfoString(out, buf);
 }
 
-/* Appends a store's used buckets: empty, or "offset:count,count,...". */
+/* Appends a store's used buckets: empty, or "offset:count,count,...", a run of zeros as "0*run". */
 static void
 append_store(StringInfo out, const LatencySketch *sk, int s)
 {
@@ -805,7 +816,19 @@ append_store(StringInfo out, const LatencySketch *sk, int s)
 		return;
 	appendStringInfo(out, "%d:", used.offset);
 	for (int32 j = 0; j < used.len; j++)
-		appendStringInfo(out, "%s" INT64_FORMAT, j == 0 ? "" : ",", c[j]);
+	{
+		int32 run = 1;
+
+		if (j > 0)
+			appendStringInfoChar(out, ',');
+		while (c[j] == 0 && c[j + run] == 0)
+			run++;
+		if (run > 1)
+			appendStringInfo(out, "0*%d", run);
+		else
+			appendStringInfo(out, INT64_FORMAT, c[j]);
+		j += run - 1;
+	}
 }
 
 /* Text output, canonical: see loomlat_latency_sketch_in. */
