@@ -875,8 +875,8 @@ static void
 recv_store(StringInfo buf, SketchStore *st, int64 **counts, int32 max_len)
 {
 	recv_need(buf, 2 * sizeof(int32));
-	st->offset = pq_getmsgint(buf, 4);
-	st->len = pq_getmsgint(buf, 4);
+	st->offset = (int32) pq_getmsgint(buf, 4);
+	st->len = (int32) pq_getmsgint(buf, 4);
 	if (st->len < 0 || st->len > max_len)
 		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "store length out of range");
 	recv_need(buf, (Size) st->len * sizeof(int64));

@@ -22,15 +22,15 @@ EXCEPTION WHEN others THEN
 END $$;
 
 -- Feeds bytes to latency_sketch_recv through COPY BINARY (a bytea field's
--- bytes are the sketch's); 'ok' or the SQLSTATE and detail of the error.
+-- bytes are the sketch's), by a file in the data directory; 'ok' or the
+-- SQLSTATE and detail of the error.
 CREATE TABLE recv_target (s loomlat.latency_sketch);
-SELECT '/tmp/loomlat_sketch_input_' || pg_backend_pid() || '.bin' AS binfile,
-       'rm -f /tmp/loomlat_sketch_input_' || pg_backend_pid() || '.bin' AS rmfile \gset
+SELECT current_setting('data_directory') || '/loomlat_sketch_input_' || pg_backend_pid() || '.bin' AS binfile \gset
 CREATE FUNCTION try_recv(b bytea) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	state text;
 	detail text;
-	file text := '/tmp/loomlat_sketch_input_' || pg_backend_pid() || '.bin';
+	file text := current_setting('data_directory') || '/loomlat_sketch_input_' || pg_backend_pid() || '.bin';
 BEGIN
 	EXECUTE format('COPY (SELECT %L::bytea) TO %L (FORMAT binary)', b, file);
 	EXECUTE format('COPY recv_target FROM %L (FORMAT binary)', file);
@@ -180,6 +180,5 @@ SELECT count(*) AS mutations,
 SELECT count(*) AS received, bool_and(s::text::loomlat.latency_sketch::text = s::text) AS valid
   FROM recv_target;
 
-COPY (SELECT) TO PROGRAM :'rmfile';
 DROP TABLE recv_target, base, base_copy, bad_text, good, bad_bin, fuzz_seed, fuzz, bin_fuzz;
 DROP FUNCTION try_text(text), try_recv(bytea), mutate(text, int);
