@@ -119,7 +119,10 @@ PG_FUNCTION_INFO_V1(loomlat_sketch_relative_accuracy);
 static inline int32
 bucket_index(const SketchMapping *m, double magnitude)
 {
-	return (int32) ceil(log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK);
+	double t = log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
+	int32 i = (int32) t; /* toward zero: the ceiling unless t > 0 has a fraction */
+
+	return i + (i < t);
 }
 
 /* The magnitude bucket i stands for: 2 gamma^i / (gamma + 1). */
@@ -253,14 +256,24 @@ sketch_trim(const LatencySketch *sk)
 	return sketch_rewindow(sk, window);
 }
 
-/* Adds the exact value of x (|x| <= SKETCH_MAX_MAGNITUDE) to a 192-bit sum. */
+/*
+ * Adds x (|x| <= SKETCH_MAX_MAGNITUDE) to a 192-bit sum, in units of 2^-64
+ * truncated toward zero.  The integer part and the fraction of |x| convert
+ * apart, each exactly and with a hardware conversion.
+ */
 static inline void
 sum_add(uint64 *sum, double x)
 {
-	int128 units = (int128) ldexp(x, 64); /* truncates; |units| < 2^114 */
+	double magnitude = fabs(x);
+	uint64 whole = (uint64) (int64) magnitude; /* < 2^50 */
+	uint64 fraction = (uint64) ((magnitude - (double) whole) * 0x1p64);
+	int128 units = (int128) ((uint128) whole << 64 | fraction);
 	uint128 low = ((uint128) sum[1] << 64) | sum[0];
-	uint128 next = low + (uint128) units;
+	uint128 next;
 
+	if (x < 0)
+		units = -units;
+	next = low + (uint128) units;
 	sum[2] += (units < 0 ? PG_UINT64_MAX : 0) + (next < low);
 	sum[1] = (uint64) (next >> 64);
 	sum[0] = (uint64) next;
@@ -308,10 +321,10 @@ sum_value(const uint64 *sum)
 }
 
 /* Raises the error for a value the sketch cannot hold. */
-static void
+static inline void
 check_value(double x)
 {
-	if (isnan(x) || isinf(x) || fabs(x) > SKETCH_MAX_MAGNITUDE)
+	if (unlikely(!(fabs(x) <= SKETCH_MAX_MAGNITUDE))) /* NaN too */
 		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 		                errmsg("value %g is out of range for type latency_sketch", x),
 		                errdetail("A latency_sketch holds finite values of magnitude up to %g.",
@@ -356,10 +369,14 @@ sketch_insert(LatencySketch *sk, const SketchMapping *m, double x)
 }
 
 /* The state argument n, detoasted (a merge's first input may be toasted). */
-static LatencySketch *
+static inline LatencySketch *
 state_arg(FunctionCallInfo fcinfo, int n)
 {
-	return PG_GETARG_SKETCH_P(n);
+	Datum d = PG_GETARG_DATUM(n);
+
+	if (likely(!VARATT_IS_EXTENDED(DatumGetPointer(d))))
+		return (LatencySketch *) DatumGetPointer(d);
+	return DatumGetSketchP(d);
 }
 
 /* Shared transition: the first non-NULL value creates the state, later ones are added in place. */
