@@ -94,11 +94,7 @@ typedef struct SketchMapping
 	double inv_log_gamma;
 	int32 min_index; /* bucket of the smallest magnitude above the zero threshold */
 	int32 max_index; /* bucket of SKETCH_MAX_MAGNITUDE */
-	double *upper; /* for sketch_insert: upper[i - min_index], the largest magnitude in bucket i */
 } SketchMapping;
-
-/* ln(1 + k/256), k = 0..256: bucket_index_fast's first guess interpolates it. */
-static double ln_table[257];
 
 PG_FUNCTION_INFO_V1(loomlat_latency_sketch_in);
 PG_FUNCTION_INFO_V1(loomlat_latency_sketch_out);
@@ -155,62 +151,9 @@ mapping_init(SketchMapping *m, double alpha)
 	m->inv_log_gamma = 1 / log(m->gamma);
 	m->min_index = bucket_index(m, nextafter(SKETCH_ZERO_THRESHOLD, HUGE_VAL));
 	m->max_index = bucket_index(m, SKETCH_MAX_MAGNITUDE);
-	m->upper = NULL;
 }
 
-/*
- * Fills in m->upper, in mcxt: for each bucket, the largest double that
- * bucket_index puts there (near gamma^(i + SKETCH_INDEX_SLACK), found by
- * stepping from pow()'s value one double at a time).
- */
-static void
-mapping_build_upper(SketchMapping *m, MemoryContext mcxt)
-{
-	m->upper = MemoryContextAlloc(mcxt, (m->max_index - m->min_index + 1) * sizeof(double));
-	for (int32 i = m->min_index; i <= m->max_index; i++)
-	{
-		double b = pow(m->gamma, i + SKETCH_INDEX_SLACK);
-
-		while (bucket_index(m, b) > i)
-			b = nextafter(b, 0);
-		while (bucket_index(m, nextafter(b, HUGE_VAL)) <= i)
-			b = nextafter(b, HUGE_VAL);
-		m->upper[i - m->min_index] = b;
-	}
-	if (ln_table[256] == 0)
-		for (int k = 0; k <= 256; k++)
-			ln_table[k] = log1p(k / 256.0);
-}
-
-/*
- * bucket_index without log(): a guess from the exponent and an interpolated
- * ln of the mantissa (within a bucket), then corrected against m->upper.
- * The same answer, since bucket_index never decreases as magnitude grows.
- */
-static inline int32
-bucket_index_fast(const SketchMapping *m, double magnitude)
-{
-	uint64 bits;
-	double scaled;
-	double ln;
-	int k;
-	int32 i;
-
-	memcpy(&bits, &magnitude, sizeof(bits));
-	scaled = (double) (bits & ((UINT64CONST(1) << 52) - 1)) * 0x1p-44; /* mantissa * 256 */
-	k = (int) scaled;
-	ln = ((int) (bits >> 52) - 1023) * M_LN2 + ln_table[k] +
-	     (scaled - k) * (ln_table[k + 1] - ln_table[k]);
-	i = (int32) (ln * m->inv_log_gamma);
-	i = Min(Max(i, m->min_index), m->max_index);
-	while (magnitude > m->upper[i - m->min_index])
-		i++;
-	while (i > m->min_index && magnitude <= m->upper[i - 1 - m->min_index])
-		i--;
-	return i;
-}
-
-/* The mapping of alpha with its bucket bounds, validated and cached in fn_extra for the query. */
+/* The mapping of alpha, validated and cached in fn_extra for the query. */
 static const SketchMapping *
 mapping_for(FunctionCallInfo fcinfo, double alpha)
 {
@@ -224,10 +167,7 @@ mapping_for(FunctionCallInfo fcinfo, double alpha)
 			m = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(SketchMapping));
 			fcinfo->flinfo->fn_extra = m;
 		}
-		else
-			pfree(m->upper);
 		mapping_init(m, alpha);
-		mapping_build_upper(m, fcinfo->flinfo->fn_mcxt);
 	}
 	return m;
 }
@@ -413,7 +353,7 @@ sketch_insert(LatencySketch *sk, const SketchMapping *m, double x)
 	else
 	{
 		int s = x < 0 ? SKETCH_NEG : SKETCH_POS;
-		int32 i = bucket_index_fast(m, magnitude);
+		int32 i = bucket_index(m, magnitude);
 
 		if (i < sk->store[s].offset || i >= sk->store[s].offset + sk->store[s].len)
 			sk = sketch_widen(sk, m, s, i, i);
