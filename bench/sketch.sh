@@ -1,0 +1,185 @@
+#!/bin/bash
+# Benchmark loomlat.sketch() (the latency_sketch aggregate, then quantiles())
+# against the scan floor, loomlat.percentiles (exact), percentile_cont and
+# tdigest (when installed) on the lognormal TTFT data set of
+# bench/percentile.sh, in a throwaway cluster.
+#
+# Usage: bench/sketch.sh [--quick] [--rounds N] [--no-install]
+#   --quick       1M rows instead of 10M
+#   --rounds N    timed rounds, interleaved, after one warm-up round (default 5)
+#   --no-install  do not run "make install" first (the extension is installed)
+#
+# Prints the median of the rounds for every query, whole table and
+# GROUP BY agent_id, serial and with 2 workers, the worst relative error of
+# p50/p95/p99 against percentile_cont (whole table and every agent), then the
+# ratios the targets name.  Needs pg_virtualenv and PostgreSQL 15.
+set -euo pipefail
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+usage() {
+	sed -n '7,10s/^# \{0,1\}//p' "$0" >&2
+	exit 64
+}
+
+# shellcheck source=bench/options.sh
+source "$(dirname "$0")/options.sh"
+
+bench=$(cd "$(dirname "$0")" && pwd)
+args=(--rounds "$ROUNDS")
+[ "$ROWS" = 1000000 ] && args+=(--quick)
+if [ -z "${LOOMLAT_BENCH_LOCKED:-}" ]; then
+	# Parallel workers load the installed library when they start, so hold
+	# the lock that builds take for the whole run: nobody replaces it meanwhile.
+	exec env LOOMLAT_BENCH_LOCKED=1 flock /tmp/loomlat-ext.lock "$0" "${args[@]}" \
+		$([ "$INSTALL" = 0 ] && echo --no-install)
+fi
+if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
+	if [ "$INSTALL" = 1 ]; then
+		make -s -C "$bench/.." install PG_CONFIG="$PG_CONFIG" >/dev/null
+	fi
+	exec timeout 3600 pg_virtualenv -t -v 15 \
+		-o shared_buffers=2GB -o jit=off -o max_parallel_workers_per_gather=2 \
+		-o max_worker_processes=8 -o max_parallel_workers=8 \
+		env LOOMLAT_BENCH_INNER=1 "$0" "${args[@]}" --no-install
+fi
+
+# ---- inside the throwaway cluster ----
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+psql_run() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+psql_run -c 'CREATE EXTENSION loomlat'
+tdigest=$(psql_run -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'tdigest'")
+[ "$tdigest" = 1 ] && psql_run -c 'CREATE EXTENSION tdigest'
+
+echo "# $(psql_run -At -c 'SELECT version()')"
+echo "# $(nproc) CPUs, $ROWS rows, $ROUNDS rounds (median shown), work_mem $(psql_run -At -c 'SHOW work_mem')"
+echo "# generating data ..."
+psql_run <<SQL
+\o /dev/null
+SELECT setseed(0.42);
+CREATE TABLE lat AS
+SELECT (1 + floor(random() * 50))::int AS agent_id,
+       CASE WHEN r_null < 0.01 THEN NULL
+            WHEN r_tail < 0.03 THEN 1200 * exp(1.0 + 0.8 * z)
+            ELSE 1200 * exp(0.6 * z) END AS v
+FROM (SELECT random() AS r_null, random() AS r_tail,
+             sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS z
+      FROM generate_series(1, $ROWS)) s;
+VACUUM (FREEZE, ANALYZE) lat;
+SQL
+
+# Worst relative error of p50/p95/p99 against percentile_cont, over the
+# whole table and every agent; name|error, once per approximate method.
+errors="$work/errors"
+psql_run -At -F'|' >"$errors" <<'SQL'
+CREATE TEMP TABLE exact AS
+SELECT NULL::int AS agent_id, percentile_cont(ARRAY[0.5,0.95,0.99]) WITHIN GROUP (ORDER BY v) AS e FROM lat
+UNION ALL
+SELECT agent_id, percentile_cont(ARRAY[0.5,0.95,0.99]) WITHIN GROUP (ORDER BY v) FROM lat GROUP BY agent_id;
+CREATE TEMP TABLE estimate (method text, agent_id int, a float8[]);
+INSERT INTO estimate
+SELECT 'sketch', NULL, loomlat.quantiles(loomlat.sketch(v), ARRAY[0.5,0.95,0.99]) FROM lat
+UNION ALL
+SELECT 'sketch', agent_id, loomlat.quantiles(loomlat.sketch(v), ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id
+UNION ALL
+SELECT 'loomlat', NULL, loomlat.percentiles(v, ARRAY[0.5,0.95,0.99]) FROM lat;
+SELECT count(*) > 0 AS has_tdigest FROM pg_extension WHERE extname = 'tdigest' \gset
+\if :has_tdigest
+INSERT INTO estimate
+SELECT 'tdigest', NULL, tdigest_percentile(v, 100, ARRAY[0.5,0.95,0.99]) FROM lat
+UNION ALL
+SELECT 'tdigest', agent_id, tdigest_percentile(v, 100, ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id;
+\endif
+SELECT method, max(abs(x.a[i] - e.e[i]) / abs(e.e[i]))
+  FROM estimate x JOIN exact e ON e.agent_id IS NOT DISTINCT FROM x.agent_id, generate_series(1, 3) i
+ GROUP BY method;
+SQL
+echo "# worst relative error of p50/p95/p99 vs percentile_cont (whole and per agent):"
+sed 's/^/#   /' "$errors"
+
+# name|workers|query; the same list is timed every round, in this order
+cases="$work/cases"
+{
+	echo "floor|0|SELECT count(*), avg(v) FROM lat"
+	echo "floor|2|SELECT count(*), avg(v) FROM lat"
+	echo "floor_grouped|0|SELECT agent_id, count(*), avg(v) FROM lat GROUP BY agent_id"
+	echo "floor_grouped|2|SELECT agent_id, count(*), avg(v) FROM lat GROUP BY agent_id"
+	echo "sketch|0|SELECT loomlat.quantiles(loomlat.sketch(v), ARRAY[0.5,0.95,0.99]) FROM lat"
+	echo "sketch|2|SELECT loomlat.quantiles(loomlat.sketch(v), ARRAY[0.5,0.95,0.99]) FROM lat"
+	echo "sketch_grouped|0|SELECT agent_id, loomlat.quantiles(loomlat.sketch(v), ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id"
+	echo "sketch_grouped|2|SELECT agent_id, loomlat.quantiles(loomlat.sketch(v), ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id"
+	echo "loomlat|0|SELECT loomlat.percentiles(v, ARRAY[0.5,0.95,0.99]) FROM lat"
+	echo "loomlat|2|SELECT loomlat.percentiles(v, ARRAY[0.5,0.95,0.99]) FROM lat"
+	echo "loomlat_grouped|0|SELECT agent_id, loomlat.percentiles(v, ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id"
+	echo "loomlat_grouped|2|SELECT agent_id, loomlat.percentiles(v, ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id"
+	echo "percentile_cont|0|SELECT percentile_cont(ARRAY[0.5,0.95,0.99]) WITHIN GROUP (ORDER BY v) FROM lat"
+	echo "percentile_cont_grouped|0|SELECT agent_id, percentile_cont(ARRAY[0.5,0.95,0.99]) WITHIN GROUP (ORDER BY v) FROM lat GROUP BY agent_id"
+	if [ "$tdigest" = 1 ]; then
+		echo "tdigest|0|SELECT tdigest_percentile(v, 100, ARRAY[0.5,0.95,0.99]) FROM lat"
+		echo "tdigest|2|SELECT tdigest_percentile(v, 100, ARRAY[0.5,0.95,0.99]) FROM lat"
+		echo "tdigest_grouped|0|SELECT agent_id, tdigest_percentile(v, 100, ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id"
+		echo "tdigest_grouped|2|SELECT agent_id, tdigest_percentile(v, 100, ARRAY[0.5,0.95,0.99]) FROM lat GROUP BY agent_id"
+	fi
+} >"$cases"
+
+# One psql session per round: a warm-up round 0, then the timed rounds.
+times="$work/times"
+: >"$times"
+for round in $(seq 0 "$ROUNDS"); do
+	echo "# round $round of $ROUNDS" >&2
+	script="$work/round.sql"
+	{
+		echo '\o /dev/null'
+		while IFS='|' read -r name workers query; do
+			echo '\timing off'
+			echo "SET max_parallel_workers_per_gather = $workers;"
+			echo "\\echo CASE $name|$workers"
+			echo '\timing on'
+			echo "$query;"
+		done <"$cases"
+	} >"$script"
+	psql_run -f "$script" | awk -v round="$round" '
+		/^CASE / { c = substr($0, 6) }
+		/^Time: / { if (round > 0) print c "|" $2 }' >>"$times"
+done
+
+# Median per case, then the table (with each method's worst error) and the target ratios.
+awk -F'|' -v tdigest="$tdigest" '
+	FNR == NR { err[$1] = $2; next }
+	{ t[$1 "|" $2] = t[$1 "|" $2] " " $3 }
+	function median(list,   a, n, i, j, x) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	function m(k) { return (k in t) ? median(t[k]) : 0 }
+	function cell(k) { return (k in t) ? sprintf("%10.0f", median(t[k])) : sprintf("%10s", "-") }
+	function row(label, name, e) {
+		printf "| %-40s | %s | %s | %s | %s | %10s |\n", label, cell(name "|0"), cell(name "|2"),
+			cell(name "_grouped|0"), cell(name "_grouped|2"), e
+	}
+	function pct(name) { return (name in err) ? sprintf("%.3f%%", 100 * err[name]) : "-" }
+	function check(label, value, op, target) {
+		ok = (op == ">=") ? value >= target : value <= target
+		printf "%-58s %6.2f  (target %s %.2f)  %s\n", label, value, op, target, ok ? "PASS" : "FAIL"
+	}
+	END {
+		print ""
+		printf "| %-40s | %10s | %10s | %10s | %10s | %10s |\n", "median ms", "whole", "whole 2w", "grouped", "grouped 2w", "worst err"
+		printf "|%s|%s:|%s:|%s:|%s:|%s:|\n", "------------------------------------------", "-----------", "-----------", "-----------", "-----------", "-----------"
+		row("scan floor: count(*), avg(v)", "floor", "")
+		row("loomlat.sketch + quantiles (alpha 1%)", "sketch", pct("sketch"))
+		row("loomlat.percentiles (exact)", "loomlat", pct("loomlat"))
+		row("percentile_cont (never parallel)", "percentile_cont", "0")
+		if (tdigest == 1) row("tdigest_percentile c=100", "tdigest", pct("tdigest"))
+		print ""
+		check("whole: sketch serial / scan floor serial", m("sketch|0") / m("floor|0"), "<=", 1.1)
+		check("grouped: sketch serial / scan floor serial", m("sketch_grouped|0") / m("floor_grouped|0"), "<=", 1.1)
+		check("whole: sketch 2 workers / serial", m("sketch|2") / m("sketch|0"), "<=", 1)
+		check("worst relative error of the sketch", err["sketch"], "<=", 0.01)
+		if (tdigest == 1) {
+			check("whole: tdigest serial / sketch serial", m("tdigest|0") / m("sketch|0"), ">=", 3)
+			check("grouped: tdigest serial / sketch serial", m("tdigest_grouped|0") / m("sketch_grouped|0"), ">=", 3)
+		}
+	}' "$errors" "$times"

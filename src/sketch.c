@@ -1,0 +1,1105 @@
+/*
+ * sketch.c
+ *	  loomlat.latency_sketch: a mergeable quantile sketch with a relative-error
+ *	  guarantee (DDSketch's logarithmic buckets), its aggregates and accessors.
+ *
+ * Mapping.  For a relative accuracy alpha, gamma = (1 + alpha) / (1 - alpha).
+ * A value of magnitude m in (SKETCH_ZERO_THRESHOLD, SKETCH_MAX_MAGNITUDE]
+ * counts in bucket i = ceil(log(m) / log(gamma) - SKETCH_INDEX_SLACK) of the
+ * positive or the negative store; a magnitude at or below the threshold counts
+ * in the zero bucket; a larger magnitude, NaN or an infinity is an error.
+ * Bucket i stands for 2 gamma^i / (gamma + 1), within alpha of every magnitude
+ * in (gamma^(i-1), gamma^i].  SKETCH_INDEX_SLACK keeps exact powers of gamma
+ * in the bucket they close despite the rounding of log().
+ *
+ * Layout.  One flat varlena is both the stored value and the aggregate state:
+ * a header with the exact count, sum, min and max, then each store as a dense
+ * window of int64 counts, the negative store's first.  A stored value is
+ * canonical (every window starts and ends with a non-zero count, an empty one
+ * is 0:0), so equal sketches are equal bytes.  An aggregate state's windows
+ * may have zero counts at their ends: room to grow geometrically, which the
+ * final function, the text output and send leave out.  The transition and
+ * combine functions update the state in place and only return a new, wider
+ * copy when a bucket falls outside a window; nodeAgg then moves it into the
+ * aggregate context and frees the old one.
+ *
+ * The sum is exact and order-independent: a 192-bit two's complement integer
+ * in units of 2^-64, each value truncated toward zero to that unit.  So any
+ * merge order, serial or parallel, gives the same bytes.
+ *
+ * Input (text and binary) is validated as untrusted bytes: every field, the
+ * counts against the total, min and max against the buckets they must be in.
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "common/shortest_dec.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "loomlat.h"
+
+#ifndef HAVE_INT128
+#error "latency_sketch needs a 128-bit integer type for its exact sum"
+#endif
+
+#define SKETCH_VERSION        1
+#define SKETCH_DEFAULT_ALPHA  0.01
+#define SKETCH_MIN_ALPHA      0.001
+#define SKETCH_MAX_ALPHA      0.5
+#define SKETCH_ZERO_THRESHOLD 1e-9 /* magnitudes up to this count as zero */
+#define SKETCH_MAX_MAGNITUDE  1e15 /* larger magnitudes are an error */
+#define SKETCH_INDEX_SLACK    1e-9 /* in buckets: log() rounding at exact powers */
+#define SKETCH_MIN_GROWTH     16   /* buckets a window grows by, at least */
+
+#define SKETCH_NEG            0
+#define SKETCH_POS            1
+
+/* The bucket indexes [offset, offset + len) of one store's window. */
+typedef struct SketchStore
+{
+	int32 offset;
+	int32 len;
+} SketchStore;
+
+/* The varlena: a value of loomlat.latency_sketch and the aggregates' state. */
+typedef struct LatencySketch
+{
+	int32 vl_len_;
+	int32 version;
+	double alpha;
+	int64 count;      /* every value: the zero bucket and all the buckets */
+	int64 zero_count; /* magnitudes <= SKETCH_ZERO_THRESHOLD */
+	uint64 sum[3];    /* sum * 2^64, two's complement, least significant first */
+	double min;
+	double max;
+	SketchStore store[2];                /* SKETCH_NEG (magnitudes), SKETCH_POS */
+	int64 counts[FLEXIBLE_ARRAY_MEMBER]; /* the NEG window's counts, then POS's */
+} LatencySketch;
+
+#define SKETCH_HEADER_SIZE offsetof(LatencySketch, counts)
+
+/* What alpha implies: gamma and the bucket index range. */
+typedef struct SketchMapping
+{
+	double alpha;
+	double gamma;
+	double inv_log_gamma;
+	int32 min_index; /* bucket of the smallest magnitude above the zero threshold */
+	int32 max_index; /* bucket of SKETCH_MAX_MAGNITUDE */
+} SketchMapping;
+
+PG_FUNCTION_INFO_V1(loomlat_latency_sketch_in);
+PG_FUNCTION_INFO_V1(loomlat_latency_sketch_out);
+PG_FUNCTION_INFO_V1(loomlat_latency_sketch_recv);
+PG_FUNCTION_INFO_V1(loomlat_latency_sketch_send);
+PG_FUNCTION_INFO_V1(loomlat_sketch_add);
+PG_FUNCTION_INFO_V1(loomlat_sketch_add_accuracy);
+PG_FUNCTION_INFO_V1(loomlat_sketch_merge);
+PG_FUNCTION_INFO_V1(loomlat_sketch_final);
+PG_FUNCTION_INFO_V1(loomlat_sketch_quantile);
+PG_FUNCTION_INFO_V1(loomlat_sketch_quantiles);
+PG_FUNCTION_INFO_V1(loomlat_sketch_count);
+PG_FUNCTION_INFO_V1(loomlat_sketch_mean);
+PG_FUNCTION_INFO_V1(loomlat_sketch_min);
+PG_FUNCTION_INFO_V1(loomlat_sketch_max);
+PG_FUNCTION_INFO_V1(loomlat_sketch_relative_accuracy);
+
+#define DatumGetSketchP(d)    ((LatencySketch *) PG_DETOAST_DATUM(d))
+#define PG_GETARG_SKETCH_P(n) DatumGetSketchP(PG_GETARG_DATUM(n))
+
+/* The bucket of a magnitude in (SKETCH_ZERO_THRESHOLD, SKETCH_MAX_MAGNITUDE]. */
+static inline int32
+bucket_index(const SketchMapping *m, double magnitude)
+{
+	double t = log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
+	int32 i = (int32) t; /* toward zero: the ceiling unless t > 0 has a fraction */
+
+	return i + (i < t);
+}
+
+/* The magnitude bucket i stands for: 2 gamma^i / (gamma + 1). */
+static double
+bucket_value(const SketchMapping *m, int32 i)
+{
+	return 2 * pow(m->gamma, i) / (m->gamma + 1);
+}
+
+/* Raises the error for a relative accuracy outside [SKETCH_MIN_ALPHA, SKETCH_MAX_ALPHA]. */
+static void
+check_alpha(double alpha, int code)
+{
+	if (!(alpha >= SKETCH_MIN_ALPHA && alpha <= SKETCH_MAX_ALPHA))
+		ereport(ERROR, (errcode(code),
+		                errmsg("latency_sketch relative accuracy must be between %g and %g, not %g",
+		                       SKETCH_MIN_ALPHA, SKETCH_MAX_ALPHA, alpha)));
+}
+
+/* Fills in the mapping of a valid alpha. */
+static void
+mapping_init(SketchMapping *m, double alpha)
+{
+	m->alpha = alpha;
+	m->gamma = (1 + alpha) / (1 - alpha);
+	m->inv_log_gamma = 1 / log(m->gamma);
+	m->min_index = bucket_index(m, nextafter(SKETCH_ZERO_THRESHOLD, HUGE_VAL));
+	m->max_index = bucket_index(m, SKETCH_MAX_MAGNITUDE);
+}
+
+/* The mapping of alpha, validated and cached in fn_extra for the query. */
+static const SketchMapping *
+mapping_for(FunctionCallInfo fcinfo, double alpha)
+{
+	SketchMapping *m = fcinfo->flinfo->fn_extra;
+
+	if (m == NULL || m->alpha != alpha)
+	{
+		check_alpha(alpha, ERRCODE_INVALID_PARAMETER_VALUE);
+		if (m == NULL)
+		{
+			m = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(SketchMapping));
+			fcinfo->flinfo->fn_extra = m;
+		}
+		mapping_init(m, alpha);
+	}
+	return m;
+}
+
+/* The counts of store s: its window's first bucket is counts[0]. */
+static inline int64 *
+store_counts(const LatencySketch *sk, int s)
+{
+	return (int64 *) sk->counts + (s == SKETCH_NEG ? 0 : sk->store[SKETCH_NEG].len);
+}
+
+/* The part of store s's window between its first and last non-zero counts. */
+static SketchStore
+store_used(const LatencySketch *sk, int s)
+{
+	const int64 *c = store_counts(sk, s);
+	SketchStore used = sk->store[s];
+	int32 skip = 0;
+
+	while (used.len > 0 && c[used.len - 1] == 0)
+		used.len--;
+	while (skip < used.len && c[skip] == 0)
+		skip++;
+	used.offset = used.len > skip ? used.offset + skip : 0;
+	used.len -= skip;
+	return used;
+}
+
+/*
+ * A copy of sk's header with the given windows, their counts copied from sk
+ * where the windows overlap and zero elsewhere; in the current context.
+ */
+static LatencySketch *
+sketch_rewindow(const LatencySketch *sk, const SketchStore *window)
+{
+	Size size = SKETCH_HEADER_SIZE + (Size) (window[0].len + window[1].len) * sizeof(int64);
+	LatencySketch *copy = palloc0(size);
+
+	memcpy(copy, sk, SKETCH_HEADER_SIZE);
+	SET_VARSIZE(copy, size);
+	copy->store[SKETCH_NEG] = window[SKETCH_NEG];
+	copy->store[SKETCH_POS] = window[SKETCH_POS];
+	for (int s = 0; s < 2; s++)
+	{
+		const int64 *from = store_counts(sk, s);
+		int64 *to = store_counts(copy, s);
+		int32 lo = Max(sk->store[s].offset, window[s].offset);
+		int32 hi = Min(sk->store[s].offset + sk->store[s].len, window[s].offset + window[s].len);
+
+		if (lo < hi)
+			memcpy(to + (lo - window[s].offset), from + (lo - sk->store[s].offset),
+			       (hi - lo) * sizeof(int64));
+	}
+	return copy;
+}
+
+/*
+ * A copy of sk whose store s window also covers buckets [lo, hi], with room
+ * of half its width (at least SKETCH_MIN_GROWTH) on each side that grew,
+ * within the mapping's index range.
+ */
+static LatencySketch *
+sketch_widen(const LatencySketch *sk, const SketchMapping *m, int s, int32 lo, int32 hi)
+{
+	SketchStore window[2] = {sk->store[0], sk->store[1]};
+	SketchStore old = sk->store[s];
+	int32 first = old.len > 0 ? Min(lo, old.offset) : lo;
+	int32 last = old.len > 0 ? Max(hi, old.offset + old.len - 1) : hi;
+	int32 room = Max(SKETCH_MIN_GROWTH, (last - first + 1) / 2);
+
+	if (old.len == 0 || lo < old.offset)
+		first = Max(first - room, m->min_index);
+	if (old.len == 0 || hi >= old.offset + old.len)
+		last = Min(last + room, m->max_index);
+	window[s].offset = first;
+	window[s].len = last - first + 1;
+	return sketch_rewindow(sk, window);
+}
+
+/* A canonical copy of sk: each window trimmed to its non-zero counts. */
+static LatencySketch *
+sketch_trim(const LatencySketch *sk)
+{
+	SketchStore window[2] = {store_used(sk, SKETCH_NEG), store_used(sk, SKETCH_POS)};
+
+	return sketch_rewindow(sk, window);
+}
+
+/*
+ * Adds x (|x| <= SKETCH_MAX_MAGNITUDE) to a 192-bit sum, in units of 2^-64
+ * truncated toward zero.  The integer part and the fraction of |x| convert
+ * apart, each exactly and with a hardware conversion.
+ */
+static inline void
+sum_add(uint64 *sum, double x)
+{
+	double magnitude = fabs(x);
+	uint64 whole = (uint64) (int64) magnitude; /* < 2^50 */
+	uint64 fraction = (uint64) ((magnitude - (double) whole) * 0x1p64);
+	int128 units = (int128) ((uint128) whole << 64 | fraction);
+	uint128 low = ((uint128) sum[1] << 64) | sum[0];
+	uint128 next;
+
+	if (x < 0)
+		units = -units;
+	next = low + (uint128) units;
+	sum[2] += (units < 0 ? PG_UINT64_MAX : 0) + (next < low);
+	sum[1] = (uint64) (next >> 64);
+	sum[0] = (uint64) next;
+}
+
+/* Adds one 192-bit sum to another. */
+static void
+sum_merge(uint64 *sum, const uint64 *other)
+{
+	uint64 carry = 0;
+
+	for (int w = 0; w < 3; w++)
+	{
+		uint128 t = (uint128) sum[w] + other[w] + carry;
+
+		sum[w] = (uint64) t;
+		carry = (uint64) (t >> 64);
+	}
+}
+
+/* Sets magnitude to |sum| and returns whether sum is negative. */
+static bool
+sum_magnitude(const uint64 *sum, uint64 *magnitude)
+{
+	bool negative = (int64) sum[2] < 0;
+	uint64 carry = 1;
+
+	for (int w = 0; w < 3; w++)
+	{
+		magnitude[w] = negative ? ~sum[w] + carry : sum[w];
+		carry = negative && carry && magnitude[w] == 0;
+	}
+	return negative;
+}
+
+/* The sum as a double. */
+static double
+sum_value(const uint64 *sum)
+{
+	uint64 m[3];
+	bool negative = sum_magnitude(sum, m);
+	double v = ldexp((double) m[2], 64) + (double) m[1] + ldexp((double) m[0], -64);
+
+	return negative ? -v : v;
+}
+
+/* Raises the error for a value the sketch cannot hold. */
+static inline void
+check_value(double x)
+{
+	if (unlikely(!(fabs(x) <= SKETCH_MAX_MAGNITUDE))) /* NaN too */
+		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+		                errmsg("value %g is out of range for type latency_sketch", x),
+		                errdetail("A latency_sketch holds finite values of magnitude up to %g.",
+		                          SKETCH_MAX_MAGNITUDE)));
+}
+
+/* Adds count to sk->count, refusing an overflow. */
+static inline void
+count_add(LatencySketch *sk, int64 count)
+{
+	if (unlikely(pg_add_s64_overflow(sk->count, count, &sk->count)))
+		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+		                errmsg("latency_sketch count is out of range")));
+}
+
+/* Adds one value to sk, in place when its bucket is in the window; returns sk or a wider copy. */
+static LatencySketch *
+sketch_insert(LatencySketch *sk, const SketchMapping *m, double x)
+{
+	double magnitude = fabs(x);
+
+	check_value(x);
+	x += 0.0; /* -0 is 0, so that min and max do not depend on the order */
+	if (magnitude <= SKETCH_ZERO_THRESHOLD)
+		sk->zero_count++;
+	else
+	{
+		int s = x < 0 ? SKETCH_NEG : SKETCH_POS;
+		int32 i = bucket_index(m, magnitude);
+
+		if (i < sk->store[s].offset || i >= sk->store[s].offset + sk->store[s].len)
+			sk = sketch_widen(sk, m, s, i, i);
+		store_counts(sk, s)[i - sk->store[s].offset]++;
+	}
+	count_add(sk, 1);
+	sum_add(sk->sum, x);
+	if (sk->count == 1 || x < sk->min)
+		sk->min = x;
+	if (sk->count == 1 || x > sk->max)
+		sk->max = x;
+	return sk;
+}
+
+/* The state argument n, detoasted (a merge's first input may be toasted). */
+static inline LatencySketch *
+state_arg(FunctionCallInfo fcinfo, int n)
+{
+	Datum d = PG_GETARG_DATUM(n);
+
+	if (likely(!VARATT_IS_EXTENDED(DatumGetPointer(d))))
+		return (LatencySketch *) DatumGetPointer(d);
+	return DatumGetSketchP(d);
+}
+
+/* Shared transition: the first non-NULL value creates the state, later ones are added in place. */
+static Datum
+sketch_accum(FunctionCallInfo fcinfo, double alpha, const char *fname)
+{
+	const SketchMapping *m;
+	LatencySketch *sk;
+
+	loomlat_agg_context(fcinfo, fname);
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	m = mapping_for(fcinfo, alpha);
+	if (PG_ARGISNULL(0))
+	{
+		SketchStore empty[2] = {{0, 0}, {0, 0}};
+		LatencySketch head = {0};
+
+		head.version = SKETCH_VERSION;
+		head.alpha = alpha;
+		sk = sketch_rewindow(&head, empty);
+	}
+	else
+	{
+		sk = state_arg(fcinfo, 0);
+		if (sk->alpha != alpha)
+			ereport(ERROR,
+			        (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			         errmsg("relative_accuracy must be the same for every row of a group"),
+			         errdetail("The group's sketch has %g, this row %g.", sk->alpha, alpha)));
+	}
+	PG_RETURN_POINTER(sketch_insert(sk, m, PG_GETARG_FLOAT8(1)));
+}
+
+/* sketch(value float8) transition, at the default relative accuracy. */
+Datum
+loomlat_sketch_add(PG_FUNCTION_ARGS)
+{
+	return sketch_accum(fcinfo, SKETCH_DEFAULT_ALPHA, "loomlat_sketch_add");
+}
+
+/* sketch(value float8, relative_accuracy float8) transition. */
+Datum
+loomlat_sketch_add_accuracy(PG_FUNCTION_ARGS)
+{
+	if (!PG_ARGISNULL(1) && PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+		                errmsg("relative_accuracy must not be NULL")));
+	return sketch_accum(fcinfo, PG_ARGISNULL(2) ? 0 : PG_GETARG_FLOAT8(2),
+	                    "loomlat_sketch_add_accuracy");
+}
+
+/*
+ * merge(latency_sketch) transition and every sketch aggregate's combine
+ * function: adds the second sketch to the first, in place when its buckets
+ * fit the first's windows.  Sketches of different accuracy are refused.
+ */
+Datum
+loomlat_sketch_merge(PG_FUNCTION_ARGS)
+{
+	LatencySketch *sk;
+	const LatencySketch *other;
+	const SketchMapping *m;
+
+	loomlat_agg_context(fcinfo, "loomlat_sketch_merge");
+	sk = state_arg(fcinfo, 0);
+	other = PG_GETARG_SKETCH_P(1);
+	if (sk->alpha != other->alpha)
+		ereport(ERROR,
+		        (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+		         errmsg("cannot merge latency sketches of different relative accuracy (%g and %g)",
+		                sk->alpha, other->alpha),
+		         errhint("Build the sketches to be merged with the same relative_accuracy.")));
+	m = mapping_for(fcinfo, sk->alpha);
+	for (int s = 0; s < 2; s++)
+	{
+		SketchStore used = store_used(other, s);
+		const int64 *from = store_counts(other, s) + (used.offset - other->store[s].offset);
+		int64 *to;
+
+		if (used.len == 0)
+			continue;
+		if (used.offset < sk->store[s].offset ||
+		    used.offset + used.len > sk->store[s].offset + sk->store[s].len)
+			sk = sketch_widen(sk, m, s, used.offset, used.offset + used.len - 1);
+		to = store_counts(sk, s) + (used.offset - sk->store[s].offset);
+		for (int32 j = 0; j < used.len; j++)
+			to[j] += from[j];
+	}
+	count_add(sk, other->count);
+	sk->zero_count += other->zero_count;
+	sum_merge(sk->sum, other->sum);
+	sk->min = Min(sk->min, other->min);
+	sk->max = Max(sk->max, other->max);
+	PG_RETURN_POINTER(sk);
+}
+
+/* Final function of the sketch aggregates: the state, canonical (trimmed). */
+Datum
+loomlat_sketch_final(PG_FUNCTION_ARGS)
+{
+	loomlat_agg_context(fcinfo, "loomlat_sketch_final");
+	PG_RETURN_POINTER(sketch_trim(state_arg(fcinfo, 0)));
+}
+
+/* Raises the error for input that fails validation. */
+static void
+sketch_invalid(int code, const char *detail)
+{
+	ereport(ERROR,
+	        (errcode(code), errmsg("invalid latency_sketch"), errdetail_internal("%s", detail)));
+}
+
+/* True when |x| belongs to bucket i of store s (or to the zero bucket, for s < 0). */
+static bool
+value_in_place(const SketchMapping *m, double x, int s, int32 i)
+{
+	double magnitude = fabs(x);
+
+	if (s < 0)
+		return magnitude <= SKETCH_ZERO_THRESHOLD;
+	return (s == SKETCH_NEG ? x < 0 : x > 0) && magnitude > SKETCH_ZERO_THRESHOLD &&
+	       bucket_index(m, magnitude) == i;
+}
+
+/*
+ * Validates a sketch built from untrusted input (text or binary, code says
+ * which error to raise): accuracy, canonical windows within the index range,
+ * non-negative counts that add up, finite min <= max in the buckets that must
+ * hold them, and a mean between them.
+ */
+static void
+sketch_validate(const LatencySketch *sk, int code)
+{
+	SketchMapping m;
+	int64 total = sk->zero_count;
+	double mean;
+	double slack;
+	int min_store;
+	int max_store;
+	int32 min_index = 0;
+	int32 max_index = 0;
+
+	if (sk->version != SKETCH_VERSION)
+		sketch_invalid(code, "unknown version");
+	check_alpha(sk->alpha, code);
+	mapping_init(&m, sk->alpha);
+	if (sk->count < 1 || sk->zero_count < 0)
+		sketch_invalid(code, "counts must be positive");
+	for (int s = 0; s < 2; s++)
+	{
+		const SketchStore *st = &sk->store[s];
+		const int64 *c = store_counts(sk, s);
+
+		if (st->len == 0)
+		{
+			if (st->offset != 0)
+				sketch_invalid(code, "an empty store must be 0:0");
+			continue;
+		}
+		if (st->offset < m.min_index || st->offset > m.max_index ||
+		    st->len > m.max_index - st->offset + 1)
+			sketch_invalid(code, "bucket index out of range");
+		if (c[0] == 0 || c[st->len - 1] == 0)
+			sketch_invalid(code, "a store must start and end with a non-zero count");
+		for (int32 j = 0; j < st->len; j++)
+			if (c[j] < 0 || pg_add_s64_overflow(total, c[j], &total))
+				sketch_invalid(code, "bucket counts must be non-negative and add up to the count");
+	}
+	if (total != sk->count)
+		sketch_invalid(code, "bucket counts do not add up to the count");
+
+	if (!isfinite(sk->min) || !isfinite(sk->max) || fabs(sk->min) > SKETCH_MAX_MAGNITUDE ||
+	    fabs(sk->max) > SKETCH_MAX_MAGNITUDE || sk->min > sk->max ||
+	    (sk->count == 1 && sk->min != sk->max))
+		sketch_invalid(code, "min and max must be finite, in range and ordered");
+	/* min is in the lowest non-empty bucket, max in the highest */
+	if (sk->store[SKETCH_NEG].len > 0)
+	{
+		min_store = SKETCH_NEG;
+		min_index = sk->store[SKETCH_NEG].offset + sk->store[SKETCH_NEG].len - 1;
+	}
+	else if (sk->zero_count > 0)
+		min_store = -1;
+	else
+	{
+		min_store = SKETCH_POS;
+		min_index = sk->store[SKETCH_POS].offset;
+	}
+	if (sk->store[SKETCH_POS].len > 0)
+	{
+		max_store = SKETCH_POS;
+		max_index = sk->store[SKETCH_POS].offset + sk->store[SKETCH_POS].len - 1;
+	}
+	else if (sk->zero_count > 0)
+		max_store = -1;
+	else
+	{
+		max_store = SKETCH_NEG;
+		max_index = sk->store[SKETCH_NEG].offset;
+	}
+	if (!value_in_place(&m, sk->min, min_store, min_index) ||
+	    !value_in_place(&m, sk->max, max_store, max_index))
+		sketch_invalid(code, "min or max is not in the buckets");
+
+	mean = sum_value(sk->sum) / sk->count;
+	slack = 1e-12 * Max(fabs(sk->min), fabs(sk->max)) + 1e-18;
+	if (!(mean >= sk->min - slack && mean <= sk->max + slack))
+		sketch_invalid(code, "the sum does not fit min, max and count");
+}
+
+/*
+ * Builds a sketch from a header and each store's counts (untrusted, not yet
+ * validated; the store lengths are already bounded).
+ */
+static LatencySketch *
+sketch_assemble(const LatencySketch *head, int64 *const *counts)
+{
+	Size size =
+	    SKETCH_HEADER_SIZE + (Size) (head->store[0].len + head->store[1].len) * sizeof(int64);
+	LatencySketch *sk = palloc(size);
+
+	memcpy(sk, head, SKETCH_HEADER_SIZE);
+	SET_VARSIZE(sk, size);
+	for (int s = 0; s < 2; s++)
+		if (head->store[s].len > 0)
+			memcpy(store_counts(sk, s), counts[s], head->store[s].len * sizeof(int64));
+	return sk;
+}
+
+/* Text-form parser state: the input and the current position. */
+typedef struct SketchParser
+{
+	const char *input;
+	const char *p;
+} SketchParser;
+
+/* Raises the syntax error at the parser's position. */
+static void
+parse_error(const SketchParser *ps, const char *expected)
+{
+	ereport(ERROR,
+	        (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+	         errmsg("invalid input syntax for type latency_sketch"),
+	         errdetail("Expected %s at character %d.", expected, (int) (ps->p - ps->input) + 1)));
+}
+
+/* Consumes the literal text, or fails. */
+static void
+parse_literal(SketchParser *ps, const char *literal)
+{
+	size_t len = strlen(literal);
+
+	if (strncmp(ps->p, literal, len) != 0)
+	{
+		char quoted[32];
+
+		snprintf(quoted, sizeof(quoted), "\"%s\"", literal);
+		parse_error(ps, quoted);
+	}
+	ps->p += len;
+}
+
+/* Consumes a decimal integer (a sign only when negative allows). */
+static int64
+parse_int(SketchParser *ps, bool negative)
+{
+	bool minus = negative && *ps->p == '-';
+	int64 v = 0;
+	const char *start;
+
+	if (minus)
+		ps->p++;
+	start = ps->p;
+	for (; *ps->p >= '0' && *ps->p <= '9'; ps->p++)
+		if (pg_mul_s64_overflow(v, 10, &v) ||
+		    pg_add_s64_overflow(v, minus ? -(*ps->p - '0') : *ps->p - '0', &v))
+			parse_error(ps, "an integer in range");
+	if (ps->p == start)
+		parse_error(ps, "an integer");
+	return v;
+}
+
+/* Consumes an int32 (bucket index or store length). */
+static int32
+parse_int32(SketchParser *ps, bool negative)
+{
+	int64 v = parse_int(ps, negative);
+
+	if (v < PG_INT32_MIN || v > PG_INT32_MAX)
+		parse_error(ps, "an integer in range");
+	return (int32) v;
+}
+
+/* Consumes a float written by the output (finite, no leading space). */
+static double
+parse_float(SketchParser *ps)
+{
+	char *end;
+	double v;
+
+	if (!(*ps->p == '-' || *ps->p == '.' || (*ps->p >= '0' && *ps->p <= '9')))
+		parse_error(ps, "a number");
+	v = strtod(ps->p, &end);
+	if (end == ps->p || !isfinite(v))
+		parse_error(ps, "a finite number");
+	ps->p = end;
+	return v;
+}
+
+/* Consumes the sum: an optional minus and up to 48 hex digits of sum * 2^64. */
+static void
+parse_sum(SketchParser *ps, uint64 *sum)
+{
+	bool minus = *ps->p == '-';
+	uint64 magnitude[3] = {0, 0, 0};
+	uint64 zero[3] = {0, 0, 0};
+	int digits = 0;
+
+	if (minus)
+		ps->p++;
+	for (; isxdigit((unsigned char) *ps->p); ps->p++, digits++)
+	{
+		int d = (*ps->p <= '9') ? *ps->p - '0' : (*ps->p | 0x20) - 'a' + 10;
+
+		if (magnitude[2] >> 60 != 0)
+			parse_error(ps, "a sum in range");
+		magnitude[2] = magnitude[2] << 4 | magnitude[1] >> 60;
+		magnitude[1] = magnitude[1] << 4 | magnitude[0] >> 60;
+		magnitude[0] = magnitude[0] << 4 | d;
+	}
+	if (digits == 0)
+		parse_error(ps, "a hexadecimal sum");
+	if (magnitude[2] >> 63 != 0)
+		parse_error(ps, "a sum in range");
+	if (minus)
+	{
+		/* sum = 0 - magnitude */
+		for (int w = 0; w < 3; w++)
+			magnitude[w] = ~magnitude[w];
+		zero[0] = 1;
+		sum_merge(magnitude, zero);
+	}
+	memcpy(sum, magnitude, sizeof(magnitude));
+}
+
+/*
+ * Consumes a store: empty, or "offset:count,count,..." where "count*run"
+ * stands for run equal counts.  At most max_len counts; they go to a new
+ * array in *counts.
+ */
+static void
+parse_store(SketchParser *ps, SketchStore *st, int64 **counts, int32 max_len)
+{
+	int32 capacity = SKETCH_MIN_GROWTH;
+
+	st->offset = 0;
+	st->len = 0;
+	*counts = NULL;
+	if (*ps->p == ';' || *ps->p == '\0')
+		return;
+	st->offset = parse_int32(ps, true);
+	parse_literal(ps, ":");
+	*counts = palloc(capacity * sizeof(int64));
+	for (;;)
+	{
+		int64 count = parse_int(ps, false);
+		int32 run = 1;
+
+		if (*ps->p == '*')
+		{
+			ps->p++;
+			run = parse_int32(ps, false);
+		}
+		if (run < 1 || run > max_len - st->len)
+			parse_error(ps, "fewer buckets");
+		while (st->len + run > capacity)
+		{
+			capacity *= 2;
+			*counts = repalloc(*counts, capacity * sizeof(int64));
+		}
+		while (run-- > 0)
+			(*counts)[st->len++] = count;
+		if (*ps->p != ',')
+			break;
+		ps->p++;
+	}
+}
+
+/*
+ * Text input:
+ * v1;a=ALPHA;n=COUNT;s=SUM;min=MIN;max=MAX;neg=STORE;z=ZERO;pos=STORE
+ * where STORE is empty or OFFSET:COUNT,COUNT,... and a COUNT may be
+ * COUNT*RUN, RUN equal counts.
+ */
+Datum
+loomlat_latency_sketch_in(PG_FUNCTION_ARGS)
+{
+	SketchParser ps = {PG_GETARG_CSTRING(0), PG_GETARG_CSTRING(0)};
+	LatencySketch head = {0};
+	SketchMapping m;
+	int64 *counts[2];
+	LatencySketch *sk;
+
+	parse_literal(&ps, "v1;a=");
+	head.version = SKETCH_VERSION;
+	head.alpha = parse_float(&ps);
+	check_alpha(head.alpha, ERRCODE_INVALID_TEXT_REPRESENTATION);
+	mapping_init(&m, head.alpha);
+	parse_literal(&ps, ";n=");
+	head.count = parse_int(&ps, false);
+	parse_literal(&ps, ";s=");
+	parse_sum(&ps, head.sum);
+	parse_literal(&ps, ";min=");
+	head.min = parse_float(&ps) + 0.0;
+	parse_literal(&ps, ";max=");
+	head.max = parse_float(&ps) + 0.0;
+	parse_literal(&ps, ";neg=");
+	parse_store(&ps, &head.store[SKETCH_NEG], &counts[SKETCH_NEG], m.max_index - m.min_index + 1);
+	parse_literal(&ps, ";z=");
+	head.zero_count = parse_int(&ps, false);
+	parse_literal(&ps, ";pos=");
+	parse_store(&ps, &head.store[SKETCH_POS], &counts[SKETCH_POS], m.max_index - m.min_index + 1);
+	if (*ps.p != '\0')
+		parse_error(&ps, "the end of the input");
+
+	sk = sketch_assemble(&head, counts);
+	sketch_validate(sk, ERRCODE_INVALID_TEXT_REPRESENTATION);
+	PG_RETURN_POINTER(sk);
+}
+
+/* Appends a float in its shortest form that reads back exactly. */
+static void
+append_float(StringInfo out, double x)
+{
+	char buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(x, buf);
+	appendStringInfoString(out, buf);
+}
+
+/* Appends a store's used buckets: empty, or "offset:count,count,...", a run of zeros as "0*run". */
+static void
+append_store(StringInfo out, const LatencySketch *sk, int s)
+{
+	SketchStore used = store_used(sk, s);
+	const int64 *c = store_counts(sk, s) + (used.offset - sk->store[s].offset);
+
+	if (used.len == 0)
+		return;
+	appendStringInfo(out, "%d:", used.offset);
+	for (int32 j = 0; j < used.len; j++)
+	{
+		int32 run = 1;
+
+		if (j > 0)
+			appendStringInfoChar(out, ',');
+		while (c[j] == 0 && c[j + run] == 0)
+			run++;
+		if (run > 1)
+			appendStringInfo(out, "0*%d", run);
+		else
+			appendStringInfo(out, INT64_FORMAT, c[j]);
+		j += run - 1;
+	}
+}
+
+/* Text output, canonical: see loomlat_latency_sketch_in. */
+Datum
+loomlat_latency_sketch_out(PG_FUNCTION_ARGS)
+{
+	const LatencySketch *sk = PG_GETARG_SKETCH_P(0);
+	StringInfoData out;
+	uint64 m[3];
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "v1;a=");
+	append_float(&out, sk->alpha);
+	appendStringInfo(&out, ";n=" INT64_FORMAT ";s=%s", sk->count,
+	                 sum_magnitude(sk->sum, m) ? "-" : "");
+	if (m[2] != 0)
+		appendStringInfo(&out, "%llx%016llx%016llx", (unsigned long long) m[2],
+		                 (unsigned long long) m[1], (unsigned long long) m[0]);
+	else if (m[1] != 0)
+		appendStringInfo(&out, "%llx%016llx", (unsigned long long) m[1], (unsigned long long) m[0]);
+	else
+		appendStringInfo(&out, "%llx", (unsigned long long) m[0]);
+	appendStringInfoString(&out, ";min=");
+	append_float(&out, sk->min);
+	appendStringInfoString(&out, ";max=");
+	append_float(&out, sk->max);
+	appendStringInfoString(&out, ";neg=");
+	append_store(&out, sk, SKETCH_NEG);
+	appendStringInfo(&out, ";z=" INT64_FORMAT ";pos=", sk->zero_count);
+	append_store(&out, sk, SKETCH_POS);
+	PG_RETURN_CSTRING(out.data);
+}
+
+/* Raises the error for binary input shorter than what comes next. */
+static void
+recv_need(StringInfo buf, Size nbytes)
+{
+	if ((Size) (buf->len - buf->cursor) < nbytes)
+		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "the data is truncated");
+}
+
+/* Reads a store: offset, length (at most max_len) and counts, into a new array. */
+static void
+recv_store(StringInfo buf, SketchStore *st, int64 **counts, int32 max_len)
+{
+	recv_need(buf, 2 * sizeof(int32));
+	st->offset = (int32) pq_getmsgint(buf, 4);
+	st->len = (int32) pq_getmsgint(buf, 4);
+	if (st->len < 0 || st->len > max_len)
+		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "store length out of range");
+	recv_need(buf, (Size) st->len * sizeof(int64));
+	*counts = palloc(Max(st->len, 1) * sizeof(int64));
+	for (int32 j = 0; j < st->len; j++)
+		(*counts)[j] = pq_getmsgint64(buf);
+}
+
+/*
+ * Binary input: version byte, alpha, count, sum (most significant word
+ * first), min, max, negative store, zero count, positive store; a store is
+ * int32 offset, int32 length, then int64 counts.
+ */
+Datum
+loomlat_latency_sketch_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo buf = (StringInfo) PG_GETARG_POINTER(0);
+	LatencySketch head = {0};
+	SketchMapping m;
+	int64 *counts[2];
+	LatencySketch *sk;
+
+	recv_need(buf, 1 + 3 * sizeof(double) + 5 * sizeof(int64));
+	head.version = pq_getmsgbyte(buf);
+	if (head.version != SKETCH_VERSION)
+		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "unknown version");
+	head.alpha = pq_getmsgfloat8(buf);
+	check_alpha(head.alpha, ERRCODE_INVALID_BINARY_REPRESENTATION);
+	mapping_init(&m, head.alpha);
+	head.count = pq_getmsgint64(buf);
+	for (int w = 2; w >= 0; w--)
+		head.sum[w] = (uint64) pq_getmsgint64(buf);
+	head.min = pq_getmsgfloat8(buf) + 0.0;
+	head.max = pq_getmsgfloat8(buf) + 0.0;
+	recv_store(buf, &head.store[SKETCH_NEG], &counts[SKETCH_NEG], m.max_index - m.min_index + 1);
+	recv_need(buf, sizeof(int64));
+	head.zero_count = pq_getmsgint64(buf);
+	recv_store(buf, &head.store[SKETCH_POS], &counts[SKETCH_POS], m.max_index - m.min_index + 1);
+	if (buf->cursor != buf->len)
+		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "trailing data");
+
+	sk = sketch_assemble(&head, counts);
+	sketch_validate(sk, ERRCODE_INVALID_BINARY_REPRESENTATION);
+	PG_RETURN_POINTER(sk);
+}
+
+/* Sends a store's used buckets. */
+static void
+send_store(StringInfo buf, const LatencySketch *sk, int s)
+{
+	SketchStore used = store_used(sk, s);
+	const int64 *c = store_counts(sk, s) + (used.offset - sk->store[s].offset);
+
+	pq_sendint32(buf, used.offset);
+	pq_sendint32(buf, used.len);
+	for (int32 j = 0; j < used.len; j++)
+		pq_sendint64(buf, c[j]);
+}
+
+/* Binary output, canonical: see loomlat_latency_sketch_recv. */
+Datum
+loomlat_latency_sketch_send(PG_FUNCTION_ARGS)
+{
+	const LatencySketch *sk = PG_GETARG_SKETCH_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, SKETCH_VERSION);
+	pq_sendfloat8(&buf, sk->alpha);
+	pq_sendint64(&buf, sk->count);
+	for (int w = 2; w >= 0; w--)
+		pq_sendint64(&buf, (int64) sk->sum[w]);
+	pq_sendfloat8(&buf, sk->min);
+	pq_sendfloat8(&buf, sk->max);
+	send_store(&buf, sk, SKETCH_NEG);
+	pq_sendint64(&buf, sk->zero_count);
+	send_store(&buf, sk, SKETCH_POS);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* Raises percentile_cont's error for a fraction outside [0, 1]. */
+static void
+check_fraction(double fraction)
+{
+	if (fraction < 0 || fraction > 1 || isnan(fraction))
+		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+		                errmsg("percentile value %g is not between 0 and 1", fraction)));
+}
+
+/*
+ * The estimate of the value of 0-based rank k in sorted order: the value of
+ * the bucket holding it (negatives first, by falling magnitude, then the
+ * zero bucket, then the positives), clamped to [min, max].
+ */
+static double
+rank_value(const LatencySketch *sk, const SketchMapping *m, int64 k)
+{
+	const SketchStore *neg = &sk->store[SKETCH_NEG];
+	const SketchStore *pos = &sk->store[SKETCH_POS];
+	const int64 *c = store_counts(sk, SKETCH_NEG);
+	double v = 0;
+
+	for (int32 j = neg->len - 1; j >= 0 && k >= 0; k -= c[j], j--)
+		if (k < c[j])
+			v = -bucket_value(m, neg->offset + j);
+	k -= sk->zero_count;
+	c = store_counts(sk, SKETCH_POS);
+	for (int32 j = 0; j < pos->len && k >= 0; k -= c[j], j++)
+		if (k < c[j])
+			v = bucket_value(m, pos->offset + j);
+	return Min(Max(v, sk->min), sk->max);
+}
+
+/*
+ * The estimate of percentile_cont(fraction), fraction in [0, 1]: like
+ * percentile_cont, the values of ranks floor and ceil of
+ * fraction * (count - 1), interpolated.
+ */
+static double
+sketch_quantile(const LatencySketch *sk, const SketchMapping *m, double fraction)
+{
+	double pos = fraction * (sk->count - 1);
+	double lo = rank_value(sk, m, (int64) floor(pos));
+	double hi;
+
+	if (ceil(pos) == floor(pos))
+		return lo;
+	hi = rank_value(sk, m, (int64) ceil(pos));
+	return lo + ((pos - floor(pos)) * (hi - lo));
+}
+
+/* quantile(sketch, fraction): the estimate of percentile_cont(fraction). */
+Datum
+loomlat_sketch_quantile(PG_FUNCTION_ARGS)
+{
+	const LatencySketch *sk = PG_GETARG_SKETCH_P(0);
+	double fraction = PG_GETARG_FLOAT8(1);
+	SketchMapping m;
+
+	check_fraction(fraction);
+	mapping_init(&m, sk->alpha);
+	PG_RETURN_FLOAT8(sketch_quantile(sk, &m, fraction));
+}
+
+/* quantiles(sketch, fractions[]): an array of the fractions' shape, NULL for NULL. */
+Datum
+loomlat_sketch_quantiles(PG_FUNCTION_ARGS)
+{
+	const LatencySketch *sk = PG_GETARG_SKETCH_P(0);
+	ArrayType *fractions = PG_GETARG_ARRAYTYPE_P(1);
+	SketchMapping m;
+	Datum *values;
+	bool *nulls;
+	int n;
+
+	if (ARR_ELEMTYPE(fractions) != FLOAT8OID)
+		elog(ERROR, "quantile fractions must be float8[], not type %u", ARR_ELEMTYPE(fractions));
+	if (ARR_NDIM(fractions) == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
+	deconstruct_array(fractions, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+	                  &values, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			check_fraction(DatumGetFloat8(values[i]));
+	mapping_init(&m, sk->alpha);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			values[i] = Float8GetDatum(sketch_quantile(sk, &m, DatumGetFloat8(values[i])));
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(values, nulls, ARR_NDIM(fractions),
+	                                         ARR_DIMS(fractions), ARR_LBOUND(fractions), FLOAT8OID,
+	                                         sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* sketch_count(sketch): the exact number of values. */
+Datum
+loomlat_sketch_count(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(PG_GETARG_SKETCH_P(0)->count);
+}
+
+/* sketch_mean(sketch): the mean of the values, from the exact sum. */
+Datum
+loomlat_sketch_mean(PG_FUNCTION_ARGS)
+{
+	const LatencySketch *sk = PG_GETARG_SKETCH_P(0);
+
+	PG_RETURN_FLOAT8(sum_value(sk->sum) / sk->count);
+}
+
+/* sketch_min(sketch): the exact smallest value. */
+Datum
+loomlat_sketch_min(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(PG_GETARG_SKETCH_P(0)->min);
+}
+
+/* sketch_max(sketch): the exact largest value. */
+Datum
+loomlat_sketch_max(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(PG_GETARG_SKETCH_P(0)->max);
+}
+
+/* sketch_relative_accuracy(sketch): its alpha. */
+Datum
+loomlat_sketch_relative_accuracy(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(PG_GETARG_SKETCH_P(0)->alpha);
+}
