@@ -87,6 +87,7 @@ DECLARE
 	total     bigint;
 	fresh     uuid[] := '{}';
 	changed   uuid[] := '{}';
+	renamed   bigint[];           -- agents this round created or renamed
 	-- the diagnostic pass
 	state     text;
 	pos       bigint;
@@ -131,6 +132,26 @@ BEGIN
 			total := NULL;
 
 			FOREACH part IN ARRAY rounds LOOP
+				-- Agents named in this round: created or renamed, the last name wins.
+				-- A separate statement, so that writing without agent_name needs no
+				-- privilege on loomlat.agents beyond SELECT.
+				renamed := '{}';
+				IF jsonb_path_exists(part, 'lax $[*].agent_name ? (@ != null)') THEN
+					WITH agent AS (
+						INSERT INTO loomlat.agents AS a (agent_id, name)
+						SELECT DISTINCT ON (1) nullif(e.r OPERATOR(pg_catalog.->) 'agent_id', 'null')::numeric::text::bigint,
+							   CASE WHEN jsonb_typeof(e.r OPERATOR(pg_catalog.->) 'agent_name') OPERATOR(pg_catalog.=) 'string'
+									THEN e.r OPERATOR(pg_catalog.->>) 'agent_name' END
+						  FROM jsonb_array_elements(part) WITH ORDINALITY AS e(r, ord)
+						 WHERE e.r OPERATOR(pg_catalog.->>) 'agent_name' IS NOT NULL
+						 ORDER BY 1, e.ord DESC
+						ON CONFLICT (agent_id) DO UPDATE SET name = EXCLUDED.name
+						 WHERE a.name OPERATOR(pg_catalog.<>) EXCLUDED.name
+						RETURNING a.agent_id
+					)
+					SELECT coalesce(array_agg(agent.agent_id), '{}') INTO renamed FROM agent;
+				END IF;
+
 				-- A row of the wrong shape gets a NULL invocation_id (a phase entry a
 				-- NULL phase), which the table refuses: the cheap way to fail here.
 				WITH given AS (
@@ -162,15 +183,6 @@ BEGIN
 						   nullif(i.r OPERATOR(pg_catalog.->) 'token_cache_hit', 'null')::boolean AS token_cache_hit,
 						   i.r OPERATOR(pg_catalog.->>) 'error_message' AS error_message
 					  FROM jsonb_array_elements(part) WITH ORDINALITY AS i(r, ord)
-				), agent AS (
-					INSERT INTO loomlat.agents AS a (agent_id, name)
-					SELECT DISTINCT ON (g.agent_id) g.agent_id, g.agent_name
-					  FROM given g
-					 WHERE g.agent_name IS NOT NULL
-					 ORDER BY g.agent_id, g.ord DESC
-					ON CONFLICT (agent_id) DO UPDATE SET name = EXCLUDED.name
-					 WHERE a.name OPERATOR(pg_catalog.<>) EXCLUDED.name
-					RETURNING a.agent_id
 				), written AS (
 					-- A pending row fills in; others replace what they know.  An update
 					-- that changes nothing is skipped (trigger loomlat_skip_unchanged).
@@ -222,7 +234,7 @@ BEGIN
 						   UNION SELECT p.invocation_id FROM phase p
 						   UNION SELECT g.invocation_id FROM given g
 								  WHERE g.agent_name IS NOT NULL
-									AND g.agent_id OPERATOR(pg_catalog.=) ANY (SELECT a.agent_id FROM agent a))
+									AND g.agent_id OPERATOR(pg_catalog.=) ANY (renamed))
 				  INTO n, fresh, changed;
 				total := coalesce(total, n);
 			END LOOP;
