@@ -64,9 +64,9 @@ DECLARE
 		"time": [["string", "number"], "a timestamptz string or Unix seconds"],
 		"number": [["number"], "a finite number"], "ms": [["number"], "a finite number >= 0"],
 		"phases": [["array"], "an array of phases"]}';
-	keys      CONSTANT text[] := ARRAY(SELECT jsonb_object_keys(kinds));
+	keys      CONSTANT text[] := ARRAY(SELECT pg_catalog.jsonb_object_keys(kinds));
 	phase_is  CONSTANT text := '{"phase": name, "start_ms": number or null, "duration_ms": number >= 0}';
-	started   CONSTANT timestamptz := clock_timestamp(); -- created_at of what this call inserts
+	started   CONSTANT timestamptz := pg_catalog.clock_timestamp(); -- created_at of what this call inserts
 	batch     jsonb := rows;
 	split     boolean := false;
 	rounds    jsonb[];
@@ -95,11 +95,11 @@ BEGIN
 		RAISE EXCEPTION 'loomlat.record_invocations() needs a JSON array of rows, not NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF jsonb_typeof(rows) OPERATOR(pg_catalog.=) 'object' THEN
-		batch := jsonb_build_array(rows);
-	ELSIF jsonb_typeof(rows) OPERATOR(pg_catalog.<>) 'array' THEN
+	IF pg_catalog.jsonb_typeof(rows) OPERATOR(pg_catalog.=) 'object' THEN
+		batch := pg_catalog.jsonb_build_array(rows);
+	ELSIF pg_catalog.jsonb_typeof(rows) OPERATOR(pg_catalog.<>) 'array' THEN
 		RAISE EXCEPTION 'loomlat.record_invocations() needs a JSON array of rows, not a JSON %',
-						jsonb_typeof(rows)
+						pg_catalog.jsonb_typeof(rows)
 			USING ERRCODE = 'datatype_mismatch';
 	END IF;
 
@@ -110,11 +110,11 @@ BEGIN
 		BEGIN
 			rounds := ARRAY[batch];
 			IF split THEN
-				SELECT array_agg(k.part ORDER BY k.n) INTO rounds
-				  FROM (SELECT e.n, jsonb_agg(e.r ORDER BY e.ord) AS part
-						  FROM (SELECT i.r, i.ord, row_number() OVER (
+				SELECT pg_catalog.array_agg(k.part ORDER BY k.n) INTO rounds
+				  FROM (SELECT e.n, pg_catalog.jsonb_agg(e.r ORDER BY e.ord) AS part
+						  FROM (SELECT i.r, i.ord, pg_catalog.row_number() OVER (
 									PARTITION BY i.r OPERATOR(pg_catalog.->>) 'invocation_id' ORDER BY i.ord) AS n
-								  FROM jsonb_array_elements(batch) WITH ORDINALITY AS i(r, ord)) e
+								  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY AS i(r, ord)) e
 						 GROUP BY e.n) k;
 			END IF;
 			total := NULL;
@@ -124,44 +124,44 @@ BEGIN
 				-- A separate statement, so that writing without agent_name needs no
 				-- privilege on loomlat.agents beyond SELECT.
 				renamed := '{}';
-				IF jsonb_path_exists(part, 'lax $[*].agent_name ? (@ != null)') THEN
+				IF pg_catalog.jsonb_path_exists(part, 'lax $[*].agent_name ? (@ != null)') THEN
 					WITH agent AS (
 						INSERT INTO loomlat.agents AS a (agent_id, name)
 						SELECT DISTINCT ON (1) nullif(e.r OPERATOR(pg_catalog.->) 'agent_id', 'null')::numeric::text::bigint,
-							   CASE WHEN jsonb_typeof(e.r OPERATOR(pg_catalog.->) 'agent_name') OPERATOR(pg_catalog.=) 'string'
+							   CASE WHEN pg_catalog.jsonb_typeof(e.r OPERATOR(pg_catalog.->) 'agent_name') OPERATOR(pg_catalog.=) 'string'
 									THEN e.r OPERATOR(pg_catalog.->>) 'agent_name' END
-						  FROM jsonb_array_elements(part) WITH ORDINALITY AS e(r, ord)
+						  FROM pg_catalog.jsonb_array_elements(part) WITH ORDINALITY AS e(r, ord)
 						 WHERE e.r OPERATOR(pg_catalog.->>) 'agent_name' IS NOT NULL
 						 ORDER BY 1, e.ord DESC
 						ON CONFLICT (agent_id) DO UPDATE SET name = EXCLUDED.name
 						 WHERE a.name OPERATOR(pg_catalog.<>) EXCLUDED.name
 						RETURNING a.agent_id
 					)
-					SELECT coalesce(array_agg(agent.agent_id), '{}') INTO renamed FROM agent;
+					SELECT coalesce(pg_catalog.array_agg(agent.agent_id), '{}') INTO renamed FROM agent;
 				END IF;
 
 				-- A row of the wrong shape gets a NULL invocation_id (a phase entry a
 				-- NULL phase), which the table refuses: the cheap way to fail here.
 				WITH given AS (
 					SELECT i.ord, i.r,
-						   CASE WHEN jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'invocation_id') OPERATOR(pg_catalog.=) 'string'
+						   CASE WHEN pg_catalog.jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'invocation_id') OPERATOR(pg_catalog.=) 'string'
 									 AND i.r OPERATOR(pg_catalog.-) keys OPERATOR(pg_catalog.=) '{}'
-									 AND coalesce(jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'agent_name'), 'null') OPERATOR(pg_catalog.=) ANY (ARRAY['string', 'null'])
-									 AND coalesce(jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'session_id'), 'null') OPERATOR(pg_catalog.=) ANY (ARRAY['string', 'null'])
-									 AND coalesce(jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'error_message'), 'null') OPERATOR(pg_catalog.=) ANY (ARRAY['string', 'null'])
+									 AND coalesce(pg_catalog.jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'agent_name'), 'null') OPERATOR(pg_catalog.=) ANY (ARRAY['string', 'null'])
+									 AND coalesce(pg_catalog.jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'session_id'), 'null') OPERATOR(pg_catalog.=) ANY (ARRAY['string', 'null'])
+									 AND coalesce(pg_catalog.jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'error_message'), 'null') OPERATOR(pg_catalog.=) ANY (ARRAY['string', 'null'])
 								THEN (i.r OPERATOR(pg_catalog.->>) 'invocation_id')::uuid END AS invocation_id,
 						   nullif(i.r OPERATOR(pg_catalog.->) 'agent_id', 'null')::numeric::text::bigint AS agent_id,
 						   i.r OPERATOR(pg_catalog.->>) 'agent_name' AS agent_name,
 						   i.r OPERATOR(pg_catalog.->>) 'session_id' AS session_id,
 						   coalesce((i.r OPERATOR(pg_catalog.->>) 'status')::loomlat.invocation_status, 'pending') AS status,
-						   CASE WHEN jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'client_invoke_time') OPERATOR(pg_catalog.=) 'number'
-								THEN to_timestamp((i.r OPERATOR(pg_catalog.->>) 'client_invoke_time')::float8)
+						   CASE WHEN pg_catalog.jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'client_invoke_time') OPERATOR(pg_catalog.=) 'number'
+								THEN pg_catalog.to_timestamp((i.r OPERATOR(pg_catalog.->>) 'client_invoke_time')::float8)
 								ELSE (i.r OPERATOR(pg_catalog.->>) 'client_invoke_time')::timestamptz END AS client_invoke_time,
-						   CASE WHEN jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'agent_start_time') OPERATOR(pg_catalog.=) 'number'
-								THEN to_timestamp((i.r OPERATOR(pg_catalog.->>) 'agent_start_time')::float8)
+						   CASE WHEN pg_catalog.jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'agent_start_time') OPERATOR(pg_catalog.=) 'number'
+								THEN pg_catalog.to_timestamp((i.r OPERATOR(pg_catalog.->>) 'agent_start_time')::float8)
 								ELSE (i.r OPERATOR(pg_catalog.->>) 'agent_start_time')::timestamptz END AS agent_start_time,
-						   CASE WHEN jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'client_done_time') OPERATOR(pg_catalog.=) 'number'
-								THEN to_timestamp((i.r OPERATOR(pg_catalog.->>) 'client_done_time')::float8)
+						   CASE WHEN pg_catalog.jsonb_typeof(i.r OPERATOR(pg_catalog.->) 'client_done_time') OPERATOR(pg_catalog.=) 'number'
+								THEN pg_catalog.to_timestamp((i.r OPERATOR(pg_catalog.->>) 'client_done_time')::float8)
 								ELSE (i.r OPERATOR(pg_catalog.->>) 'client_done_time')::timestamptz END AS client_done_time,
 						   nullif(i.r OPERATOR(pg_catalog.->) 'cold_start_latency_ms', 'null')::float8 AS cold_start_latency_ms,
 						   nullif(i.r OPERATOR(pg_catalog.->) 'ttft_ms', 'null')::float8 AS ttft_ms,
@@ -170,7 +170,7 @@ BEGIN
 						   nullif(i.r OPERATOR(pg_catalog.->) 'output_tokens', 'null')::numeric::text::integer AS output_tokens,
 						   nullif(i.r OPERATOR(pg_catalog.->) 'token_cache_hit', 'null')::boolean AS token_cache_hit,
 						   i.r OPERATOR(pg_catalog.->>) 'error_message' AS error_message
-					  FROM jsonb_array_elements(part) WITH ORDINALITY AS i(r, ord)
+					  FROM pg_catalog.jsonb_array_elements(part) WITH ORDINALITY AS i(r, ord)
 				), written AS (
 					-- A pending row fills in; others replace what they know.  An update
 					-- that changes nothing is skipped (trigger loomlat_skip_unchanged).
@@ -208,14 +208,14 @@ BEGIN
 					INSERT INTO loomlat.invocation_phases AS t (invocation_id, phase, start_ms, duration_ms)
 					SELECT g.invocation_id, p.phase, p.start_ms, p.duration_ms
 					  FROM given g,
-						   jsonb_to_recordset(nullif(g.r OPERATOR(pg_catalog.->) 'phases', 'null')) AS p(phase text, start_ms float8, duration_ms float8)
+						   pg_catalog.jsonb_to_recordset(nullif(g.r OPERATOR(pg_catalog.->) 'phases', 'null')) AS p(phase text, start_ms float8, duration_ms float8)
 					ON CONFLICT (invocation_id, phase) DO UPDATE SET
 						start_ms = coalesce(EXCLUDED.start_ms, t.start_ms), duration_ms = EXCLUDED.duration_ms
 					 WHERE (t.start_ms, t.duration_ms) IS DISTINCT FROM
 						   (coalesce(EXCLUDED.start_ms, t.start_ms), EXCLUDED.duration_ms)
 					RETURNING t.invocation_id
 				)
-				SELECT (SELECT count(DISTINCT g.invocation_id) FROM given g),
+				SELECT (SELECT pg_catalog.count(DISTINCT g.invocation_id) FROM given g),
 					   fresh OPERATOR(pg_catalog.||) ARRAY(SELECT w.invocation_id FROM written w WHERE w.fresh),
 					   changed OPERATOR(pg_catalog.||) ARRAY(
 						   SELECT w.invocation_id FROM written w WHERE NOT w.fresh
@@ -227,8 +227,8 @@ BEGIN
 				total := coalesce(total, n);
 			END LOOP;
 
-			inserted := (SELECT count(DISTINCT f.id) FROM unnest(fresh) AS f(id));
-			updated := (SELECT count(*) FROM (SELECT unnest(changed) EXCEPT SELECT unnest(fresh)) AS c);
+			inserted := (SELECT pg_catalog.count(DISTINCT f.id) FROM pg_catalog.unnest(fresh) AS f(id));
+			updated := (SELECT pg_catalog.count(*) FROM (SELECT pg_catalog.unnest(changed) EXCEPT SELECT pg_catalog.unnest(fresh)) AS c);
 			unchanged := total OPERATOR(pg_catalog.-) inserted OPERATOR(pg_catalog.-) updated;
 			RETURN;
 		EXCEPTION WHEN OTHERS THEN
@@ -239,38 +239,38 @@ BEGIN
 			END IF;
 
 			-- Nothing was written.  Walk the rows in order and name the first bad one.
-			SELECT coalesce(array_agg(e.r OPERATOR(pg_catalog.->>) 'agent_id'), '{}') INTO named
-			  FROM jsonb_array_elements(batch) AS e(r)
-			 WHERE jsonb_typeof(e.r) OPERATOR(pg_catalog.=) 'object'
-			   AND jsonb_typeof(e.r OPERATOR(pg_catalog.->) 'agent_name') OPERATOR(pg_catalog.=) 'string';
-			FOR pos, r IN SELECT i.ord, i.r FROM jsonb_array_elements(batch) WITH ORDINALITY AS i(r, ord) LOOP
-				IF jsonb_typeof(r) OPERATOR(pg_catalog.<>) 'object' THEN
-					RAISE EXCEPTION 'row %: a row must be a JSON object, not a JSON %', pos, jsonb_typeof(r)
+			SELECT coalesce(pg_catalog.array_agg(e.r OPERATOR(pg_catalog.->>) 'agent_id'), '{}') INTO named
+			  FROM pg_catalog.jsonb_array_elements(batch) AS e(r)
+			 WHERE pg_catalog.jsonb_typeof(e.r) OPERATOR(pg_catalog.=) 'object'
+			   AND pg_catalog.jsonb_typeof(e.r OPERATOR(pg_catalog.->) 'agent_name') OPERATOR(pg_catalog.=) 'string';
+			FOR pos, r IN SELECT i.ord, i.r FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY AS i(r, ord) LOOP
+				IF pg_catalog.jsonb_typeof(r) OPERATOR(pg_catalog.<>) 'object' THEN
+					RAISE EXCEPTION 'row %: a row must be a JSON object, not a JSON %', pos, pg_catalog.jsonb_typeof(r)
 						USING ERRCODE = 'datatype_mismatch';
 				END IF;
 				id := NULL;
-				at := format('row %s', pos);
-				IF jsonb_typeof(r OPERATOR(pg_catalog.->) 'invocation_id') OPERATOR(pg_catalog.=) 'string' THEN
+				at := pg_catalog.format('row %s', pos);
+				IF pg_catalog.jsonb_typeof(r OPERATOR(pg_catalog.->) 'invocation_id') OPERATOR(pg_catalog.=) 'string' THEN
 					BEGIN
 						id := (r OPERATOR(pg_catalog.->>) 'invocation_id')::uuid;
-						at := format('row %s (invocation_id %s)', pos, id);
+						at := pg_catalog.format('row %s (invocation_id %s)', pos, id);
 					EXCEPTION WHEN invalid_text_representation THEN
 						NULL; -- named below, as a bad value
 					END;
 				END IF;
 
 				-- Each value: a known key, the right JSON type, a value the column takes.
-				FOR field, val IN SELECT f.key, f.value FROM jsonb_each(r) AS f ORDER BY f.key LOOP
+				FOR field, val IN SELECT f.key, f.value FROM pg_catalog.jsonb_each(r) AS f ORDER BY f.key LOOP
 					kind := kinds OPERATOR(pg_catalog.->>) field;
 					IF kind IS NULL THEN
 						RAISE EXCEPTION '%: unknown key "%"', at, field
 							USING ERRCODE = 'invalid_parameter_value', COLUMN = field,
-								  HINT = 'The keys are ' || array_to_string(keys, ', ') || '.';
+								  HINT = 'The keys are ' || pg_catalog.array_to_string(keys, ', ') || '.';
 					END IF;
-					CONTINUE WHEN jsonb_typeof(val) OPERATOR(pg_catalog.=) 'null';
-					IF NOT expect OPERATOR(pg_catalog.->) kind OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.?) jsonb_typeof(val) THEN
+					CONTINUE WHEN pg_catalog.jsonb_typeof(val) OPERATOR(pg_catalog.=) 'null';
+					IF NOT expect OPERATOR(pg_catalog.->) kind OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.?) pg_catalog.jsonb_typeof(val) THEN
 						RAISE EXCEPTION '%: "%" must be %, not a JSON %', at, field,
-										expect OPERATOR(pg_catalog.->) kind OPERATOR(pg_catalog.->>) 1, jsonb_typeof(val)
+										expect OPERATOR(pg_catalog.->) kind OPERATOR(pg_catalog.->>) 1, pg_catalog.jsonb_typeof(val)
 							USING ERRCODE = 'datatype_mismatch', COLUMN = field;
 					END IF;
 					entry := NULL;
@@ -285,9 +285,9 @@ BEGIN
 						WHEN 'status' THEN
 							PERFORM (val OPERATOR(pg_catalog.#>>) '{}')::loomlat.invocation_status;
 						WHEN 'time' THEN
-							IF jsonb_typeof(val) OPERATOR(pg_catalog.=) 'number' THEN
-								PERFORM to_timestamp(val::text::float8);
-							ELSIF NOT isfinite((val OPERATOR(pg_catalog.#>>) '{}')::timestamptz) THEN
+							IF pg_catalog.jsonb_typeof(val) OPERATOR(pg_catalog.=) 'number' THEN
+								PERFORM pg_catalog.to_timestamp(val::text::float8);
+							ELSIF NOT pg_catalog.isfinite((val OPERATOR(pg_catalog.#>>) '{}')::timestamptz) THEN
 								RAISE EXCEPTION 'not finite';
 							END IF;
 						WHEN 'number' THEN
@@ -296,9 +296,9 @@ BEGIN
 							IF val::text::float8 OPERATOR(pg_catalog.<) 0 THEN RAISE EXCEPTION 'negative'; END IF;
 						WHEN 'phases' THEN
 							names := '{}';
-							FOR entry, item IN SELECT p.i, p.e FROM jsonb_array_elements(val) WITH ORDINALITY AS p(e, i) LOOP
+							FOR entry, item IN SELECT p.i, p.e FROM pg_catalog.jsonb_array_elements(val) WITH ORDINALITY AS p(e, i) LOOP
 								PERFORM (item OPERATOR(pg_catalog.->>) 'start_ms')::float8;
-								IF jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object'
+								IF pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object'
 								   OR coalesce(item OPERATOR(pg_catalog.->>) 'phase', '') OPERATOR(pg_catalog.=) ''
 								   OR item OPERATOR(pg_catalog.->>) 'phase' OPERATOR(pg_catalog.=) ANY (names)
 								   OR NOT coalesce((item OPERATOR(pg_catalog.->>) 'duration_ms')::float8 OPERATOR(pg_catalog.>=) 0, false) THEN
