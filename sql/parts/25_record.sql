@@ -173,7 +173,7 @@ BEGIN
 					  FROM pg_catalog.jsonb_array_elements(part) WITH ORDINALITY AS i(r, ord)
 				), written AS (
 					-- A pending row fills in; others replace what they know.  An update
-					-- that changes nothing is skipped (trigger loomlat_skip_unchanged).
+					-- that would change nothing is skipped (and counts as unchanged).
 					INSERT INTO loomlat.invocations AS t (invocation_id, agent_id, session_id, status,
 						client_invoke_time, agent_start_time, client_done_time, cold_start_latency_ms, ttft_ms,
 						client_duration_ms, input_tokens, output_tokens, token_cache_hit, error_message,
@@ -203,6 +203,24 @@ BEGIN
 						output_tokens = CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.output_tokens, EXCLUDED.output_tokens) ELSE coalesce(EXCLUDED.output_tokens, t.output_tokens) END,
 						token_cache_hit = CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.token_cache_hit, EXCLUDED.token_cache_hit) ELSE coalesce(EXCLUDED.token_cache_hit, t.token_cache_hit) END,
 						error_message = CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.error_message, EXCLUDED.error_message) ELSE coalesce(EXCLUDED.error_message, t.error_message) END
+					 WHERE (t.status, t.agent_id, t.client_invoke_time, t.session_id, t.agent_start_time,
+							t.client_done_time, t.cold_start_latency_ms, t.ttft_ms, t.client_duration_ms,
+							t.input_tokens, t.output_tokens, t.token_cache_hit, t.error_message)
+						   IS DISTINCT FROM
+						   (CASE WHEN LEAST(EXCLUDED.status, 'complete') OPERATOR(pg_catalog.>=) LEAST(t.status, 'complete')
+									  THEN EXCLUDED.status ELSE t.status END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN t.agent_id ELSE EXCLUDED.agent_id END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN t.client_invoke_time ELSE EXCLUDED.client_invoke_time END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.session_id, EXCLUDED.session_id) ELSE coalesce(EXCLUDED.session_id, t.session_id) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.agent_start_time, EXCLUDED.agent_start_time) ELSE coalesce(EXCLUDED.agent_start_time, t.agent_start_time) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.client_done_time, EXCLUDED.client_done_time) ELSE coalesce(EXCLUDED.client_done_time, t.client_done_time) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.cold_start_latency_ms, EXCLUDED.cold_start_latency_ms) ELSE coalesce(EXCLUDED.cold_start_latency_ms, t.cold_start_latency_ms) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.ttft_ms, EXCLUDED.ttft_ms) ELSE coalesce(EXCLUDED.ttft_ms, t.ttft_ms) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.client_duration_ms, EXCLUDED.client_duration_ms) ELSE coalesce(EXCLUDED.client_duration_ms, t.client_duration_ms) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.input_tokens, EXCLUDED.input_tokens) ELSE coalesce(EXCLUDED.input_tokens, t.input_tokens) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.output_tokens, EXCLUDED.output_tokens) ELSE coalesce(EXCLUDED.output_tokens, t.output_tokens) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.token_cache_hit, EXCLUDED.token_cache_hit) ELSE coalesce(EXCLUDED.token_cache_hit, t.token_cache_hit) END,
+							CASE WHEN EXCLUDED.status OPERATOR(pg_catalog.=) 'pending' THEN coalesce(t.error_message, EXCLUDED.error_message) ELSE coalesce(EXCLUDED.error_message, t.error_message) END)
 					RETURNING t.invocation_id, t.created_at OPERATOR(pg_catalog.=) started AS fresh
 				), phase AS (
 					INSERT INTO loomlat.invocation_phases AS t (invocation_id, phase, start_ms, duration_ms)
@@ -353,13 +371,6 @@ BEGIN
 	END LOOP;
 END
 $record$;
-
--- An update that changes nothing is skipped: a replayed row leaves the
--- invocation as it was (no new row version), and record_invocations() counts
--- it as unchanged.  Named to fire after loomlat_classify_cold_start.
-CREATE TRIGGER loomlat_skip_unchanged
-	BEFORE UPDATE ON loomlat.invocations
-	FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
 
 COMMENT ON FUNCTION loomlat.record_invocations(jsonb) IS
 	'Write invocations and their phases from a JSON array of rows (idempotent: known values replace, unknown ones never erase, status only moves forward, pending rows only fill in); returns inserted, updated, unchanged';
