@@ -1,8 +1,10 @@
 # loomlat PostgreSQL extension (PGXS).
 #
-# The install script is assembled from sql/parts/*.sql in name order, so each
-# responsibility (schema, classification, aggregates, summaries) keeps its own
-# file.  Upgrade scripts sql/loomlat--A--B.sql ship as they are.
+# The install script of the current version is assembled from sql/parts/*.sql
+# in name order, so each responsibility (schema, write path, classification,
+# aggregates, summaries) keeps its own file.  The install scripts of earlier
+# releases (sql/loomlat--X.sql, committed as they shipped) and the upgrade
+# scripts sql/loomlat--A--B.sql ship as they are.
 
 EXTENSION    = loomlat
 EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -15,7 +17,7 @@ PGFILEDESC   = "loomlat - TTFT and cold-start analytics"
 
 SQL_PARTS    = $(sort $(wildcard sql/parts/*.sql))
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA         = $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA         = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test

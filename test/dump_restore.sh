@@ -5,6 +5,7 @@
 set -uo pipefail
 PG_BINDIR=$(${PG_CONFIG:-pg_config} --bindir)
 SHAREDIR=$(${PG_CONFIG:-pg_config} --sharedir)
+version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$SHAREDIR/extension/loomlat.control")
 src=loomlat_dump_src
 dst=loomlat_dump_dst
 n=0
@@ -53,7 +54,7 @@ check "the restored extension classifies new invocations" \
 	"$(q $dst "INSERT INTO loomlat.invocations (invocation_id, agent_id, client_invoke_time, cold_start_latency_ms)
 	           VALUES (gen_random_uuid(), 2, now(), 750) RETURNING was_cold_start" 2>&1)" "t"
 check "the restored extension is the same version" \
-	"$(q $dst "SELECT extversion FROM pg_extension WHERE extname = 'loomlat'" 2>&1)" "0.1.0"
+	"$(q $dst "SELECT extversion FROM pg_extension WHERE extname = 'loomlat'" 2>&1)" "$version"
 
 # Plain-format dump through psql, the other common path.
 psql -qX -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ${dst}2" -c "CREATE DATABASE ${dst}2" >/dev/null
@@ -64,7 +65,7 @@ else
 fi
 
 # The install script refuses to run outside CREATE EXTENSION.
-out=$(psql -X -d $dst -f "$SHAREDIR/extension/loomlat--0.1.0.sql" 2>&1)
+out=$(psql -X -d $dst -f "$SHAREDIR/extension/loomlat--$version.sql" 2>&1)
 case "$out" in
 *'Use "CREATE EXTENSION loomlat" to load this file.'*) ok "the install script stops when run with psql -f" ;;
 *) not_ok "the install script stops when run with psql -f"; echo "# $out" ;;

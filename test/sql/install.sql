@@ -15,7 +15,8 @@ CREATE EXTENSION loomlat;
 
 -- Not trusted, not relocatable; registered in pg_catalog, owning its schema.
 SELECT extname, extnamespace::regnamespace, extrelocatable, extversion FROM pg_extension WHERE extname = 'loomlat';
-SELECT name, trusted, superuser, relocatable, schema FROM pg_available_extension_versions WHERE name = 'loomlat';
+SELECT name, version, trusted, superuser, relocatable, schema FROM pg_available_extension_versions
+ WHERE name = 'loomlat' ORDER BY version;
 SELECT nspname, pg_get_userbyid(nspowner) = current_user AS owned_by_installer
   FROM pg_namespace WHERE nspname = 'loomlat';
 

@@ -34,56 +34,13 @@ VALUES (md5('summary-b1')::uuid, 9003, '2031-03-15 12:00:00+00', 12000, 0, 10),
 	   (md5('summary-b6')::uuid, 9003, '2031-03-15 11:55:00+00', 501, 10000, 10300),
 	   (md5('summary-b7')::uuid, 9003, '2031-03-14 12:00:00+00', 499, 25000.5, 26000);
 
--- Independent reference: the same numbers with percentile_cont, grouped
--- the plain way, classification from the stored column or a threshold.
-CREATE FUNCTION pg_temp.expected_agents(lo timestamptz, hi timestamptz, agent bigint,
-										threshold float8 DEFAULT NULL)
-RETURNS SETOF loomlat.agent_latency LANGUAGE sql AS $$
-	SELECT i.agent_id, a.name, count(*),
-		   count(*) FILTER (WHERE i.cold),
-		   (count(*) FILTER (WHERE i.cold))::float8 / count(*),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms),
-		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms),
-		   percentile_cont(0.99) WITHIN GROUP (ORDER BY i.ttft_ms),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms) FILTER (WHERE i.cold),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms) FILTER (WHERE NOT i.cold),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.client_duration_ms),
-		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.client_duration_ms),
-		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms) > 10000
-	FROM (SELECT v.*, CASE WHEN threshold IS NULL THEN v.was_cold_start
-						   ELSE v.cold_start_latency_ms > threshold END AS cold
-		  FROM loomlat.invocations v) i
-		 JOIN loomlat.agents a ON a.agent_id = i.agent_id
-	WHERE i.client_invoke_time > lo AND i.client_invoke_time <= hi
-	  AND (agent IS NULL OR i.agent_id = agent)
-	GROUP BY i.agent_id, a.name
-$$;
-
-CREATE FUNCTION pg_temp.expected_summary(rng text, lo timestamptz, hi timestamptz, agent bigint,
-										 min_invocations int, threshold float8 DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql AS $$
-	SELECT jsonb_build_object(
-		'range', rng, 'as_of', hi,
-		'total_invocations', count(*),
-		'cold_start_pct', (count(*) FILTER (WHERE i.cold))::float8 / nullif(count(*), 0),
-		'ttft_p50_ms', percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms),
-		'ttft_p95_ms', percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms),
-		'ttft_p99_ms', percentile_cont(0.99) WITHIN GROUP (ORDER BY i.ttft_ms),
-		'ttft_histogram', jsonb_build_array(
-			jsonb_build_object('bucket', '0-1s', 'count', count(*) FILTER (WHERE i.ttft_ms < 1000)),
-			jsonb_build_object('bucket', '1-3s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 1000 AND i.ttft_ms < 3000)),
-			jsonb_build_object('bucket', '3-5s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 3000 AND i.ttft_ms < 5000)),
-			jsonb_build_object('bucket', '5-10s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 5000 AND i.ttft_ms < 10000)),
-			jsonb_build_object('bucket', '>10s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 10000))),
-		'agents', (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.agent_id), '[]')
-				   FROM pg_temp.expected_agents(lo, hi, agent, threshold) e
-				   WHERE e.invocation_count >= min_invocations))
-	FROM (SELECT v.*, CASE WHEN threshold IS NULL THEN v.was_cold_start
-						   ELSE v.cold_start_latency_ms > threshold END AS cold
-		  FROM loomlat.invocations v) i
-	WHERE i.client_invoke_time > lo AND i.client_invoke_time <= hi
-	  AND (agent IS NULL OR i.agent_id = agent)
-$$;
+-- Independent reference (test/fixtures/summary_oracle.sql) over the
+-- extension's own tables.
+CREATE TEMP VIEW oracle_source AS
+SELECT i.agent_id, a.name AS agent_name, i.client_invoke_time, i.ttft_ms, i.client_duration_ms,
+	   i.cold_start_latency_ms, i.was_cold_start
+FROM loomlat.invocations i JOIN loomlat.agents a ON a.agent_id = i.agent_id;
+\i test/fixtures/summary_oracle.sql
 
 -- The dashboard call: last 24 h, every agent.
 SELECT jsonb_pretty(loomlat.latency_summary('24h', as_of => '2031-03-15 12:00:00+00'));

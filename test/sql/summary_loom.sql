@@ -6,23 +6,8 @@ CREATE EXTENSION IF NOT EXISTS loomlat;
 RESET client_min_messages;
 SET TimeZone = 'UTC';
 
-CREATE SCHEMA loomapp;
-CREATE TABLE loomapp.agents (id serial PRIMARY KEY, name text NOT NULL);
-CREATE TABLE loomapp.invocation_sessions (
-	session_id text PRIMARY KEY,
-	agent_id integer NOT NULL REFERENCES loomapp.agents (id) ON DELETE CASCADE,
-	created_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'utc'));
-CREATE TABLE loomapp.invocations (
-	id serial PRIMARY KEY,
-	session_id text NOT NULL REFERENCES loomapp.invocation_sessions (session_id) ON DELETE CASCADE,
-	invocation_id text UNIQUE NOT NULL,
-	client_invoke_time double precision,
-	client_done_time double precision,
-	agent_start_time double precision,
-	cold_start_latency_ms double precision,
-	client_duration_ms double precision,
-	status text NOT NULL DEFAULT 'pending',
-	created_at timestamp NOT NULL);
+\set schema loomapp
+\i test/fixtures/loom_schema.sql
 SELECT loomlat.track('loomapp.invocations');
 
 INSERT INTO loomapp.agents (name) VALUES ('My Agent'), ('Triage'), ('Rarely used');
@@ -48,58 +33,15 @@ INSERT INTO loomapp.invocations (session_id, invocation_id, client_invoke_time, 
 VALUES ('sess-rare', 'inv-at-as-of', 1931342400.0, 2600, 9000, 12500, 'complete', '2031-03-15 12:00:00'),
 	   ('sess-rare', 'inv-24h-back', 1931342400.0 - 86400, 100, 800, 700, 'complete', '2031-03-14 12:00:00');
 
--- Reference: to_timestamp() on the Unix seconds, percentile_cont, the
--- Loom joins written out.
-CREATE FUNCTION pg_temp.expected_agents(lo timestamptz, hi timestamptz, agent bigint,
-										threshold float8 DEFAULT NULL)
-RETURNS SETOF loomlat.agent_latency LANGUAGE sql AS $$
-	SELECT a.id, a.name, count(*),
-		   count(*) FILTER (WHERE i.cold),
-		   (count(*) FILTER (WHERE i.cold))::float8 / count(*),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms),
-		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms),
-		   percentile_cont(0.99) WITHIN GROUP (ORDER BY i.ttft_ms),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms) FILTER (WHERE i.cold),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms) FILTER (WHERE NOT i.cold),
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY i.client_duration_ms),
-		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.client_duration_ms),
-		   percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms) > 10000
-	FROM (SELECT v.*, CASE WHEN threshold IS NULL THEN v.was_cold_start
-						   ELSE v.cold_start_latency_ms > threshold END AS cold
-		  FROM loomapp.invocations v) i
-		 JOIN loomapp.invocation_sessions s ON s.session_id = i.session_id
-		 JOIN loomapp.agents a ON a.id = s.agent_id
-	WHERE to_timestamp(i.client_invoke_time) > lo AND to_timestamp(i.client_invoke_time) <= hi
-	  AND (agent IS NULL OR a.id = agent)
-	GROUP BY a.id, a.name
-$$;
-
-CREATE FUNCTION pg_temp.expected_summary(rng text, lo timestamptz, hi timestamptz, agent bigint,
-										 min_invocations int, threshold float8 DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql AS $$
-	SELECT jsonb_build_object(
-		'range', rng, 'as_of', hi,
-		'total_invocations', count(*),
-		'cold_start_pct', (count(*) FILTER (WHERE i.cold))::float8 / nullif(count(*), 0),
-		'ttft_p50_ms', percentile_cont(0.5) WITHIN GROUP (ORDER BY i.ttft_ms),
-		'ttft_p95_ms', percentile_cont(0.95) WITHIN GROUP (ORDER BY i.ttft_ms),
-		'ttft_p99_ms', percentile_cont(0.99) WITHIN GROUP (ORDER BY i.ttft_ms),
-		'ttft_histogram', jsonb_build_array(
-			jsonb_build_object('bucket', '0-1s', 'count', count(*) FILTER (WHERE i.ttft_ms < 1000)),
-			jsonb_build_object('bucket', '1-3s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 1000 AND i.ttft_ms < 3000)),
-			jsonb_build_object('bucket', '3-5s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 3000 AND i.ttft_ms < 5000)),
-			jsonb_build_object('bucket', '5-10s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 5000 AND i.ttft_ms < 10000)),
-			jsonb_build_object('bucket', '>10s', 'count', count(*) FILTER (WHERE i.ttft_ms >= 10000))),
-		'agents', (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.agent_id), '[]')
-				   FROM pg_temp.expected_agents(lo, hi, agent, threshold) e
-				   WHERE e.invocation_count >= min_invocations))
-	FROM (SELECT v.*, CASE WHEN threshold IS NULL THEN v.was_cold_start
-						   ELSE v.cold_start_latency_ms > threshold END AS cold
-		  FROM loomapp.invocations v) i
-		 JOIN loomapp.invocation_sessions s ON s.session_id = i.session_id
-	WHERE to_timestamp(i.client_invoke_time) > lo AND to_timestamp(i.client_invoke_time) <= hi
-	  AND (agent IS NULL OR s.agent_id = agent)
-$$;
+-- Reference (test/fixtures/summary_oracle.sql): to_timestamp() on the Unix
+-- seconds, the Loom joins written out.
+CREATE TEMP VIEW oracle_source AS
+SELECT a.id::bigint AS agent_id, a.name AS agent_name, to_timestamp(i.client_invoke_time) AS client_invoke_time,
+	   i.ttft_ms, i.client_duration_ms, i.cold_start_latency_ms, i.was_cold_start
+FROM loomapp.invocations i
+	 JOIN loomapp.invocation_sessions s ON s.session_id = i.session_id
+	 JOIN loomapp.agents a ON a.id = s.agent_id;
+\i test/fixtures/summary_oracle.sql
 
 SELECT jsonb_pretty(loomlat.latency_summary('24h', as_of => '2031-03-15 12:00:00+00',
 											source => 'loomapp.invocations'));
@@ -173,4 +115,5 @@ RESET TimeZone;
 SELECT count(*) AS loomapp_tables FROM pg_tables WHERE schemaname = 'loomapp';
 
 DROP SCHEMA "loom""; DROP SCHEMA loomapp CASCADE; --" CASCADE;
+DROP VIEW oracle_source;
 DROP SCHEMA loomapp CASCADE;

@@ -3,24 +3,8 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS loomlat;
 RESET client_min_messages;
 
-CREATE SCHEMA loom;
-CREATE TABLE loom.agents (id serial PRIMARY KEY, name text NOT NULL, arn text UNIQUE);
-CREATE TABLE loom.invocation_sessions (
-	session_id text PRIMARY KEY,
-	agent_id integer NOT NULL REFERENCES loom.agents (id) ON DELETE CASCADE,
-	qualifier text NOT NULL DEFAULT 'DEFAULT',
-	created_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'utc'));
-CREATE TABLE loom.invocations (
-	id serial PRIMARY KEY,
-	session_id text NOT NULL REFERENCES loom.invocation_sessions (session_id) ON DELETE CASCADE,
-	invocation_id text UNIQUE NOT NULL,
-	client_invoke_time double precision,
-	client_done_time double precision,
-	agent_start_time double precision,
-	cold_start_latency_ms double precision,
-	client_duration_ms double precision,
-	status text NOT NULL DEFAULT 'pending',
-	created_at timestamp NOT NULL);
+\set schema loom
+\i test/fixtures/loom_schema.sql
 
 INSERT INTO loom.agents (name) VALUES ('Support'), ('Research');
 INSERT INTO loom.invocation_sessions (session_id, agent_id) VALUES ('s1', 1), ('s2', 2);

@@ -2,15 +2,11 @@
  * db.c - connection settings and start-up checks (see db.h).
  */
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sink/db.h"
-#include "util/log.h"
-
-#define SQLSTATE_UNDEFINED_FUNCTION "42883"
 
 /* --db, else LOOMLAT_DATABASE_URL, else "" (libpq defaults). */
 const char *
@@ -98,7 +94,7 @@ exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatus
 	return NULL;
 }
 
-/* Agent check or upsert, then the cold-start threshold. */
+/* Agent check or upsert, then the extension version and the cold-start threshold. */
 enum db_check
 db_prepare_agent(PGconn *conn, int64_t agent_id, const char *name, double *threshold_ms, char *err,
                  size_t errlen)
@@ -135,23 +131,26 @@ db_prepare_agent(PGconn *conn, int64_t agent_id, const char *name, double *thres
 	}
 	PQclear(res);
 
-	res = PQexec(conn, "SELECT loomlat.cold_start_threshold_ms()");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0))
-		*threshold_ms = strtod(PQgetvalue(res, 0, 0), NULL);
-	else
+	/* rows are written through loomlat.record_invocations(), new in 0.2.0 */
+	res = PQexec(conn, "SELECT pg_catalog.to_regprocedure("
+	                   "'loomlat.record_invocations(pg_catalog.jsonb)') IS NOT NULL, "
+	                   "loomlat.cold_start_threshold_ms()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetisnull(res, 0, 1))
 	{
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		if (state == NULL || strcmp(state, SQLSTATE_UNDEFINED_FUNCTION) != 0)
-		{
-			copy_message(err, errlen,
-			             "cannot read the cold-start threshold: ", PQresultErrorMessage(res));
-			PQclear(res);
-			return DB_CHECK_UNAVAILABLE;
-		}
-		log_warning("loomlat.cold_start_threshold_ms() is missing; cold/warm shown as unknown");
-		*threshold_ms = NAN;
+		copy_message(err, errlen,
+		             "cannot read the cold-start threshold: ", PQresultErrorMessage(res));
+		PQclear(res);
+		return DB_CHECK_UNAVAILABLE;
 	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		snprintf(err, errlen,
+		         "the loomlat extension in this database is older than 0.2.0 (it lacks "
+		         "loomlat.record_invocations); run ALTER EXTENSION loomlat UPDATE");
+		PQclear(res);
+		return DB_CHECK_UNAVAILABLE;
+	}
+	*threshold_ms = strtod(PQgetvalue(res, 0, 1), NULL);
 	PQclear(res);
 	return DB_CHECK_OK;
 }

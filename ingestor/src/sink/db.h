@@ -32,9 +32,9 @@ enum db_check
 	DB_CHECK_NO_AGENT     /* unknown agent and no name to create it: exit 65 */
 };
 
-/* Make sure agent_id exists (upserting it with name when name is given) and
- * read loomlat.cold_start_threshold_ms() into *threshold_ms (NAN when the
- * installed extension lacks it). */
+/* Make sure agent_id exists (upserting it with name when name is given), that
+ * the installed extension is 0.2.0 or later (it has record_invocations), and
+ * read loomlat.cold_start_threshold_ms() into *threshold_ms. */
 enum db_check db_prepare_agent(PGconn *conn, int64_t agent_id, const char *name,
                                double *threshold_ms, char *err, size_t errlen);
 

@@ -24,57 +24,10 @@
 #define BACKOFF_MAX_MS     5000
 #define CONNECT_TIMEOUT_MS 10000
 
-/*
- * One statement per batch: $1 is a JSON array of rows.  The last row of an
- * invocation (and of an invocation's phase) in the batch wins, since
- * ON CONFLICT DO UPDATE cannot touch a row twice in one statement.  The
- * phases reference invocations inserted by the same statement; foreign keys
- * are checked at its end.
- */
-static const char UPSERT_SQL[] =
-    "WITH item AS ("
-    " SELECT i.r, i.ord"
-    " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) WITH ORDINALITY AS i(r, ord)"
-    "), inv AS ("
-    " SELECT DISTINCT ON (x.invocation_id) x.*"
-    " FROM item, pg_catalog.jsonb_to_record(item.r) AS x(invocation_id uuid, agent_id bigint,"
-    "  session_id text, status loomlat.invocation_status, client_invoke_time float8,"
-    "  agent_start_time float8, client_done_time float8, cold_start_latency_ms float8,"
-    "  ttft_ms float8, client_duration_ms float8, input_tokens integer, output_tokens integer,"
-    "  token_cache_hit boolean, error_message text)"
-    " WHERE x.status IS NOT NULL"
-    " ORDER BY x.invocation_id, item.ord DESC"
-    "), upsert AS ("
-    " INSERT INTO loomlat.invocations AS t (invocation_id, agent_id, session_id, status,"
-    "  client_invoke_time, agent_start_time, client_done_time, cold_start_latency_ms, ttft_ms,"
-    "  client_duration_ms, input_tokens, output_tokens, token_cache_hit, error_message)"
-    " SELECT invocation_id, agent_id, session_id, status,"
-    "  pg_catalog.to_timestamp(client_invoke_time), pg_catalog.to_timestamp(agent_start_time),"
-    "  pg_catalog.to_timestamp(client_done_time), cold_start_latency_ms, ttft_ms,"
-    "  client_duration_ms, input_tokens, output_tokens, token_cache_hit, error_message"
-    " FROM inv"
-    " ON CONFLICT (invocation_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,"
-    "  session_id = EXCLUDED.session_id, status = EXCLUDED.status,"
-    "  client_invoke_time = EXCLUDED.client_invoke_time,"
-    "  agent_start_time = EXCLUDED.agent_start_time,"
-    "  client_done_time = EXCLUDED.client_done_time,"
-    "  cold_start_latency_ms = EXCLUDED.cold_start_latency_ms, ttft_ms = EXCLUDED.ttft_ms,"
-    "  client_duration_ms = EXCLUDED.client_duration_ms, input_tokens = EXCLUDED.input_tokens,"
-    "  output_tokens = EXCLUDED.output_tokens, token_cache_hit = EXCLUDED.token_cache_hit,"
-    "  error_message = EXCLUDED.error_message"
-    " WHERE EXCLUDED.status <> 'pending'::loomlat.invocation_status"
-    "), phase AS ("
-    " SELECT DISTINCT ON (x.invocation_id, p.phase) x.invocation_id, p.phase, p.start_ms,"
-    "  p.duration_ms"
-    " FROM item, pg_catalog.jsonb_to_record(item.r) AS x(invocation_id uuid, phases jsonb),"
-    "  pg_catalog.jsonb_to_recordset(x.phases) AS p(phase text, start_ms float8,"
-    "  duration_ms float8)"
-    " ORDER BY x.invocation_id, p.phase, item.ord DESC"
-    ")"
-    " INSERT INTO loomlat.invocation_phases AS t (invocation_id, phase, start_ms, duration_ms)"
-    " SELECT invocation_id, phase, start_ms, duration_ms FROM phase"
-    " ON CONFLICT (invocation_id, phase) DO UPDATE SET start_ms = EXCLUDED.start_ms,"
-    "  duration_ms = EXCLUDED.duration_ms";
+/* One statement per batch: $1 is a JSON array of rows, merged by the extension
+ * (idempotent per invocation; see loomlat.record_invocations in the README). */
+static const char RECORD_SQL[] =
+    "SELECT inserted, updated, unchanged FROM loomlat.record_invocations($1::pg_catalog.jsonb)";
 
 enum writer_state
 {
@@ -351,7 +304,7 @@ send_batch(void *arg)
 	w->in_flight = n;
 	w->batch_failed = false;
 	w->state = W_BUSY;
-	if (!PQsendQueryParams(w->conn, UPSERT_SQL, 1, NULL, (const char *const *) &text, NULL, NULL,
+	if (!PQsendQueryParams(w->conn, RECORD_SQL, 1, NULL, (const char *const *) &text, NULL, NULL,
 	                       0))
 		connection_lost(w, "send");
 	else
@@ -410,7 +363,7 @@ read_results(struct pg_writer *w)
 			batch_done(w);
 			return;
 		}
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			if (PQstatus(w->conn) == CONNECTION_BAD)
 			{
