@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fmgr.h"
 #include "nodes/primnodes.h"
 #include "utils/guc.h"
@@ -97,4 +99,13 @@ _PG_init(void)
 	    LOOMLAT_MAX_COLD_START_THRESHOLD_MS, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("loomlat");
+}
+
+/* percentile_cont's own check and message, for every fraction argument. */
+void
+LoomlatCheckFraction(double fraction)
+{
+	if (fraction < 0 || fraction > 1 || isnan(fraction))
+		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+		                errmsg("percentile value %g is not between 0 and 1", fraction)));
 }

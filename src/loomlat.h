@@ -41,6 +41,9 @@ extern MemoryContext LoomlatAggContext(FunctionCallInfo fcinfo, const char *fnam
 /* True when aggregated argument argno (0-based) cannot change during this execution. */
 extern bool LoomlatArgIsStable(FunctionCallInfo fcinfo, int argno);
 
+/* Raises percentile_cont's error for a fraction outside [0, 1] (or NaN). */
+extern void LoomlatCheckFraction(double fraction);
+
 /* A combine function: the rows of argument 1 added to argument 0, NULLs handled. */
 extern Datum LoomlatCombine(FunctionCallInfo fcinfo, const char *fname, const CombineOps *ops);
 

@@ -395,15 +395,6 @@ loomlat_percentile_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-/* Raises percentile_cont's error for a fraction outside [0, 1]. */
-static void
-CheckFraction(double fraction)
-{
-	if (fraction < 0 || fraction > 1 || isnan(fraction))
-		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-		                errmsg("percentile value %g is not between 0 and 1", fraction)));
-}
-
 /* percentile(value, fraction) final: percentile_cont(fraction). */
 Datum
 loomlat_percentile_final(PG_FUNCTION_ARGS)
@@ -419,7 +410,7 @@ loomlat_percentile_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (state->fractions->nitems != 1)
 		elog(ERROR, "percentile state holds %d fractions, not 1", state->fractions->nitems);
-	CheckFraction(state->fractions->value[0]);
+	LoomlatCheckFraction(state->fractions->value[0]);
 	if (state->values.count == 0)
 		PG_RETURN_NULL();
 
@@ -456,7 +447,7 @@ loomlat_percentiles_final(PG_FUNCTION_ARGS)
 	{
 		if (FRACTIONS_ISNULL(f)[i])
 			continue;
-		CheckFraction(f->value[i]);
+		LoomlatCheckFraction(f->value[i]);
 		wanted[nwanted++] = f->value[i];
 	}
 	if (nwanted > 0)

@@ -117,7 +117,7 @@ PG_FUNCTION_INFO_V1(loomlat_sketch_relative_accuracy);
 
 /* The bucket of a magnitude in (SKETCH_ZERO_THRESHOLD, SKETCH_MAX_MAGNITUDE]. */
 static inline int32
-bucket_index(const SketchMapping *m, double magnitude)
+BucketIndex(const SketchMapping *m, double magnitude)
 {
 	double t = log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
 	int32 i = (int32) t; /* toward zero: the ceiling unless t > 0 has a fraction */
@@ -127,14 +127,14 @@ bucket_index(const SketchMapping *m, double magnitude)
 
 /* The magnitude bucket i stands for: 2 gamma^i / (gamma + 1). */
 static double
-bucket_value(const SketchMapping *m, int32 i)
+BucketValue(const SketchMapping *m, int32 i)
 {
 	return 2 * pow(m->gamma, i) / (m->gamma + 1);
 }
 
 /* Raises the error for a relative accuracy outside [SKETCH_MIN_ALPHA, SKETCH_MAX_ALPHA]. */
 static void
-check_alpha(double alpha, int code)
+CheckAlpha(double alpha, int code)
 {
 	if (!(alpha >= SKETCH_MIN_ALPHA && alpha <= SKETCH_MAX_ALPHA))
 		ereport(ERROR, (errcode(code),
@@ -144,46 +144,46 @@ check_alpha(double alpha, int code)
 
 /* Fills in the mapping of a valid alpha. */
 static void
-mapping_init(SketchMapping *m, double alpha)
+MappingInit(SketchMapping *m, double alpha)
 {
 	m->alpha = alpha;
 	m->gamma = (1 + alpha) / (1 - alpha);
 	m->inv_log_gamma = 1 / log(m->gamma);
-	m->min_index = bucket_index(m, nextafter(SKETCH_ZERO_THRESHOLD, HUGE_VAL));
-	m->max_index = bucket_index(m, SKETCH_MAX_MAGNITUDE);
+	m->min_index = BucketIndex(m, nextafter(SKETCH_ZERO_THRESHOLD, HUGE_VAL));
+	m->max_index = BucketIndex(m, SKETCH_MAX_MAGNITUDE);
 }
 
 /* The mapping of alpha, validated and cached in fn_extra for the query. */
 static const SketchMapping *
-mapping_for(FunctionCallInfo fcinfo, double alpha)
+MappingFor(FunctionCallInfo fcinfo, double alpha)
 {
 	SketchMapping *m = fcinfo->flinfo->fn_extra;
 
 	if (m == NULL || m->alpha != alpha)
 	{
-		check_alpha(alpha, ERRCODE_INVALID_PARAMETER_VALUE);
+		CheckAlpha(alpha, ERRCODE_INVALID_PARAMETER_VALUE);
 		if (m == NULL)
 		{
 			m = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(SketchMapping));
 			fcinfo->flinfo->fn_extra = m;
 		}
-		mapping_init(m, alpha);
+		MappingInit(m, alpha);
 	}
 	return m;
 }
 
 /* The counts of store s: its window's first bucket is counts[0]. */
 static inline int64 *
-store_counts(const LatencySketch *sk, int s)
+StoreCounts(const LatencySketch *sk, int s)
 {
 	return (int64 *) sk->counts + (s == SKETCH_NEG ? 0 : sk->store[SKETCH_NEG].len);
 }
 
 /* The part of store s's window between its first and last non-zero counts. */
 static SketchStore
-store_used(const LatencySketch *sk, int s)
+StoreUsed(const LatencySketch *sk, int s)
 {
-	const int64 *c = store_counts(sk, s);
+	const int64 *c = StoreCounts(sk, s);
 	SketchStore used = sk->store[s];
 	int32 skip = 0;
 
@@ -201,7 +201,7 @@ store_used(const LatencySketch *sk, int s)
  * where the windows overlap and zero elsewhere; in the current context.
  */
 static LatencySketch *
-sketch_rewindow(const LatencySketch *sk, const SketchStore *window)
+SketchRewindow(const LatencySketch *sk, const SketchStore *window)
 {
 	Size size = SKETCH_HEADER_SIZE + (Size) (window[0].len + window[1].len) * sizeof(int64);
 	LatencySketch *copy = palloc0(size);
@@ -212,8 +212,8 @@ sketch_rewindow(const LatencySketch *sk, const SketchStore *window)
 	copy->store[SKETCH_POS] = window[SKETCH_POS];
 	for (int s = 0; s < 2; s++)
 	{
-		const int64 *from = store_counts(sk, s);
-		int64 *to = store_counts(copy, s);
+		const int64 *from = StoreCounts(sk, s);
+		int64 *to = StoreCounts(copy, s);
 		int32 lo = Max(sk->store[s].offset, window[s].offset);
 		int32 hi = Min(sk->store[s].offset + sk->store[s].len, window[s].offset + window[s].len);
 
@@ -230,7 +230,7 @@ sketch_rewindow(const LatencySketch *sk, const SketchStore *window)
  * within the mapping's index range.
  */
 static LatencySketch *
-sketch_widen(const LatencySketch *sk, const SketchMapping *m, int s, int32 lo, int32 hi)
+SketchWiden(const LatencySketch *sk, const SketchMapping *m, int s, int32 lo, int32 hi)
 {
 	SketchStore window[2] = {sk->store[0], sk->store[1]};
 	SketchStore old = sk->store[s];
@@ -244,16 +244,16 @@ sketch_widen(const LatencySketch *sk, const SketchMapping *m, int s, int32 lo, i
 		last = Min(last + room, m->max_index);
 	window[s].offset = first;
 	window[s].len = last - first + 1;
-	return sketch_rewindow(sk, window);
+	return SketchRewindow(sk, window);
 }
 
 /* A canonical copy of sk: each window trimmed to its non-zero counts. */
 static LatencySketch *
-sketch_trim(const LatencySketch *sk)
+SketchTrim(const LatencySketch *sk)
 {
-	SketchStore window[2] = {store_used(sk, SKETCH_NEG), store_used(sk, SKETCH_POS)};
+	SketchStore window[2] = {StoreUsed(sk, SKETCH_NEG), StoreUsed(sk, SKETCH_POS)};
 
-	return sketch_rewindow(sk, window);
+	return SketchRewindow(sk, window);
 }
 
 /*
@@ -262,7 +262,7 @@ sketch_trim(const LatencySketch *sk)
  * apart, each exactly and with a hardware conversion.
  */
 static inline void
-sum_add(uint64 *sum, double x)
+SumAdd(uint64 *sum, double x)
 {
 	double magnitude = fabs(x);
 	uint64 whole = (uint64) (int64) magnitude; /* < 2^50 */
@@ -281,7 +281,7 @@ sum_add(uint64 *sum, double x)
 
 /* Adds one 192-bit sum to another. */
 static void
-sum_merge(uint64 *sum, const uint64 *other)
+SumMerge(uint64 *sum, const uint64 *other)
 {
 	uint64 carry = 0;
 
@@ -296,7 +296,7 @@ sum_merge(uint64 *sum, const uint64 *other)
 
 /* Sets magnitude to |sum| and returns whether sum is negative. */
 static bool
-sum_magnitude(const uint64 *sum, uint64 *magnitude)
+SumMagnitude(const uint64 *sum, uint64 *magnitude)
 {
 	bool negative = (int64) sum[2] < 0;
 	uint64 carry = 1;
@@ -311,10 +311,10 @@ sum_magnitude(const uint64 *sum, uint64 *magnitude)
 
 /* The sum as a double. */
 static double
-sum_value(const uint64 *sum)
+SumValue(const uint64 *sum)
 {
 	uint64 m[3];
-	bool negative = sum_magnitude(sum, m);
+	bool negative = SumMagnitude(sum, m);
 	double v = ldexp((double) m[2], 64) + (double) m[1] + ldexp((double) m[0], -64);
 
 	return negative ? -v : v;
@@ -322,7 +322,7 @@ sum_value(const uint64 *sum)
 
 /* Raises the error for a value the sketch cannot hold. */
 static inline void
-check_value(double x)
+CheckValue(double x)
 {
 	if (unlikely(!(fabs(x) <= SKETCH_MAX_MAGNITUDE))) /* NaN too */
 		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -333,7 +333,7 @@ check_value(double x)
 
 /* Adds count to sk->count, refusing an overflow. */
 static inline void
-count_add(LatencySketch *sk, int64 count)
+CountAdd(LatencySketch *sk, int64 count)
 {
 	if (unlikely(pg_add_s64_overflow(sk->count, count, &sk->count)))
 		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -342,25 +342,25 @@ count_add(LatencySketch *sk, int64 count)
 
 /* Adds one value to sk, in place when its bucket is in the window; returns sk or a wider copy. */
 static LatencySketch *
-sketch_insert(LatencySketch *sk, const SketchMapping *m, double x)
+SketchInsert(LatencySketch *sk, const SketchMapping *m, double x)
 {
 	double magnitude = fabs(x);
 
-	check_value(x);
+	CheckValue(x);
 	x += 0.0; /* -0 is 0, so that min and max do not depend on the order */
 	if (magnitude <= SKETCH_ZERO_THRESHOLD)
 		sk->zero_count++;
 	else
 	{
 		int s = x < 0 ? SKETCH_NEG : SKETCH_POS;
-		int32 i = bucket_index(m, magnitude);
+		int32 i = BucketIndex(m, magnitude);
 
 		if (i < sk->store[s].offset || i >= sk->store[s].offset + sk->store[s].len)
-			sk = sketch_widen(sk, m, s, i, i);
-		store_counts(sk, s)[i - sk->store[s].offset]++;
+			sk = SketchWiden(sk, m, s, i, i);
+		StoreCounts(sk, s)[i - sk->store[s].offset]++;
 	}
-	count_add(sk, 1);
-	sum_add(sk->sum, x);
+	CountAdd(sk, 1);
+	SumAdd(sk->sum, x);
 	if (sk->count == 1 || x < sk->min)
 		sk->min = x;
 	if (sk->count == 1 || x > sk->max)
@@ -370,7 +370,7 @@ sketch_insert(LatencySketch *sk, const SketchMapping *m, double x)
 
 /* The state argument n, detoasted (a merge's first input may be toasted). */
 static inline LatencySketch *
-state_arg(FunctionCallInfo fcinfo, int n)
+StateArg(FunctionCallInfo fcinfo, int n)
 {
 	Datum d = PG_GETARG_DATUM(n);
 
@@ -381,19 +381,19 @@ state_arg(FunctionCallInfo fcinfo, int n)
 
 /* Shared transition: the first non-NULL value creates the state, later ones are added in place. */
 static Datum
-sketch_accum(FunctionCallInfo fcinfo, double alpha, const char *fname)
+SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 {
 	const SketchMapping *m;
 	LatencySketch *sk;
 
-	loomlat_agg_context(fcinfo, fname);
+	LoomlatAggContext(fcinfo, fname);
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	m = mapping_for(fcinfo, alpha);
+	m = MappingFor(fcinfo, alpha);
 	if (PG_ARGISNULL(0))
 	{
 		SketchStore empty[2] = {{0, 0}, {0, 0}};
@@ -401,25 +401,25 @@ sketch_accum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 
 		head.version = SKETCH_VERSION;
 		head.alpha = alpha;
-		sk = sketch_rewindow(&head, empty);
+		sk = SketchRewindow(&head, empty);
 	}
 	else
 	{
-		sk = state_arg(fcinfo, 0);
+		sk = StateArg(fcinfo, 0);
 		if (sk->alpha != alpha)
 			ereport(ERROR,
 			        (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			         errmsg("relative_accuracy must be the same for every row of a group"),
 			         errdetail("The group's sketch has %g, this row %g.", sk->alpha, alpha)));
 	}
-	PG_RETURN_POINTER(sketch_insert(sk, m, PG_GETARG_FLOAT8(1)));
+	PG_RETURN_POINTER(SketchInsert(sk, m, PG_GETARG_FLOAT8(1)));
 }
 
 /* sketch(value float8) transition, at the default relative accuracy. */
 Datum
 loomlat_sketch_add(PG_FUNCTION_ARGS)
 {
-	return sketch_accum(fcinfo, SKETCH_DEFAULT_ALPHA, "loomlat_sketch_add");
+	return SketchAccum(fcinfo, SKETCH_DEFAULT_ALPHA, "loomlat_sketch_add");
 }
 
 /* sketch(value float8, relative_accuracy float8) transition. */
@@ -429,8 +429,8 @@ loomlat_sketch_add_accuracy(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1) && PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 		                errmsg("relative_accuracy must not be NULL")));
-	return sketch_accum(fcinfo, PG_ARGISNULL(2) ? 0 : PG_GETARG_FLOAT8(2),
-	                    "loomlat_sketch_add_accuracy");
+	return SketchAccum(fcinfo, PG_ARGISNULL(2) ? 0 : PG_GETARG_FLOAT8(2),
+	                   "loomlat_sketch_add_accuracy");
 }
 
 /*
@@ -445,8 +445,8 @@ loomlat_sketch_merge(PG_FUNCTION_ARGS)
 	const LatencySketch *other;
 	const SketchMapping *m;
 
-	loomlat_agg_context(fcinfo, "loomlat_sketch_merge");
-	sk = state_arg(fcinfo, 0);
+	LoomlatAggContext(fcinfo, "loomlat_sketch_merge");
+	sk = StateArg(fcinfo, 0);
 	other = PG_GETARG_SKETCH_P(1);
 	if (sk->alpha != other->alpha)
 		ereport(ERROR,
@@ -454,25 +454,25 @@ loomlat_sketch_merge(PG_FUNCTION_ARGS)
 		         errmsg("cannot merge latency sketches of different relative accuracy (%g and %g)",
 		                sk->alpha, other->alpha),
 		         errhint("Build the sketches to be merged with the same relative_accuracy.")));
-	m = mapping_for(fcinfo, sk->alpha);
+	m = MappingFor(fcinfo, sk->alpha);
 	for (int s = 0; s < 2; s++)
 	{
-		SketchStore used = store_used(other, s);
-		const int64 *from = store_counts(other, s) + (used.offset - other->store[s].offset);
+		SketchStore used = StoreUsed(other, s);
+		const int64 *from = StoreCounts(other, s) + (used.offset - other->store[s].offset);
 		int64 *to;
 
 		if (used.len == 0)
 			continue;
 		if (used.offset < sk->store[s].offset ||
 		    used.offset + used.len > sk->store[s].offset + sk->store[s].len)
-			sk = sketch_widen(sk, m, s, used.offset, used.offset + used.len - 1);
-		to = store_counts(sk, s) + (used.offset - sk->store[s].offset);
+			sk = SketchWiden(sk, m, s, used.offset, used.offset + used.len - 1);
+		to = StoreCounts(sk, s) + (used.offset - sk->store[s].offset);
 		for (int32 j = 0; j < used.len; j++)
 			to[j] += from[j];
 	}
-	count_add(sk, other->count);
+	CountAdd(sk, other->count);
 	sk->zero_count += other->zero_count;
-	sum_merge(sk->sum, other->sum);
+	SumMerge(sk->sum, other->sum);
 	sk->min = Min(sk->min, other->min);
 	sk->max = Max(sk->max, other->max);
 	PG_RETURN_POINTER(sk);
@@ -482,13 +482,13 @@ loomlat_sketch_merge(PG_FUNCTION_ARGS)
 Datum
 loomlat_sketch_final(PG_FUNCTION_ARGS)
 {
-	loomlat_agg_context(fcinfo, "loomlat_sketch_final");
-	PG_RETURN_POINTER(sketch_trim(state_arg(fcinfo, 0)));
+	LoomlatAggContext(fcinfo, "loomlat_sketch_final");
+	PG_RETURN_POINTER(SketchTrim(StateArg(fcinfo, 0)));
 }
 
 /* Raises the error for input that fails validation. */
 static void
-sketch_invalid(int code, const char *detail)
+SketchInvalid(int code, const char *detail)
 {
 	ereport(ERROR,
 	        (errcode(code), errmsg("invalid latency_sketch"), errdetail_internal("%s", detail)));
@@ -496,14 +496,14 @@ sketch_invalid(int code, const char *detail)
 
 /* True when |x| belongs to bucket i of store s (or to the zero bucket, for s < 0). */
 static bool
-value_in_place(const SketchMapping *m, double x, int s, int32 i)
+ValueInPlace(const SketchMapping *m, double x, int s, int32 i)
 {
 	double magnitude = fabs(x);
 
 	if (s < 0)
 		return magnitude <= SKETCH_ZERO_THRESHOLD;
 	return (s == SKETCH_NEG ? x < 0 : x > 0) && magnitude > SKETCH_ZERO_THRESHOLD &&
-	       bucket_index(m, magnitude) == i;
+	       BucketIndex(m, magnitude) == i;
 }
 
 /*
@@ -513,7 +513,7 @@ value_in_place(const SketchMapping *m, double x, int s, int32 i)
  * hold them, and a mean between them.
  */
 static void
-sketch_validate(const LatencySketch *sk, int code)
+SketchValidate(const LatencySketch *sk, int code)
 {
 	SketchMapping m;
 	int64 total = sk->zero_count;
@@ -525,38 +525,38 @@ sketch_validate(const LatencySketch *sk, int code)
 	int32 max_index = 0;
 
 	if (sk->version != SKETCH_VERSION)
-		sketch_invalid(code, "unknown version");
-	check_alpha(sk->alpha, code);
-	mapping_init(&m, sk->alpha);
+		SketchInvalid(code, "unknown version");
+	CheckAlpha(sk->alpha, code);
+	MappingInit(&m, sk->alpha);
 	if (sk->count < 1 || sk->zero_count < 0)
-		sketch_invalid(code, "counts must be positive");
+		SketchInvalid(code, "counts must be positive");
 	for (int s = 0; s < 2; s++)
 	{
 		const SketchStore *st = &sk->store[s];
-		const int64 *c = store_counts(sk, s);
+		const int64 *c = StoreCounts(sk, s);
 
 		if (st->len == 0)
 		{
 			if (st->offset != 0)
-				sketch_invalid(code, "an empty store must be 0:0");
+				SketchInvalid(code, "an empty store must be 0:0");
 			continue;
 		}
 		if (st->offset < m.min_index || st->offset > m.max_index ||
 		    st->len > m.max_index - st->offset + 1)
-			sketch_invalid(code, "bucket index out of range");
+			SketchInvalid(code, "bucket index out of range");
 		if (c[0] == 0 || c[st->len - 1] == 0)
-			sketch_invalid(code, "a store must start and end with a non-zero count");
+			SketchInvalid(code, "a store must start and end with a non-zero count");
 		for (int32 j = 0; j < st->len; j++)
 			if (c[j] < 0 || pg_add_s64_overflow(total, c[j], &total))
-				sketch_invalid(code, "bucket counts must be non-negative and add up to the count");
+				SketchInvalid(code, "bucket counts must be non-negative and add up to the count");
 	}
 	if (total != sk->count)
-		sketch_invalid(code, "bucket counts do not add up to the count");
+		SketchInvalid(code, "bucket counts do not add up to the count");
 
 	if (!isfinite(sk->min) || !isfinite(sk->max) || fabs(sk->min) > SKETCH_MAX_MAGNITUDE ||
 	    fabs(sk->max) > SKETCH_MAX_MAGNITUDE || sk->min > sk->max ||
 	    (sk->count == 1 && sk->min != sk->max))
-		sketch_invalid(code, "min and max must be finite, in range and ordered");
+		SketchInvalid(code, "min and max must be finite, in range and ordered");
 	/* min is in the lowest non-empty bucket, max in the highest */
 	if (sk->store[SKETCH_NEG].len > 0)
 	{
@@ -582,14 +582,14 @@ sketch_validate(const LatencySketch *sk, int code)
 		max_store = SKETCH_NEG;
 		max_index = sk->store[SKETCH_NEG].offset;
 	}
-	if (!value_in_place(&m, sk->min, min_store, min_index) ||
-	    !value_in_place(&m, sk->max, max_store, max_index))
-		sketch_invalid(code, "min or max is not in the buckets");
+	if (!ValueInPlace(&m, sk->min, min_store, min_index) ||
+	    !ValueInPlace(&m, sk->max, max_store, max_index))
+		SketchInvalid(code, "min or max is not in the buckets");
 
-	mean = sum_value(sk->sum) / sk->count;
+	mean = SumValue(sk->sum) / sk->count;
 	slack = 1e-12 * Max(fabs(sk->min), fabs(sk->max)) + 1e-18;
 	if (!(mean >= sk->min - slack && mean <= sk->max + slack))
-		sketch_invalid(code, "the sum does not fit min, max and count");
+		SketchInvalid(code, "the sum does not fit min, max and count");
 }
 
 /*
@@ -597,7 +597,7 @@ sketch_validate(const LatencySketch *sk, int code)
  * validated; the store lengths are already bounded).
  */
 static LatencySketch *
-sketch_assemble(const LatencySketch *head, int64 *const *counts)
+SketchAssemble(const LatencySketch *head, int64 *const *counts)
 {
 	Size size =
 	    SKETCH_HEADER_SIZE + (Size) (head->store[0].len + head->store[1].len) * sizeof(int64);
@@ -607,7 +607,7 @@ sketch_assemble(const LatencySketch *head, int64 *const *counts)
 	SET_VARSIZE(sk, size);
 	for (int s = 0; s < 2; s++)
 		if (head->store[s].len > 0)
-			memcpy(store_counts(sk, s), counts[s], head->store[s].len * sizeof(int64));
+			memcpy(StoreCounts(sk, s), counts[s], head->store[s].len * sizeof(int64));
 	return sk;
 }
 
@@ -620,7 +620,7 @@ typedef struct SketchParser
 
 /* Raises the syntax error at the parser's position. */
 static void
-parse_error(const SketchParser *ps, const char *expected)
+ParseError(const SketchParser *ps, const char *expected)
 {
 	ereport(ERROR,
 	        (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -630,7 +630,7 @@ parse_error(const SketchParser *ps, const char *expected)
 
 /* Consumes the literal text, or fails. */
 static void
-parse_literal(SketchParser *ps, const char *literal)
+ParseLiteral(SketchParser *ps, const char *literal)
 {
 	size_t len = strlen(literal);
 
@@ -639,14 +639,14 @@ parse_literal(SketchParser *ps, const char *literal)
 		char quoted[32];
 
 		snprintf(quoted, sizeof(quoted), "\"%s\"", literal);
-		parse_error(ps, quoted);
+		ParseError(ps, quoted);
 	}
 	ps->p += len;
 }
 
 /* Consumes a decimal integer (a sign only when negative allows). */
 static int64
-parse_int(SketchParser *ps, bool negative)
+ParseInt(SketchParser *ps, bool negative)
 {
 	bool minus = negative && *ps->p == '-';
 	int64 v = 0;
@@ -658,42 +658,42 @@ parse_int(SketchParser *ps, bool negative)
 	for (; *ps->p >= '0' && *ps->p <= '9'; ps->p++)
 		if (pg_mul_s64_overflow(v, 10, &v) ||
 		    pg_add_s64_overflow(v, minus ? -(*ps->p - '0') : *ps->p - '0', &v))
-			parse_error(ps, "an integer in range");
+			ParseError(ps, "an integer in range");
 	if (ps->p == start)
-		parse_error(ps, "an integer");
+		ParseError(ps, "an integer");
 	return v;
 }
 
 /* Consumes an int32 (bucket index or store length). */
 static int32
-parse_int32(SketchParser *ps, bool negative)
+ParseInt32(SketchParser *ps, bool negative)
 {
-	int64 v = parse_int(ps, negative);
+	int64 v = ParseInt(ps, negative);
 
 	if (v < PG_INT32_MIN || v > PG_INT32_MAX)
-		parse_error(ps, "an integer in range");
+		ParseError(ps, "an integer in range");
 	return (int32) v;
 }
 
 /* Consumes a float written by the output (finite, no leading space). */
 static double
-parse_float(SketchParser *ps)
+ParseFloat(SketchParser *ps)
 {
 	char *end;
 	double v;
 
 	if (!(*ps->p == '-' || *ps->p == '.' || (*ps->p >= '0' && *ps->p <= '9')))
-		parse_error(ps, "a number");
+		ParseError(ps, "a number");
 	v = strtod(ps->p, &end);
 	if (end == ps->p || !isfinite(v))
-		parse_error(ps, "a finite number");
+		ParseError(ps, "a finite number");
 	ps->p = end;
 	return v;
 }
 
 /* Consumes the sum: an optional minus and up to 48 hex digits of sum * 2^64. */
 static void
-parse_sum(SketchParser *ps, uint64 *sum)
+ParseSum(SketchParser *ps, uint64 *sum)
 {
 	bool minus = *ps->p == '-';
 	uint64 magnitude[3] = {0, 0, 0};
@@ -707,22 +707,22 @@ parse_sum(SketchParser *ps, uint64 *sum)
 		int d = (*ps->p <= '9') ? *ps->p - '0' : (*ps->p | 0x20) - 'a' + 10;
 
 		if (magnitude[2] >> 60 != 0)
-			parse_error(ps, "a sum in range");
+			ParseError(ps, "a sum in range");
 		magnitude[2] = magnitude[2] << 4 | magnitude[1] >> 60;
 		magnitude[1] = magnitude[1] << 4 | magnitude[0] >> 60;
 		magnitude[0] = magnitude[0] << 4 | d;
 	}
 	if (digits == 0)
-		parse_error(ps, "a hexadecimal sum");
+		ParseError(ps, "a hexadecimal sum");
 	if (magnitude[2] >> 63 != 0)
-		parse_error(ps, "a sum in range");
+		ParseError(ps, "a sum in range");
 	if (minus)
 	{
 		/* sum = 0 - magnitude */
 		for (int w = 0; w < 3; w++)
 			magnitude[w] = ~magnitude[w];
 		zero[0] = 1;
-		sum_merge(magnitude, zero);
+		SumMerge(magnitude, zero);
 	}
 	memcpy(sum, magnitude, sizeof(magnitude));
 }
@@ -733,7 +733,7 @@ parse_sum(SketchParser *ps, uint64 *sum)
  * array in *counts.
  */
 static void
-parse_store(SketchParser *ps, SketchStore *st, int64 **counts, int32 max_len)
+ParseStore(SketchParser *ps, SketchStore *st, int64 **counts, int32 max_len)
 {
 	int32 capacity = SKETCH_MIN_GROWTH;
 
@@ -742,21 +742,21 @@ parse_store(SketchParser *ps, SketchStore *st, int64 **counts, int32 max_len)
 	*counts = NULL;
 	if (*ps->p == ';' || *ps->p == '\0')
 		return;
-	st->offset = parse_int32(ps, true);
-	parse_literal(ps, ":");
+	st->offset = ParseInt32(ps, true);
+	ParseLiteral(ps, ":");
 	*counts = palloc(capacity * sizeof(int64));
 	for (;;)
 	{
-		int64 count = parse_int(ps, false);
+		int64 count = ParseInt(ps, false);
 		int32 run = 1;
 
 		if (*ps->p == '*')
 		{
 			ps->p++;
-			run = parse_int32(ps, false);
+			run = ParseInt32(ps, false);
 		}
 		if (run < 1 || run > max_len - st->len)
-			parse_error(ps, "fewer buckets");
+			ParseError(ps, "fewer buckets");
 		while (st->len + run > capacity)
 		{
 			capacity *= 2;
@@ -785,36 +785,36 @@ loomlat_latency_sketch_in(PG_FUNCTION_ARGS)
 	int64 *counts[2];
 	LatencySketch *sk;
 
-	parse_literal(&ps, "v1;a=");
+	ParseLiteral(&ps, "v1;a=");
 	head.version = SKETCH_VERSION;
-	head.alpha = parse_float(&ps);
-	check_alpha(head.alpha, ERRCODE_INVALID_TEXT_REPRESENTATION);
-	mapping_init(&m, head.alpha);
-	parse_literal(&ps, ";n=");
-	head.count = parse_int(&ps, false);
-	parse_literal(&ps, ";s=");
-	parse_sum(&ps, head.sum);
-	parse_literal(&ps, ";min=");
-	head.min = parse_float(&ps) + 0.0;
-	parse_literal(&ps, ";max=");
-	head.max = parse_float(&ps) + 0.0;
-	parse_literal(&ps, ";neg=");
-	parse_store(&ps, &head.store[SKETCH_NEG], &counts[SKETCH_NEG], m.max_index - m.min_index + 1);
-	parse_literal(&ps, ";z=");
-	head.zero_count = parse_int(&ps, false);
-	parse_literal(&ps, ";pos=");
-	parse_store(&ps, &head.store[SKETCH_POS], &counts[SKETCH_POS], m.max_index - m.min_index + 1);
+	head.alpha = ParseFloat(&ps);
+	CheckAlpha(head.alpha, ERRCODE_INVALID_TEXT_REPRESENTATION);
+	MappingInit(&m, head.alpha);
+	ParseLiteral(&ps, ";n=");
+	head.count = ParseInt(&ps, false);
+	ParseLiteral(&ps, ";s=");
+	ParseSum(&ps, head.sum);
+	ParseLiteral(&ps, ";min=");
+	head.min = ParseFloat(&ps) + 0.0;
+	ParseLiteral(&ps, ";max=");
+	head.max = ParseFloat(&ps) + 0.0;
+	ParseLiteral(&ps, ";neg=");
+	ParseStore(&ps, &head.store[SKETCH_NEG], &counts[SKETCH_NEG], m.max_index - m.min_index + 1);
+	ParseLiteral(&ps, ";z=");
+	head.zero_count = ParseInt(&ps, false);
+	ParseLiteral(&ps, ";pos=");
+	ParseStore(&ps, &head.store[SKETCH_POS], &counts[SKETCH_POS], m.max_index - m.min_index + 1);
 	if (*ps.p != '\0')
-		parse_error(&ps, "the end of the input");
+		ParseError(&ps, "the end of the input");
 
-	sk = sketch_assemble(&head, counts);
-	sketch_validate(sk, ERRCODE_INVALID_TEXT_REPRESENTATION);
+	sk = SketchAssemble(&head, counts);
+	SketchValidate(sk, ERRCODE_INVALID_TEXT_REPRESENTATION);
 	PG_RETURN_POINTER(sk);
 }
 
 /* Appends a float in its shortest form that reads back exactly. */
 static void
-append_float(StringInfo out, double x)
+AppendFloat(StringInfo out, double x)
 {
 	char buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
@@ -824,10 +824,10 @@ append_float(StringInfo out, double x)
 
 /* Appends a store's used buckets: empty, or "offset:count,count,...", a run of zeros as "0*run". */
 static void
-append_store(StringInfo out, const LatencySketch *sk, int s)
+AppendStore(StringInfo out, const LatencySketch *sk, int s)
 {
-	SketchStore used = store_used(sk, s);
-	const int64 *c = store_counts(sk, s) + (used.offset - sk->store[s].offset);
+	SketchStore used = StoreUsed(sk, s);
+	const int64 *c = StoreCounts(sk, s) + (used.offset - sk->store[s].offset);
 
 	if (used.len == 0)
 		return;
@@ -858,9 +858,9 @@ loomlat_latency_sketch_out(PG_FUNCTION_ARGS)
 
 	initStringInfo(&out);
 	appendStringInfoString(&out, "v1;a=");
-	append_float(&out, sk->alpha);
+	AppendFloat(&out, sk->alpha);
 	appendStringInfo(&out, ";n=" INT64_FORMAT ";s=%s", sk->count,
-	                 sum_magnitude(sk->sum, m) ? "-" : "");
+	                 SumMagnitude(sk->sum, m) ? "-" : "");
 	if (m[2] != 0)
 		appendStringInfo(&out, "%llx%016llx%016llx", (unsigned long long) m[2],
 		                 (unsigned long long) m[1], (unsigned long long) m[0]);
@@ -869,34 +869,34 @@ loomlat_latency_sketch_out(PG_FUNCTION_ARGS)
 	else
 		appendStringInfo(&out, "%llx", (unsigned long long) m[0]);
 	appendStringInfoString(&out, ";min=");
-	append_float(&out, sk->min);
+	AppendFloat(&out, sk->min);
 	appendStringInfoString(&out, ";max=");
-	append_float(&out, sk->max);
+	AppendFloat(&out, sk->max);
 	appendStringInfoString(&out, ";neg=");
-	append_store(&out, sk, SKETCH_NEG);
+	AppendStore(&out, sk, SKETCH_NEG);
 	appendStringInfo(&out, ";z=" INT64_FORMAT ";pos=", sk->zero_count);
-	append_store(&out, sk, SKETCH_POS);
+	AppendStore(&out, sk, SKETCH_POS);
 	PG_RETURN_CSTRING(out.data);
 }
 
 /* Raises the error for binary input shorter than what comes next. */
 static void
-recv_need(StringInfo buf, Size nbytes)
+RecvNeed(StringInfo buf, Size nbytes)
 {
 	if ((Size) (buf->len - buf->cursor) < nbytes)
-		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "the data is truncated");
+		SketchInvalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "the data is truncated");
 }
 
 /* Reads a store: offset, length (at most max_len) and counts, into a new array. */
 static void
-recv_store(StringInfo buf, SketchStore *st, int64 **counts, int32 max_len)
+RecvStore(StringInfo buf, SketchStore *st, int64 **counts, int32 max_len)
 {
-	recv_need(buf, 2 * sizeof(int32));
+	RecvNeed(buf, 2 * sizeof(int32));
 	st->offset = (int32) pq_getmsgint(buf, 4);
 	st->len = (int32) pq_getmsgint(buf, 4);
 	if (st->len < 0 || st->len > max_len)
-		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "store length out of range");
-	recv_need(buf, (Size) st->len * sizeof(int64));
+		SketchInvalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "store length out of range");
+	RecvNeed(buf, (Size) st->len * sizeof(int64));
 	*counts = palloc(Max(st->len, 1) * sizeof(int64));
 	for (int32 j = 0; j < st->len; j++)
 		(*counts)[j] = pq_getmsgint64(buf);
@@ -916,36 +916,36 @@ loomlat_latency_sketch_recv(PG_FUNCTION_ARGS)
 	int64 *counts[2];
 	LatencySketch *sk;
 
-	recv_need(buf, 1 + 3 * sizeof(double) + 5 * sizeof(int64));
+	RecvNeed(buf, 1 + 3 * sizeof(double) + 5 * sizeof(int64));
 	head.version = pq_getmsgbyte(buf);
 	if (head.version != SKETCH_VERSION)
-		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "unknown version");
+		SketchInvalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "unknown version");
 	head.alpha = pq_getmsgfloat8(buf);
-	check_alpha(head.alpha, ERRCODE_INVALID_BINARY_REPRESENTATION);
-	mapping_init(&m, head.alpha);
+	CheckAlpha(head.alpha, ERRCODE_INVALID_BINARY_REPRESENTATION);
+	MappingInit(&m, head.alpha);
 	head.count = pq_getmsgint64(buf);
 	for (int w = 2; w >= 0; w--)
 		head.sum[w] = (uint64) pq_getmsgint64(buf);
 	head.min = pq_getmsgfloat8(buf) + 0.0;
 	head.max = pq_getmsgfloat8(buf) + 0.0;
-	recv_store(buf, &head.store[SKETCH_NEG], &counts[SKETCH_NEG], m.max_index - m.min_index + 1);
-	recv_need(buf, sizeof(int64));
+	RecvStore(buf, &head.store[SKETCH_NEG], &counts[SKETCH_NEG], m.max_index - m.min_index + 1);
+	RecvNeed(buf, sizeof(int64));
 	head.zero_count = pq_getmsgint64(buf);
-	recv_store(buf, &head.store[SKETCH_POS], &counts[SKETCH_POS], m.max_index - m.min_index + 1);
+	RecvStore(buf, &head.store[SKETCH_POS], &counts[SKETCH_POS], m.max_index - m.min_index + 1);
 	if (buf->cursor != buf->len)
-		sketch_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "trailing data");
+		SketchInvalid(ERRCODE_INVALID_BINARY_REPRESENTATION, "trailing data");
 
-	sk = sketch_assemble(&head, counts);
-	sketch_validate(sk, ERRCODE_INVALID_BINARY_REPRESENTATION);
+	sk = SketchAssemble(&head, counts);
+	SketchValidate(sk, ERRCODE_INVALID_BINARY_REPRESENTATION);
 	PG_RETURN_POINTER(sk);
 }
 
 /* Sends a store's used buckets. */
 static void
-send_store(StringInfo buf, const LatencySketch *sk, int s)
+SendStore(StringInfo buf, const LatencySketch *sk, int s)
 {
-	SketchStore used = store_used(sk, s);
-	const int64 *c = store_counts(sk, s) + (used.offset - sk->store[s].offset);
+	SketchStore used = StoreUsed(sk, s);
+	const int64 *c = StoreCounts(sk, s) + (used.offset - sk->store[s].offset);
 
 	pq_sendint32(buf, used.offset);
 	pq_sendint32(buf, used.len);
@@ -968,19 +968,10 @@ loomlat_latency_sketch_send(PG_FUNCTION_ARGS)
 		pq_sendint64(&buf, (int64) sk->sum[w]);
 	pq_sendfloat8(&buf, sk->min);
 	pq_sendfloat8(&buf, sk->max);
-	send_store(&buf, sk, SKETCH_NEG);
+	SendStore(&buf, sk, SKETCH_NEG);
 	pq_sendint64(&buf, sk->zero_count);
-	send_store(&buf, sk, SKETCH_POS);
+	SendStore(&buf, sk, SKETCH_POS);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
-}
-
-/* Raises percentile_cont's error for a fraction outside [0, 1]. */
-static void
-check_fraction(double fraction)
-{
-	if (fraction < 0 || fraction > 1 || isnan(fraction))
-		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-		                errmsg("percentile value %g is not between 0 and 1", fraction)));
 }
 
 /*
@@ -989,21 +980,21 @@ check_fraction(double fraction)
  * zero bucket, then the positives), clamped to [min, max].
  */
 static double
-rank_value(const LatencySketch *sk, const SketchMapping *m, int64 k)
+RankValue(const LatencySketch *sk, const SketchMapping *m, int64 k)
 {
 	const SketchStore *neg = &sk->store[SKETCH_NEG];
 	const SketchStore *pos = &sk->store[SKETCH_POS];
-	const int64 *c = store_counts(sk, SKETCH_NEG);
+	const int64 *c = StoreCounts(sk, SKETCH_NEG);
 	double v = 0;
 
 	for (int32 j = neg->len - 1; j >= 0 && k >= 0; k -= c[j], j--)
 		if (k < c[j])
-			v = -bucket_value(m, neg->offset + j);
+			v = -BucketValue(m, neg->offset + j);
 	k -= sk->zero_count;
-	c = store_counts(sk, SKETCH_POS);
+	c = StoreCounts(sk, SKETCH_POS);
 	for (int32 j = 0; j < pos->len && k >= 0; k -= c[j], j++)
 		if (k < c[j])
-			v = bucket_value(m, pos->offset + j);
+			v = BucketValue(m, pos->offset + j);
 	return Min(Max(v, sk->min), sk->max);
 }
 
@@ -1013,15 +1004,15 @@ rank_value(const LatencySketch *sk, const SketchMapping *m, int64 k)
  * fraction * (count - 1), interpolated.
  */
 static double
-sketch_quantile(const LatencySketch *sk, const SketchMapping *m, double fraction)
+SketchQuantile(const LatencySketch *sk, const SketchMapping *m, double fraction)
 {
 	double pos = fraction * (sk->count - 1);
-	double lo = rank_value(sk, m, (int64) floor(pos));
+	double lo = RankValue(sk, m, (int64) floor(pos));
 	double hi;
 
 	if (ceil(pos) == floor(pos))
 		return lo;
-	hi = rank_value(sk, m, (int64) ceil(pos));
+	hi = RankValue(sk, m, (int64) ceil(pos));
 	return lo + ((pos - floor(pos)) * (hi - lo));
 }
 
@@ -1033,9 +1024,9 @@ loomlat_sketch_quantile(PG_FUNCTION_ARGS)
 	double fraction = PG_GETARG_FLOAT8(1);
 	SketchMapping m;
 
-	check_fraction(fraction);
-	mapping_init(&m, sk->alpha);
-	PG_RETURN_FLOAT8(sketch_quantile(sk, &m, fraction));
+	LoomlatCheckFraction(fraction);
+	MappingInit(&m, sk->alpha);
+	PG_RETURN_FLOAT8(SketchQuantile(sk, &m, fraction));
 }
 
 /* quantiles(sketch, fractions[]): an array of the fractions' shape, NULL for NULL. */
@@ -1057,11 +1048,11 @@ loomlat_sketch_quantiles(PG_FUNCTION_ARGS)
 	                  &values, &nulls, &n);
 	for (int i = 0; i < n; i++)
 		if (!nulls[i])
-			check_fraction(DatumGetFloat8(values[i]));
-	mapping_init(&m, sk->alpha);
+			LoomlatCheckFraction(DatumGetFloat8(values[i]));
+	MappingInit(&m, sk->alpha);
 	for (int i = 0; i < n; i++)
 		if (!nulls[i])
-			values[i] = Float8GetDatum(sketch_quantile(sk, &m, DatumGetFloat8(values[i])));
+			values[i] = Float8GetDatum(SketchQuantile(sk, &m, DatumGetFloat8(values[i])));
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(values, nulls, ARR_NDIM(fractions),
 	                                         ARR_DIMS(fractions), ARR_LBOUND(fractions), FLOAT8OID,
 	                                         sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -1080,7 +1071,7 @@ loomlat_sketch_mean(PG_FUNCTION_ARGS)
 {
 	const LatencySketch *sk = PG_GETARG_SKETCH_P(0);
 
-	PG_RETURN_FLOAT8(sum_value(sk->sum) / sk->count);
+	PG_RETURN_FLOAT8(SumValue(sk->sum) / sk->count);
 }
 
 /* sketch_min(sketch): the exact smallest value. */

@@ -11,7 +11,7 @@ CREATE TABLE loomlat.agents (
 	name       text NOT NULL,
 	arn        text UNIQUE,
 	region     text,
-	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+	created_at timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE loomlat.invocations (
@@ -30,19 +30,19 @@ CREATE TABLE loomlat.invocations (
 	output_tokens         integer,
 	token_cache_hit       boolean,
 	error_message         text,
-	created_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_at            timestamptz NOT NULL DEFAULT now(),
 	-- x < 'Infinity' also rejects NaN, which PostgreSQL sorts above Infinity
 	CONSTRAINT invocations_cold_start_latency_finite CHECK (
-		cold_start_latency_ms OPERATOR(pg_catalog.>) '-Infinity'::pg_catalog.float8
-		AND cold_start_latency_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8),
+		cold_start_latency_ms > '-Infinity'::float8
+		AND cold_start_latency_ms < 'Infinity'::float8),
 	CONSTRAINT invocations_ttft_valid CHECK (
-		ttft_ms OPERATOR(pg_catalog.>=) 0::pg_catalog.float8
-		AND ttft_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8),
+		ttft_ms >= 0::float8
+		AND ttft_ms < 'Infinity'::float8),
 	CONSTRAINT invocations_duration_valid CHECK (
-		client_duration_ms OPERATOR(pg_catalog.>=) 0::pg_catalog.float8
-		AND client_duration_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8),
+		client_duration_ms >= 0::float8
+		AND client_duration_ms < 'Infinity'::float8),
 	CONSTRAINT invocations_tokens_valid CHECK (
-		input_tokens OPERATOR(pg_catalog.>=) 0 AND output_tokens OPERATOR(pg_catalog.>=) 0)
+		input_tokens >= 0 AND output_tokens >= 0)
 );
 
 -- "the last 24 h" and "the last 24 h of agent N"
@@ -58,13 +58,13 @@ CREATE TABLE loomlat.invocation_phases (
 	start_ms      float8,
 	duration_ms   float8 NOT NULL,
 	PRIMARY KEY (invocation_id, phase),
-	CONSTRAINT invocation_phases_phase_nonempty CHECK (phase OPERATOR(pg_catalog.<>) ''),
+	CONSTRAINT invocation_phases_phase_nonempty CHECK (phase <> ''),
 	CONSTRAINT invocation_phases_start_finite CHECK (
-		start_ms OPERATOR(pg_catalog.>) '-Infinity'::pg_catalog.float8
-		AND start_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8),
+		start_ms > '-Infinity'::float8
+		AND start_ms < 'Infinity'::float8),
 	CONSTRAINT invocation_phases_duration_valid CHECK (
-		duration_ms OPERATOR(pg_catalog.>=) 0::pg_catalog.float8
-		AND duration_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8)
+		duration_ms >= 0::float8
+		AND duration_ms < 'Infinity'::float8)
 );
 
 COMMENT ON TABLE loomlat.invocations IS
@@ -79,6 +79,6 @@ COMMENT ON TABLE loomlat.invocation_phases IS
 	'Where the time of one invocation went: start_ms is the offset from client_invoke_time';
 
 -- Extension-owned tables keep their rows through pg_dump / pg_restore.
-SELECT pg_catalog.pg_extension_config_dump('loomlat.agents', '');
-SELECT pg_catalog.pg_extension_config_dump('loomlat.invocations', '');
-SELECT pg_catalog.pg_extension_config_dump('loomlat.invocation_phases', '');
+SELECT pg_extension_config_dump('loomlat.agents', '');
+SELECT pg_extension_config_dump('loomlat.invocations', '');
+SELECT pg_extension_config_dump('loomlat.invocation_phases', '');

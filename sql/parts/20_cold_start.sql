@@ -4,17 +4,17 @@
  * when a row is written and whenever cold_start_latency_ms changes later.
  */
 
-CREATE FUNCTION loomlat.cold_start_threshold_ms() RETURNS pg_catalog.float8
+CREATE FUNCTION loomlat.cold_start_threshold_ms() RETURNS float8
 	AS 'MODULE_PATHNAME', 'loomlat_cold_start_threshold'
 	LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION loomlat.is_cold_start(cold_start_latency_ms pg_catalog.float8)
+CREATE FUNCTION loomlat.is_cold_start(cold_start_latency_ms float8)
 	RETURNS boolean
 	AS 'MODULE_PATHNAME', 'loomlat_is_cold_start'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION loomlat.is_cold_start(cold_start_latency_ms pg_catalog.float8,
-										  threshold_ms pg_catalog.float8)
+CREATE FUNCTION loomlat.is_cold_start(cold_start_latency_ms float8,
+										  threshold_ms float8)
 	RETURNS boolean
 	AS 'MODULE_PATHNAME', 'loomlat_is_cold_start_threshold'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -29,7 +29,7 @@ CREATE TRIGGER loomlat_classify_cold_start
 
 COMMENT ON FUNCTION loomlat.cold_start_threshold_ms() IS
 	'Current loomlat.cold_start_threshold_ms in milliseconds (use this, not current_setting(), which prints a unit)';
-COMMENT ON FUNCTION loomlat.is_cold_start(pg_catalog.float8) IS
+COMMENT ON FUNCTION loomlat.is_cold_start(float8) IS
 	'true when the latency exceeds loomlat.cold_start_threshold_ms; NULL for a NULL latency';
-COMMENT ON FUNCTION loomlat.is_cold_start(pg_catalog.float8, pg_catalog.float8) IS
+COMMENT ON FUNCTION loomlat.is_cold_start(float8, float8) IS
 	'true when the latency exceeds the given threshold in ms; NULL for a NULL latency';

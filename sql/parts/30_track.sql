@@ -6,7 +6,7 @@
  * nothing else is stored, so a tracked table stays tracked through
  * pg_dump/pg_restore.  Returns the number of rows whose was_cold_start it set.
  */
-CREATE FUNCTION loomlat.track(tbl pg_catalog.regclass) RETURNS bigint
+CREATE FUNCTION loomlat.track(tbl regclass) RETURNS bigint
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 AS $track$
@@ -24,68 +24,68 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 
-	SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+	SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = tbl;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid
 			USING ERRCODE = 'undefined_table';
 	END IF;
-	IF kind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::"char"[]) THEN
+	IF kind <> ALL (ARRAY['r', 'p']::"char"[]) THEN
 		RAISE EXCEPTION '"%" is not a table', tbl
 			USING ERRCODE = 'wrong_object_type',
 				  HINT = 'loomlat.track() works on ordinary and partitioned tables that store invocations.';
 	END IF;
 
-	SELECT pg_catalog.max(a.atttypid) FILTER (WHERE a.attname OPERATOR(pg_catalog.=) 'cold_start_latency_ms'),
-		   pg_catalog.max(a.atttypid) FILTER (WHERE a.attname OPERATOR(pg_catalog.=) 'ttft_ms'),
-		   pg_catalog.max(a.atttypid) FILTER (WHERE a.attname OPERATOR(pg_catalog.=) 'was_cold_start')
+	SELECT max(a.atttypid) FILTER (WHERE a.attname = 'cold_start_latency_ms'),
+		   max(a.atttypid) FILTER (WHERE a.attname = 'ttft_ms'),
+		   max(a.atttypid) FILTER (WHERE a.attname = 'was_cold_start')
 	  INTO latency_type, ttft_type, flag_type
-	  FROM pg_catalog.pg_attribute a
-	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+	  FROM pg_attribute a
+	 WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
 
 	IF latency_type IS NULL THEN
 		RAISE EXCEPTION 'table % has no column "cold_start_latency_ms"', tbl
 			USING ERRCODE = 'undefined_column',
 				  HINT = 'loomlat.track() classifies cold starts from that column: agent start time minus client invoke time, in milliseconds.';
 	END IF;
-	IF latency_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
+	IF latency_type <> ALL (ms_types) THEN
 		RAISE EXCEPTION 'column "cold_start_latency_ms" of table % is %, not a number', tbl, latency_type
 			USING ERRCODE = 'datatype_mismatch';
 	END IF;
-	IF ttft_type OPERATOR(pg_catalog.<>) ALL (ms_types) THEN
+	IF ttft_type <> ALL (ms_types) THEN
 		RAISE EXCEPTION 'column "ttft_ms" of table % is %, not a number', tbl, ttft_type
 			USING ERRCODE = 'datatype_mismatch';
 	END IF;
-	IF flag_type OPERATOR(pg_catalog.<>) 'boolean'::regtype THEN
+	IF flag_type <> 'boolean'::regtype THEN
 		RAISE EXCEPTION 'column "was_cold_start" of table % is %, not boolean', tbl, flag_type
 			USING ERRCODE = 'datatype_mismatch';
 	END IF;
 
 	-- Only now, with every check passed, change the table.
 	IF ttft_type IS NULL THEN
-		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN ttft_ms pg_catalog.float8', tbl);
+		EXECUTE format('ALTER TABLE %s ADD COLUMN ttft_ms float8', tbl);
 	END IF;
 	IF flag_type IS NULL THEN
-		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN was_cold_start boolean', tbl);
+		EXECUTE format('ALTER TABLE %s ADD COLUMN was_cold_start boolean', tbl);
 	END IF;
 
-	PERFORM FROM pg_catalog.pg_trigger t
-	 WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgfoid OPERATOR(pg_catalog.=) classify
+	PERFORM FROM pg_trigger t
+	 WHERE t.tgrelid = tbl AND t.tgfoid = classify
 	   AND NOT t.tgisinternal;
 	IF NOT FOUND THEN
-		EXECUTE pg_catalog.format(
+		EXECUTE format(
 			'CREATE TRIGGER loomlat_classify_cold_start'
 			' BEFORE INSERT OR UPDATE OF cold_start_latency_ms ON %s'
 			' FOR EACH ROW EXECUTE FUNCTION %s', tbl, classify);
 	END IF;
 
-	EXECUTE pg_catalog.format(
-		'UPDATE %1$s SET was_cold_start = loomlat.is_cold_start(cold_start_latency_ms::pg_catalog.float8)'
-		' WHERE was_cold_start IS DISTINCT FROM loomlat.is_cold_start(cold_start_latency_ms::pg_catalog.float8)',
+	EXECUTE format(
+		'UPDATE %1$s SET was_cold_start = loomlat.is_cold_start(cold_start_latency_ms::float8)'
+		' WHERE was_cold_start IS DISTINCT FROM loomlat.is_cold_start(cold_start_latency_ms::float8)',
 		tbl);
 	GET DIAGNOSTICS backfilled = ROW_COUNT;
 	RETURN backfilled;
 END
 $track$;
 
-COMMENT ON FUNCTION loomlat.track(pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.track(regclass) IS
 	'Classify cold starts in an existing invocations table: adds ttft_ms/was_cold_start, installs the trigger, back-fills; returns rows back-filled';

@@ -28,7 +28,7 @@ CREATE FUNCTION loomlat.phase_layout()
 	SET search_path = pg_catalog, pg_temp
 	BEGIN ATOMIC
 		SELECT l.phase, l.on_critical_path, l.overlaps_with
-		FROM (VALUES ('token', true, '{db}'::pg_catalog.text[]),
+		FROM (VALUES ('token', true, '{db}'::text[]),
 					 ('db', false, '{token,first_token}'),
 					 ('dns', false, '{first_token}'),
 					 ('connect', false, '{first_token}'),
@@ -52,13 +52,13 @@ CREATE FUNCTION loomlat.phase_layout()
  * "(other)" last.
  */
 CREATE FUNCTION loomlat.phase_breakdown(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
-										as_of timestamptz DEFAULT pg_catalog.now(),
-										cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-										source pg_catalog.regclass DEFAULT 'loomlat.invocations')
+										as_of timestamptz DEFAULT now(),
+										cold_start_threshold_ms float8 DEFAULT NULL,
+										source regclass DEFAULT 'loomlat.invocations')
 	RETURNS TABLE (class text, phase text, invocation_count bigint,
-				   p50_ms pg_catalog.float8, p95_ms pg_catalog.float8, mean_ms pg_catalog.float8,
-				   mean_start_ms pg_catalog.float8, ttft_share pg_catalog.float8,
-				   duration_share pg_catalog.float8, on_critical_path boolean, overlaps_with text[])
+				   p50_ms float8, p95_ms float8, mean_ms float8,
+				   mean_start_ms float8, ttft_share float8,
+				   duration_share float8, on_critical_path boolean, overlaps_with text[])
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -67,11 +67,11 @@ DECLARE
 	lo        timestamptz;
 	hi        CONSTANT timestamptz := phase_breakdown.as_of;
 	agent     CONSTANT bigint := phase_breakdown.agent_id;
-	threshold CONSTANT pg_catalog.float8 := phase_breakdown.cold_start_threshold_ms;
+	threshold CONSTANT float8 := phase_breakdown.cold_start_threshold_ms;
 BEGIN
 	SELECT w.window_start INTO lo
 	FROM loomlat.resolve_window(phase_breakdown.range, agent, hi, threshold, phase_breakdown.source) w;
-	IF phase_breakdown.source OPERATOR(pg_catalog.<>) 'loomlat.invocations'::pg_catalog.regclass THEN
+	IF phase_breakdown.source <> 'loomlat.invocations'::regclass THEN
 		RAISE EXCEPTION 'phase_breakdown() reads phases from loomlat.invocation_phases; table % has none',
 			phase_breakdown.source
 			USING ERRCODE = 'feature_not_supported',
@@ -84,76 +84,76 @@ BEGIN
 			   CASE WHEN threshold IS NULL THEN i.was_cold_start
 					ELSE loomlat.is_cold_start(i.cold_start_latency_ms, threshold) END AS cold
 		FROM loomlat.invocations i
-		WHERE i.client_invoke_time OPERATOR(pg_catalog.>) lo
-		  AND i.client_invoke_time OPERATOR(pg_catalog.<=) hi
-		  AND (agent IS NULL OR i.agent_id OPERATOR(pg_catalog.=) agent)),
+		WHERE i.client_invoke_time > lo
+		  AND i.client_invoke_time <= hi
+		  AND (agent IS NULL OR i.agent_id = agent)),
 	-- each phase and the part of it inside [0, ttft_ms] and [0, client_duration_ms]
 	parts AS (
 		SELECT inv.invocation_id, inv.cold, p.phase, p.start_ms, p.duration_ms,
 			   CASE WHEN p.start_ms IS NOT NULL AND inv.ttft_ms IS NOT NULL THEN
-				   GREATEST(0::pg_catalog.float8,
-							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, inv.ttft_ms)
-							OPERATOR(pg_catalog.-) GREATEST(p.start_ms, 0::pg_catalog.float8)) END AS in_ttft,
+				   GREATEST(0::float8,
+							LEAST(p.start_ms + p.duration_ms, inv.ttft_ms)
+							- GREATEST(p.start_ms, 0::float8)) END AS in_ttft,
 			   CASE WHEN p.start_ms IS NOT NULL AND inv.client_duration_ms IS NOT NULL THEN
-				   GREATEST(0::pg_catalog.float8,
-							LEAST(p.start_ms OPERATOR(pg_catalog.+) p.duration_ms, inv.client_duration_ms)
-							OPERATOR(pg_catalog.-) GREATEST(p.start_ms, 0::pg_catalog.float8)) END AS in_duration
-		FROM inv JOIN loomlat.invocation_phases p ON p.invocation_id OPERATOR(pg_catalog.=) inv.invocation_id),
+				   GREATEST(0::float8,
+							LEAST(p.start_ms + p.duration_ms, inv.client_duration_ms)
+							- GREATEST(p.start_ms, 0::float8)) END AS in_duration
+		FROM inv JOIN loomlat.invocation_phases p ON p.invocation_id = inv.invocation_id),
 	layout AS (
 		SELECT l.phase, l.on_critical_path, l.overlaps_with FROM loomlat.phase_layout() l),
 	-- per invocation, the critical-path time outside token, first_token and stream
 	other AS (
 		SELECT inv.cold,
-			   inv.ttft_ms OPERATOR(pg_catalog.-) coalesce(c.in_ttft, 0::pg_catalog.float8) AS in_ttft,
-			   inv.client_duration_ms OPERATOR(pg_catalog.-) coalesce(c.in_duration, 0::pg_catalog.float8)
+			   inv.ttft_ms - coalesce(c.in_ttft, 0::float8) AS in_ttft,
+			   inv.client_duration_ms - coalesce(c.in_duration, 0::float8)
 				   AS in_duration
 		FROM inv
-			 LEFT JOIN (SELECT pa.invocation_id, pg_catalog.sum(pa.in_ttft) AS in_ttft,
-							   pg_catalog.sum(pa.in_duration) AS in_duration
+			 LEFT JOIN (SELECT pa.invocation_id, sum(pa.in_ttft) AS in_ttft,
+							   sum(pa.in_duration) AS in_duration
 						FROM parts pa
-							 JOIN layout l ON l.phase OPERATOR(pg_catalog.=) pa.phase AND l.on_critical_path
+							 JOIN layout l ON l.phase = pa.phase AND l.on_critical_path
 						GROUP BY pa.invocation_id) c
-			 ON c.invocation_id OPERATOR(pg_catalog.=) inv.invocation_id),
+			 ON c.invocation_id = inv.invocation_id),
 	-- grouping sets: class "all" (cold not grouped), then "cold" and "warm"
 	totals AS (
-		SELECT GROUPING(inv.cold) AS all_classes, inv.cold, pg_catalog.sum(inv.ttft_ms) AS ttft_sum,
-			   pg_catalog.sum(inv.client_duration_ms) AS duration_sum
+		SELECT GROUPING(inv.cold) AS all_classes, inv.cold, sum(inv.ttft_ms) AS ttft_sum,
+			   sum(inv.client_duration_ms) AS duration_sum
 		FROM inv GROUP BY GROUPING SETS ((), (inv.cold))),
 	phase_rows AS (
-		SELECT GROUPING(pa.cold) AS all_classes, pa.cold, pa.phase, pg_catalog.count(*) AS n,
+		SELECT GROUPING(pa.cold) AS all_classes, pa.cold, pa.phase, count(*) AS n,
 			   loomlat.percentiles(pa.duration_ms, '{0.5,0.95}') AS q,
-			   pg_catalog.avg(pa.duration_ms) AS mean_ms, pg_catalog.avg(pa.start_ms) AS mean_start_ms,
+			   avg(pa.duration_ms) AS mean_ms, avg(pa.start_ms) AS mean_start_ms,
 			   -- a phase that cannot be placed on the timeline has no share
-			   CASE WHEN pg_catalog.bool_and(pa.start_ms IS NOT NULL)
-					THEN pg_catalog.sum(pa.in_ttft) END AS in_ttft,
-			   CASE WHEN pg_catalog.bool_and(pa.start_ms IS NOT NULL)
-					THEN pg_catalog.sum(pa.in_duration) END AS in_duration,
+			   CASE WHEN bool_and(pa.start_ms IS NOT NULL)
+					THEN sum(pa.in_ttft) END AS in_ttft,
+			   CASE WHEN bool_and(pa.start_ms IS NOT NULL)
+					THEN sum(pa.in_duration) END AS in_duration,
 			   loomlat.percentile(pa.start_ms, 0.5) AS start_p50, false AS is_other
 		FROM parts pa
 		GROUP BY GROUPING SETS ((pa.phase), (pa.cold, pa.phase))
 		UNION ALL
-		SELECT GROUPING(o.cold), o.cold, '(other)', pg_catalog.count(*),
-			   loomlat.percentiles(o.in_duration, '{0.5,0.95}'), pg_catalog.avg(o.in_duration), NULL,
-			   pg_catalog.sum(o.in_ttft), pg_catalog.sum(o.in_duration), NULL, true
+		SELECT GROUPING(o.cold), o.cold, '(other)', count(*),
+			   loomlat.percentiles(o.in_duration, '{0.5,0.95}'), avg(o.in_duration), NULL,
+			   sum(o.in_ttft), sum(o.in_duration), NULL, true
 		FROM other o GROUP BY GROUPING SETS ((), (o.cold))
-		HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0)
-	SELECT CASE WHEN r.all_classes OPERATOR(pg_catalog.=) 1 THEN 'all'
+		HAVING count(*) > 0)
+	SELECT CASE WHEN r.all_classes = 1 THEN 'all'
 				WHEN r.cold THEN 'cold' ELSE 'warm' END AS class,
 		   r.phase, r.n, r.q[1], r.q[2], r.mean_ms, r.mean_start_ms,
-		   CASE WHEN t.ttft_sum OPERATOR(pg_catalog.>) 0::pg_catalog.float8
-				THEN r.in_ttft OPERATOR(pg_catalog./) t.ttft_sum END,
-		   CASE WHEN t.duration_sum OPERATOR(pg_catalog.>) 0::pg_catalog.float8
-				THEN r.in_duration OPERATOR(pg_catalog./) t.duration_sum END,
+		   CASE WHEN t.ttft_sum > 0::float8
+				THEN r.in_ttft / t.ttft_sum END,
+		   CASE WHEN t.duration_sum > 0::float8
+				THEN r.in_duration / t.duration_sum END,
 		   r.is_other OR coalesce(l.on_critical_path, false),
-		   CASE WHEN r.is_other THEN '{}'::pg_catalog.text[] ELSE l.overlaps_with END
+		   CASE WHEN r.is_other THEN '{}'::text[] ELSE l.overlaps_with END
 	FROM phase_rows r
-		 JOIN totals t ON t.all_classes OPERATOR(pg_catalog.=) r.all_classes
-						  AND (r.all_classes OPERATOR(pg_catalog.=) 1 OR t.cold OPERATOR(pg_catalog.=) r.cold)
+		 JOIN totals t ON t.all_classes = r.all_classes
+						  AND (r.all_classes = 1 OR t.cold = r.cold)
 		 LEFT JOIN layout l
-			 ON l.phase OPERATOR(pg_catalog.=)
-				CASE WHEN pg_catalog.starts_with(r.phase, 'agent.') THEN 'agent.*' ELSE r.phase END
+			 ON l.phase =
+				CASE WHEN starts_with(r.phase, 'agent.') THEN 'agent.*' ELSE r.phase END
 	-- invocations of unknown class are in "all" only
-	WHERE r.all_classes OPERATOR(pg_catalog.=) 1 OR r.cold IS NOT NULL
+	WHERE r.all_classes = 1 OR r.cold IS NOT NULL
 	ORDER BY 1, r.is_other, r.start_p50 NULLS LAST, r.mean_start_ms, r.q[1] DESC NULLS LAST, r.phase;
 END
 $$;
@@ -166,12 +166,12 @@ $$;
  */
 CREATE FUNCTION loomlat.latency_over_time(range text DEFAULT '24h', bucket interval DEFAULT NULL,
 										  agent_id bigint DEFAULT NULL,
-										  as_of timestamptz DEFAULT pg_catalog.now(),
-										  cold_start_threshold_ms pg_catalog.float8 DEFAULT NULL,
-										  source pg_catalog.regclass DEFAULT 'loomlat.invocations')
+										  as_of timestamptz DEFAULT now(),
+										  cold_start_threshold_ms float8 DEFAULT NULL,
+										  source regclass DEFAULT 'loomlat.invocations')
 	RETURNS TABLE (bucket_start timestamptz, bucket_end timestamptz, invocations bigint,
-				   cold_start_pct pg_catalog.float8, ttft_p50_ms pg_catalog.float8,
-				   ttft_p95_ms pg_catalog.float8, ttft_p99_ms pg_catalog.float8, errors bigint)
+				   cold_start_pct float8, ttft_p50_ms float8,
+				   ttft_p95_ms float8, ttft_p99_ms float8, errors bigint)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -180,75 +180,73 @@ DECLARE
 	w         record;
 	hi        CONSTANT timestamptz := latency_over_time.as_of;
 	agent     CONSTANT bigint := latency_over_time.agent_id;
-	threshold CONSTANT pg_catalog.float8 := latency_over_time.cold_start_threshold_ms;
-	width     pg_catalog.numeric;
-	n         pg_catalog.numeric;
+	threshold CONSTANT float8 := latency_over_time.cold_start_threshold_ms;
+	width     numeric;
+	n         numeric;
 	b         bigint;
 	stats     record;
 BEGIN
 	SELECT * INTO w
 	FROM loomlat.resolve_window(latency_over_time.range, agent, hi, threshold, latency_over_time.source);
 	-- lengths in seconds as extract() counts them (1 day = 24 h), exact numerics
-	width := pg_catalog.extract('epoch', coalesce(latency_over_time.bucket,
-		CASE WHEN latency_over_time.range OPERATOR(pg_catalog.=) '1h' THEN interval '1 minute'
-			 WHEN latency_over_time.range OPERATOR(pg_catalog.=) '24h' THEN interval '15 minutes'
-			 WHEN latency_over_time.range OPERATOR(pg_catalog.=) '7d' THEN interval '1 hour'
+	width := extract(epoch FROM coalesce(latency_over_time.bucket,
+		CASE WHEN latency_over_time.range = '1h' THEN interval '1 minute'
+			 WHEN latency_over_time.range = '24h' THEN interval '15 minutes'
+			 WHEN latency_over_time.range = '7d' THEN interval '1 hour'
 			 ELSE interval '6 hours' END));
-	IF NOT width OPERATOR(pg_catalog.>) 0 THEN
+	IF NOT width > 0 THEN
 		RAISE EXCEPTION 'bucket must be a positive interval, not %', latency_over_time.bucket
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	n := pg_catalog.ceil(pg_catalog.extract('epoch', hi OPERATOR(pg_catalog.-) w.window_start)
-						 OPERATOR(pg_catalog./) width);
-	IF n OPERATOR(pg_catalog.>) 10000 THEN
+	n := ceil(extract(epoch FROM hi - w.window_start) / width);
+	IF n > 10000 THEN
 		RAISE EXCEPTION 'bucket % makes % buckets of range %, more than 10000',
 			latency_over_time.bucket, n, latency_over_time.range
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	IF latency_over_time.source OPERATOR(pg_catalog.=) 'loomlat.invocations'::pg_catalog.regclass THEN
+	IF latency_over_time.source = 'loomlat.invocations'::regclass THEN
 		-- one scan: each row goes to bucket floor((as_of - time) / width)
 		RETURN QUERY
 		WITH per_bucket AS (
-			SELECT pg_catalog.floor(pg_catalog.extract('epoch', hi OPERATOR(pg_catalog.-) i.client_invoke_time)
-									OPERATOR(pg_catalog./) width)::bigint AS k,
-				   pg_catalog.count(*) AS n,
-				   pg_catalog.count(*) FILTER (WHERE CASE WHEN threshold IS NULL THEN i.was_cold_start
+			SELECT floor(extract(epoch FROM hi - i.client_invoke_time) / width)::bigint AS k,
+				   count(*) AS n,
+				   count(*) FILTER (WHERE CASE WHEN threshold IS NULL THEN i.was_cold_start
 					   ELSE loomlat.is_cold_start(i.cold_start_latency_ms, threshold) END) AS cold,
 				   loomlat.latency_percentiles(i.ttft_ms) AS q,
-				   pg_catalog.count(*) FILTER (WHERE i.status OPERATOR(pg_catalog.=)
+				   count(*) FILTER (WHERE i.status =
 													 'error'::loomlat.invocation_status) AS errors
 			FROM loomlat.invocations i
-			WHERE i.client_invoke_time OPERATOR(pg_catalog.>) w.window_start
-			  AND i.client_invoke_time OPERATOR(pg_catalog.<=) hi
-			  AND (agent IS NULL OR i.agent_id OPERATOR(pg_catalog.=) agent)
+			WHERE i.client_invoke_time > w.window_start
+			  AND i.client_invoke_time <= hi
+			  AND (agent IS NULL OR i.agent_id = agent)
 			GROUP BY 1)
-		SELECT GREATEST(hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => ((k.k OPERATOR(pg_catalog.+) 1)
-						OPERATOR(pg_catalog.*) width)::pg_catalog.float8), w.window_start),
-			   hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => (k.k OPERATOR(pg_catalog.*) width)::pg_catalog.float8),
-			   coalesce(p.n, 0), p.cold::pg_catalog.float8 OPERATOR(pg_catalog./) p.n,
+		SELECT GREATEST(hi - make_interval(secs => ((k.k + 1)
+						* width)::float8), w.window_start),
+			   hi - make_interval(secs => (k.k * width)::float8),
+			   coalesce(p.n, 0), p.cold::float8 / p.n,
 			   p.q[1], p.q[2], p.q[3], coalesce(p.errors, 0)
-		FROM pg_catalog.generate_series(0::bigint, n::bigint OPERATOR(pg_catalog.-) 1) AS k(k)
-			 LEFT JOIN per_bucket p ON p.k OPERATOR(pg_catalog.=) k.k
+		FROM generate_series(0::bigint, n::bigint - 1) AS k(k)
+			 LEFT JOIN per_bucket p ON p.k = k.k
 		ORDER BY k.k DESC;
 		RETURN;
 	END IF;
 
 	-- A tracked table: resolve_window()'s rows carry no time and no status,
 	-- so each bucket is its own query and errors are unknown.
-	FOR b IN SELECT g FROM pg_catalog.generate_series(n::bigint OPERATOR(pg_catalog.-) 1, 0, -1) AS g LOOP
-		bucket_start := GREATEST(hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs =>
-							((b OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.*) width)::pg_catalog.float8),
+	FOR b IN SELECT g FROM generate_series(n::bigint - 1, 0, -1) AS g LOOP
+		bucket_start := GREATEST(hi - make_interval(secs =>
+							((b + 1) * width)::float8),
 							w.window_start);
-		bucket_end := hi OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs =>
-							(b OPERATOR(pg_catalog.*) width)::pg_catalog.float8);
-		EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) AS n, pg_catalog.count(*) FILTER (WHERE r.cold) AS cold,'
+		bucket_end := hi - make_interval(secs =>
+							(b * width)::float8);
+		EXECUTE format('SELECT count(*) AS n, count(*) FILTER (WHERE r.cold) AS cold,'
 								  ' loomlat.latency_percentiles(r.ttft_ms) AS q FROM (%s) r', w.rows_sql)
 			INTO stats
 			USING bucket_start, bucket_end, agent, threshold;
 		invocations := stats.n;
-		cold_start_pct := CASE WHEN stats.n OPERATOR(pg_catalog.>) 0
-							   THEN stats.cold::pg_catalog.float8 OPERATOR(pg_catalog./) stats.n END;
+		cold_start_pct := CASE WHEN stats.n > 0
+							   THEN stats.cold::float8 / stats.n END;
 		ttft_p50_ms := stats.q[1];
 		ttft_p95_ms := stats.q[2];
 		ttft_p99_ms := stats.q[3];
@@ -264,29 +262,29 @@ $$;
  * seconds ("1m 05s").  Each step rounds half away from zero and moves up a
  * unit when the rounding reaches it: 999.5 ms is "1.0s", 59.95 s "1m 00s".
  */
-CREATE FUNCTION loomlat.ttft_display(ttft_ms pg_catalog.float8) RETURNS text
+CREATE FUNCTION loomlat.ttft_display(ttft_ms float8) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	ms pg_catalog.numeric;
+	ms numeric;
 BEGIN
-	IF NOT (ttft_ms OPERATOR(pg_catalog.>=) 0::pg_catalog.float8
-			AND ttft_ms OPERATOR(pg_catalog.<) 'Infinity'::pg_catalog.float8) THEN
+	IF NOT (ttft_ms >= 0::float8
+			AND ttft_ms < 'Infinity'::float8) THEN
 		RAISE EXCEPTION 'ttft_ms must be a finite number of milliseconds, 0 or more, not %', ttft_ms
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	ms := ttft_ms::pg_catalog.numeric;
-	IF pg_catalog.round(ms) OPERATOR(pg_catalog.<) 1000 THEN
-		RETURN pg_catalog.round(ms)::pg_catalog.text OPERATOR(pg_catalog.||) 'ms';
+	ms := ttft_ms::numeric;
+	IF round(ms) < 1000 THEN
+		RETURN round(ms)::text || 'ms';
 	END IF;
-	IF pg_catalog.round(ms OPERATOR(pg_catalog./) 1000, 1) OPERATOR(pg_catalog.<) 60 THEN
-		RETURN pg_catalog.round(ms OPERATOR(pg_catalog./) 1000, 1)::pg_catalog.text OPERATOR(pg_catalog.||) 's';
+	IF round(ms / 1000, 1) < 60 THEN
+		RETURN round(ms / 1000, 1)::text || 's';
 	END IF;
-	RETURN pg_catalog.format('%sm %ss',
-							 pg_catalog.div(pg_catalog.round(ms OPERATOR(pg_catalog./) 1000), 60),
-							 pg_catalog.lpad(pg_catalog.mod(pg_catalog.round(ms OPERATOR(pg_catalog./) 1000),
-															60)::pg_catalog.text, 2, '0'));
+	RETURN format('%sm %ss',
+							 div(round(ms / 1000), 60),
+							 lpad(mod(round(ms / 1000),
+															60)::text, 2, '0'));
 END
 $$;
 
@@ -307,38 +305,38 @@ BEGIN
 		RAISE EXCEPTION 'invocation_id must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT pg_catalog.to_jsonb(i) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+	SELECT to_jsonb(i) || jsonb_build_object(
 			   'agent_name', a.name,
 			   'ttft_display', loomlat.ttft_display(i.ttft_ms),
 			   'badge', CASE WHEN i.was_cold_start THEN 'cold' WHEN NOT i.was_cold_start THEN 'warm' END,
 			   'phases', coalesce(
-				   (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				   (SELECT jsonb_agg(jsonb_build_object(
 							   'phase', p.phase, 'start_ms', p.start_ms, 'duration_ms', p.duration_ms,
-							   'end_ms', p.start_ms OPERATOR(pg_catalog.+) p.duration_ms,
+							   'end_ms', p.start_ms + p.duration_ms,
 							   'on_critical_path', coalesce(l.on_critical_path, false))
 						   ORDER BY p.start_ms NULLS LAST, p.duration_ms DESC, p.phase)
 					FROM loomlat.invocation_phases p
 						 LEFT JOIN loomlat.phase_layout() l
-							 ON l.phase OPERATOR(pg_catalog.=)
-								CASE WHEN pg_catalog.starts_with(p.phase, 'agent.') THEN 'agent.*' ELSE p.phase END
-					WHERE p.invocation_id OPERATOR(pg_catalog.=) i.invocation_id),
-				   '[]'::pg_catalog.jsonb))
+							 ON l.phase =
+								CASE WHEN starts_with(p.phase, 'agent.') THEN 'agent.*' ELSE p.phase END
+					WHERE p.invocation_id = i.invocation_id),
+				   '[]'::jsonb))
 	INTO detail
 	FROM loomlat.invocations i
-		 LEFT JOIN loomlat.agents a ON a.agent_id OPERATOR(pg_catalog.=) i.agent_id
-	WHERE i.invocation_id OPERATOR(pg_catalog.=) id;
+		 LEFT JOIN loomlat.agents a ON a.agent_id = i.agent_id
+	WHERE i.invocation_id = id;
 	RETURN detail;
 END
 $$;
 
 COMMENT ON FUNCTION loomlat.phase_layout() IS
 	'Internal: the ingestor''s phases, whether each is on the critical path (token, first_token, stream) and what it overlaps';
-COMMENT ON FUNCTION loomlat.phase_breakdown(text, bigint, timestamptz, pg_catalog.float8, pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.phase_breakdown(text, bigint, timestamptz, float8, regclass) IS
 	'Per phase, for all / cold / warm invocations of the window: count, p50/p95/mean duration, mean start, share of TTFT and of duration';
-COMMENT ON FUNCTION loomlat.latency_over_time(text, interval, bigint, timestamptz, pg_catalog.float8,
-											  pg_catalog.regclass) IS
+COMMENT ON FUNCTION loomlat.latency_over_time(text, interval, bigint, timestamptz, float8,
+											  regclass) IS
 	'Invocations, cold-start share, TTFT p50/p95/p99 and errors per bucket of the window, empty buckets included; the last bucket ends at as_of';
-COMMENT ON FUNCTION loomlat.ttft_display(pg_catalog.float8) IS
+COMMENT ON FUNCTION loomlat.ttft_display(float8) IS
 	'A TTFT as the dashboard shows it: 850ms, 1.2s, 1m 05s';
 COMMENT ON FUNCTION loomlat.invocation_detail(uuid) IS
 	'One invocation for its detail page: stored fields, agent_name, ttft_display, badge and phases by start; NULL when not found';

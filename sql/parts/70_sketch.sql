@@ -10,13 +10,13 @@
 
 CREATE TYPE loomlat.latency_sketch;
 
-CREATE FUNCTION loomlat.latency_sketch_in(pg_catalog.cstring)
+CREATE FUNCTION loomlat.latency_sketch_in(cstring)
 RETURNS loomlat.latency_sketch
 AS 'MODULE_PATHNAME', 'loomlat_latency_sketch_in'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.latency_sketch_out(loomlat.latency_sketch)
-RETURNS pg_catalog.cstring
+RETURNS cstring
 AS 'MODULE_PATHNAME', 'loomlat_latency_sketch_out'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
@@ -26,7 +26,7 @@ AS 'MODULE_PATHNAME', 'loomlat_latency_sketch_recv'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.latency_sketch_send(loomlat.latency_sketch)
-RETURNS pg_catalog.bytea
+RETURNS bytea
 AS 'MODULE_PATHNAME', 'loomlat_latency_sketch_send'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
@@ -45,12 +45,12 @@ CREATE TYPE loomlat.latency_sketch (
 COMMENT ON TYPE loomlat.latency_sketch IS
 	'quantile sketch with relative accuracy alpha: logarithmic buckets, a zero bucket, exact count, sum, min and max';
 
-CREATE FUNCTION loomlat.sketch_add(loomlat.latency_sketch, pg_catalog.float8)
+CREATE FUNCTION loomlat.sketch_add(loomlat.latency_sketch, float8)
 RETURNS loomlat.latency_sketch
 AS 'MODULE_PATHNAME', 'loomlat_sketch_add'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION loomlat.sketch_add(loomlat.latency_sketch, pg_catalog.float8, pg_catalog.float8)
+CREATE FUNCTION loomlat.sketch_add(loomlat.latency_sketch, float8, float8)
 RETURNS loomlat.latency_sketch
 AS 'MODULE_PATHNAME', 'loomlat_sketch_add_accuracy'
 LANGUAGE C PARALLEL SAFE;
@@ -70,7 +70,7 @@ LANGUAGE C STRICT PARALLEL SAFE;
  * function returns a trimmed copy (READ_ONLY, so window use works).  SSPACE:
  * the planner's per-group estimate, a sketch of about 500 buckets.
  */
-CREATE AGGREGATE loomlat.sketch(value pg_catalog.float8) (
+CREATE AGGREGATE loomlat.sketch(value float8) (
 	SFUNC = loomlat.sketch_add,
 	STYPE = loomlat.latency_sketch,
 	SSPACE = 4096,
@@ -80,7 +80,7 @@ CREATE AGGREGATE loomlat.sketch(value pg_catalog.float8) (
 	PARALLEL = SAFE
 );
 
-CREATE AGGREGATE loomlat.sketch(value pg_catalog.float8, relative_accuracy pg_catalog.float8) (
+CREATE AGGREGATE loomlat.sketch(value float8, relative_accuracy float8) (
 	SFUNC = loomlat.sketch_add,
 	STYPE = loomlat.latency_sketch,
 	SSPACE = 4096,
@@ -100,49 +100,49 @@ CREATE AGGREGATE loomlat.merge(sketch loomlat.latency_sketch) (
 	PARALLEL = SAFE
 );
 
-COMMENT ON AGGREGATE loomlat.sketch(pg_catalog.float8) IS
+COMMENT ON AGGREGATE loomlat.sketch(float8) IS
 	'latency_sketch of the non-NULL values, relative accuracy 0.01';
-COMMENT ON AGGREGATE loomlat.sketch(pg_catalog.float8, pg_catalog.float8) IS
+COMMENT ON AGGREGATE loomlat.sketch(float8, float8) IS
 	'latency_sketch of the non-NULL values, at the given relative accuracy (the same for the whole group)';
 COMMENT ON AGGREGATE loomlat.merge(loomlat.latency_sketch) IS
 	'one latency_sketch of all the values of the sketches (all of the same relative accuracy)';
 
-CREATE FUNCTION loomlat.quantile(sketch loomlat.latency_sketch, fraction pg_catalog.float8)
-RETURNS pg_catalog.float8
+CREATE FUNCTION loomlat.quantile(sketch loomlat.latency_sketch, fraction float8)
+RETURNS float8
 AS 'MODULE_PATHNAME', 'loomlat_sketch_quantile'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION loomlat.quantiles(sketch loomlat.latency_sketch, fractions pg_catalog.float8[])
-RETURNS pg_catalog.float8[]
+CREATE FUNCTION loomlat.quantiles(sketch loomlat.latency_sketch, fractions float8[])
+RETURNS float8[]
 AS 'MODULE_PATHNAME', 'loomlat_sketch_quantiles'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.sketch_count(sketch loomlat.latency_sketch)
-RETURNS pg_catalog.int8
+RETURNS int8
 AS 'MODULE_PATHNAME', 'loomlat_sketch_count'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.sketch_mean(sketch loomlat.latency_sketch)
-RETURNS pg_catalog.float8
+RETURNS float8
 AS 'MODULE_PATHNAME', 'loomlat_sketch_mean'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.sketch_min(sketch loomlat.latency_sketch)
-RETURNS pg_catalog.float8
+RETURNS float8
 AS 'MODULE_PATHNAME', 'loomlat_sketch_min'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.sketch_max(sketch loomlat.latency_sketch)
-RETURNS pg_catalog.float8
+RETURNS float8
 AS 'MODULE_PATHNAME', 'loomlat_sketch_max'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION loomlat.sketch_relative_accuracy(sketch loomlat.latency_sketch)
-RETURNS pg_catalog.float8
+RETURNS float8
 AS 'MODULE_PATHNAME', 'loomlat_sketch_relative_accuracy'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-COMMENT ON FUNCTION loomlat.quantile(loomlat.latency_sketch, pg_catalog.float8) IS
+COMMENT ON FUNCTION loomlat.quantile(loomlat.latency_sketch, float8) IS
 	'estimate of percentile_cont(fraction), within the relative accuracy of the order statistics it interpolates';
-COMMENT ON FUNCTION loomlat.quantiles(loomlat.latency_sketch, pg_catalog.float8[]) IS
+COMMENT ON FUNCTION loomlat.quantiles(loomlat.latency_sketch, float8[]) IS
 	'quantile() of each fraction, in an array of the same shape (NULL for a NULL fraction)';
