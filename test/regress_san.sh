@@ -21,10 +21,19 @@ work=$(mktemp -d)
 env_file=$PG_CLUSTER_CONF_ROOT/$PGVERSION/regress/environment
 san_flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
+# pg_ctlcluster's "restart" asks whether the cluster runs through its external
+# pid file, /var/run/postgresql/15-regress.pid, which every pg_virtualenv
+# cluster named "regress" shares: another one stopping on the machine removes
+# it, and restart then skips the stop and fails to start.  "stop" and "start"
+# read the data directory's own postmaster.pid.
+restart_cluster() {
+	timeout 120 pg_ctlcluster "$PGVERSION" regress stop && timeout 120 pg_ctlcluster "$PGVERSION" regress start
+}
+
 restore() {
 	if [ -f "$work/environment" ]; then cp "$work/environment" "$env_file"; else rm -f "$env_file"; fi
 	make -s -C "$top" install PG_CONFIG="$PG_CONFIG" >/dev/null
-	timeout 120 pg_ctlcluster "$PGVERSION" regress restart
+	restart_cluster
 	rm -rf "$work"
 }
 trap restore EXIT
@@ -44,7 +53,7 @@ LD_PRELOAD = '$(gcc -print-file-name=libasan.so) $work/asan_first.so'
 ASAN_OPTIONS = 'detect_leaks=0'
 UBSAN_OPTIONS = 'print_stacktrace=1'
 EOF
-timeout 120 pg_ctlcluster "$PGVERSION" regress restart || exit 1
+restart_cluster >>"$out/regress-san.log" 2>&1 || exit 1
 make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG" >>"$out/regress-san.log" 2>&1
 cp "$work/regression.diffs" "$out/regression-san.diffs" 2>/dev/null
 cp "$(dirname "$PG_CLUSTER_CONF_ROOT")/log/postgresql-$PGVERSION-regress.log" "$out/server-san.log"
