@@ -33,7 +33,9 @@ static const char STYLE[] =
     "th{cursor:pointer;user-select:none;background:#f4f4f4}"
     "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}"
     "tr.slow td{background:#FBE3D6}tr.slow td:nth-child(2)::after{content:' (slow)';color:#A33F00}"
-    "svg[role=img]{width:100%;height:auto;max-width:900px}svg text{font-size:12px;fill:#222}"
+    "svg[role=img]{width:100%;height:auto;max-width:900px}svg.hist{max-width:600px}"
+    "svg text{font-size:12px;fill:#222}"
+    "@media(max-width:600px){svg[role=img] text{font-size:20px}}"
     ".key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
     "vertical-align:middle}"
     "body.js section.range{display:none}body.js section.range.on{display:block}"
@@ -285,10 +287,16 @@ put_over_time(FILE *out, const json_t *report)
 		fputs("<text x=\"200\" y=\"100\">no TTFT in this window</text>", out);
 	if (json_array_size(rows) > 0)
 	{
+		char from[17], to[17];
+
+		/* the first and last bucket's bounds, to the minute */
+		snprintf(from, sizeof(from), "%s", dash_str(json_array_get(rows, 0), "bucket_start"));
+		snprintf(to, sizeof(to), "%s",
+		         dash_str(json_array_get(rows, json_array_size(rows) - 1), "bucket_end"));
 		fputs("<text x=\"50\" y=\"200\">", out);
-		put_escaped(out, dash_str(json_array_get(rows, 0), "bucket_start"));
+		put_escaped(out, from);
 		fputs("</text><text x=\"590\" y=\"200\" text-anchor=\"end\">", out);
-		put_escaped(out, dash_str(json_array_get(rows, json_array_size(rows) - 1), "bucket_end"));
+		put_escaped(out, to);
 		fputs("</text>", out);
 	}
 	fputs("</svg>", out);
