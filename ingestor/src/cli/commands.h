@@ -34,4 +34,7 @@ void cmd_report_usage(FILE *out);
 int cmd_show(int argc, char **argv);
 void cmd_show_usage(FILE *out);
 
+int cmd_serve(int argc, char **argv);
+void cmd_serve_usage(FILE *out);
+
 #endif

@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"report", cmd_report, cmd_report_usage,
      "the latency report of a window: text, JSON or a self-contained HTML page"},
     {"show", cmd_show, cmd_show_usage, "one invocation: TTFT, badge, phases as a waterfall"},
+    {"serve", cmd_serve, cmd_serve_usage, "serve the dashboard and its JSON over HTTP"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -25,18 +25,13 @@ dash_str(const json_t *obj, const char *key)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-/* An array member, or an empty array that lives as long as the process. */
+/* An array member, or NULL. */
 const json_t *
 dash_array(const json_t *obj, const char *key)
 {
-	static json_t *empty;
 	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
 
-	if (json_is_array(v))
-		return v;
-	if (empty == NULL)
-		empty = json_array();
-	return empty;
+	return json_is_array(v) ? v : NULL;
 }
 
 /* A linear search: the arrays are a few dozen rows. */

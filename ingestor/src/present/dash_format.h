@@ -22,7 +22,8 @@ double dash_num(const json_t *obj, const char *key);
 /* obj[key] as a string; "" when absent or not a string. */
 const char *dash_str(const json_t *obj, const char *key);
 
-/* obj[key] as an array (possibly empty, never NULL: a static empty array). */
+/* obj[key] as an array, or NULL, which jansson's array functions read as empty
+ * (json_array_size() 0, json_array_get() NULL). */
 const json_t *dash_array(const json_t *obj, const char *key);
 
 /* The first object of rows whose key1 is the string val1 and, unless key2 is

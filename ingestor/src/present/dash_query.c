@@ -112,6 +112,16 @@ read_one(PGconn *conn, const char *sql, int n, const char *const *params, enum d
 	return doc;
 }
 
+/* The agent id ("" for NULL) and min_invocations as parameter text. */
+static void
+format_args(const struct dash_args *args, char agent[24], char min_inv[24])
+{
+	agent[0] = '\0';
+	if (args->agent_id > 0)
+		snprintf(agent, 24, "%" PRId64, args->agent_id);
+	snprintf(min_inv, 24, "%ld", args->min_invocations);
+}
+
 /* Ranges as a text[] literal: they come from a fixed set, so no quoting is needed. */
 json_t *
 dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *status, char *err,
@@ -120,7 +130,7 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 	char ranges[64] = "{";
 	char agent[24];
 	char min_inv[24];
-	const char *params[4] = {ranges, NULL, min_inv, args->as_of};
+	const char *params[4] = {ranges, agent, min_inv, args->as_of};
 
 	for (size_t i = 0; i < args->n_ranges; i++)
 	{
@@ -129,13 +139,28 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 		strncat(ranges, args->ranges[i], sizeof(ranges) - strlen(ranges) - 1);
 	}
 	strncat(ranges, "}", sizeof(ranges) - strlen(ranges) - 1);
-	if (args->agent_id > 0)
-	{
-		snprintf(agent, sizeof(agent), "%" PRId64, args->agent_id);
-		params[1] = agent;
-	}
-	snprintf(min_inv, sizeof(min_inv), "%ld", args->min_invocations);
+	format_args(args, agent, min_inv);
+	if (agent[0] == '\0')
+		params[1] = NULL;
 	return read_one(conn, REPORT_SQL, 4, params, status, err, errlen);
+}
+
+/* latency_summary() itself, as_of defaulting to now(). */
+json_t *
+dash_fetch_summary(PGconn *conn, const struct dash_args *args, enum dash_status *status, char *err,
+                   size_t errlen)
+{
+	char agent[24];
+	char min_inv[24];
+	const char *params[4] = {args->ranges[0], agent, min_inv, args->as_of};
+
+	format_args(args, agent, min_inv);
+	if (agent[0] == '\0')
+		params[1] = NULL;
+	return read_one(conn,
+	                "SELECT loomlat.latency_summary($1, $2::bigint, $3::integer,"
+	                " coalesce($4::timestamptz, now()))",
+	                4, params, status, err, errlen);
 }
 
 /* invocation_detail() of one id; the id was validated by the caller. */

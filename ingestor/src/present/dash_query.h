@@ -42,6 +42,10 @@ struct dash_args
 json_t *dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *status,
                           char *err, size_t errlen);
 
+/* loomlat.latency_summary(range, agent_id, min_invocations[, as_of]) of the first range. */
+json_t *dash_fetch_summary(PGconn *conn, const struct dash_args *args, enum dash_status *status,
+                           char *err, size_t errlen);
+
 /* loomlat.invocation_detail(id); NULL with *status DASH_NOT_FOUND for an unknown id. */
 json_t *dash_fetch_invocation(PGconn *conn, const char *uuid, enum dash_status *status, char *err,
                               size_t errlen);

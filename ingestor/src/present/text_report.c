@@ -110,7 +110,7 @@ put_agents(FILE *out, const json_t *summary, bool color)
 		fputs("  none in this window\n\n", out);
 		return;
 	}
-	fprintf(out, "  %-8s %-*s %7s %7s %8s %8s %8s %8s %8s\n", "id", NAME_WIDTH, "name", "invoc",
+	fprintf(out, "  %-9s %-*s %7s %7s %8s %8s %8s %8s %8s\n", "id", NAME_WIDTH, "name", "invoc",
 	        "cold", "p50", "p95", "p99", "cold p50", "warm p50");
 	json_array_foreach(dash_array(summary, "agents"), i, a)
 	{

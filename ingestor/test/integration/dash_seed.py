@@ -1,7 +1,7 @@
 """dash_seed - a database with known latencies for the report, show and serve tests.
 
-Contract: seed(tap, tag) returns a harness.Database holding three agents at
-AS_OF: "fast" (agent 1: 10 invocations, TTFT 500..1400 ms, 2 cold), "slow"
+Contract: seed(tag[, as_of]) returns a harness.Database holding three agents
+up to as_of (AS_OF unless given): "fast" (agent 1: 10 invocations, TTFT 500..1400 ms, 2 cold), "slow"
 (agent 2, named with markup: 6 cold invocations, TTFT 12..22 s, one error)
 and "idle" (agent 3, no invocations), every invocation in the last hour and
 with the phases token, first_token and stream.  SHOW_ID names one of agent
@@ -15,7 +15,8 @@ SLOW_NAME = "<script>alert('x')</script> & \"slow\""
 SHOW_ID = "00000000-0000-7000-8000-000000000201"
 
 
-def seed(tag):
+def seed(tag, as_of=AS_OF):
+    """as_of may be 'now'."""
     db = harness.Database(tag)
     harness.psql(
         "INSERT INTO loomlat.agents (agent_id, name) VALUES (1, 'fast'), (2, $$%s$$), (3, 'idle');"
@@ -38,5 +39,5 @@ def seed(tag):
         " SELECT i.invocation_id, p.phase, p.s * i.ttft_ms, p.d * i.ttft_ms"
         " FROM loomlat.invocations i,"
         "  (VALUES ('token', 0, 0.25), ('first_token', 0.25, 0.75), ('stream', 1.0, 0.5))"
-        "  AS p(phase, s, d);" % (SLOW_NAME, AS_OF, AS_OF), dbname=db.name)
+        "  AS p(phase, s, d);" % (SLOW_NAME, as_of, as_of), dbname=db.name)
     return db
