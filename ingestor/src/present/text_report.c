@@ -7,15 +7,16 @@
 #include "present/dash_format.h"
 #include "present/text_report.h"
 
-#define BAR_WIDTH  40
-#define NAME_WIDTH 24
-#define SLOW_MS    10000.0
+#define BAR_WIDTH   40
+#define NAME_WIDTH  24
+#define VALUE_WIDTH 87 /* 100 columns less the label of show's lines */
+#define SLOW_MS     10000.0
 
-#define BOLD       "\033[1m"
-#define RED        "\033[31m"
-#define BLUE       "\033[34m"
-#define DIM        "\033[2m"
-#define RESET      "\033[0m"
+#define BOLD        "\033[1m"
+#define RED         "\033[31m"
+#define BLUE        "\033[34m"
+#define DIM         "\033[2m"
+#define RESET       "\033[0m"
 
 /* code when colouring, else "". */
 static const char *
@@ -24,15 +25,24 @@ sgr(bool color, const char *code)
 	return color ? code : "";
 }
 
-/* s padded or cut to width columns (bytes), control characters as '?'. */
+/* s cut to width columns (one per UTF-8 character) and, with pad, padded to
+ * them; control characters as '?'. */
 static void
-put_field(FILE *out, const char *s, int width)
+put_field(FILE *out, const char *s, int width, bool pad)
 {
 	int n = 0;
 
-	for (; s[n] != '\0' && n < width; n++)
-		fputc((unsigned char) s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n], out);
-	for (; n < width; n++)
+	for (; *s != '\0'; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+		bool continuation = (c & 0xC0) == 0x80;
+
+		if (!continuation && n == width)
+			break;
+		n += !continuation;
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+	}
+	for (; pad && n < width; n++)
 		fputc(' ', out);
 }
 
@@ -118,7 +128,7 @@ put_agents(FILE *out, const json_t *summary, bool color)
 
 		fprintf(out, "%s%s %-6.0f ", sgr(color && slow, RED), slow ? "SLOW" : "    ",
 		        dash_num(a, "agent_id"));
-		put_field(out, dash_str(a, "agent_name"), NAME_WIDTH);
+		put_field(out, dash_str(a, "agent_name"), NAME_WIDTH, true);
 		fprintf(out, " %7.0f %7s %8s %8s %8s %8s %8s%s\n", dash_num(a, "invocation_count"),
 		        dash_fmt_pct(dash_num(a, "cold_start_pct"), b[0]),
 		        dash_fmt_ms(dash_num(a, "ttft_p50_ms"), b[1]),
@@ -181,7 +191,7 @@ put_phases(FILE *out, const json_t *report, bool color)
 		if (strcmp(dash_str(row, "class"), "all") != 0)
 			continue;
 		fputs("  ", out);
-		put_field(out, phase, 18);
+		put_field(out, phase, 18, true);
 		for (int c = 0; c < 2; c++)
 		{
 			const json_t *r =
@@ -231,7 +241,7 @@ text_invocation(FILE *out, const json_t *detail, bool color)
 	fprintf(out, "%sinvocation%s %s\n", sgr(color, BOLD), sgr(color, RESET),
 	        dash_str(detail, "invocation_id"));
 	fputs("agent        ", out);
-	put_field(out, dash_str(detail, "agent_name"), 60);
+	put_field(out, dash_str(detail, "agent_name"), VALUE_WIDTH, false);
 	fprintf(out, "\nTTFT         %s%s%s  %s%s%s\n", sgr(color, BOLD),
 	        dash_str(detail, "ttft_display")[0] ? dash_str(detail, "ttft_display") : "-",
 	        sgr(color, RESET), sgr(color, strcmp(badge, "cold") == 0 ? RED : BLUE),
@@ -246,7 +256,7 @@ text_invocation(FILE *out, const json_t *detail, bool color)
 	if (error[0] != '\0')
 	{
 		fprintf(out, "error        %s", sgr(color, RED));
-		put_field(out, error, (int) strnlen(error, 80));
+		put_field(out, error, VALUE_WIDTH, false);
 		fprintf(out, "%s\n", sgr(color, RESET));
 	}
 	fprintf(out, "\n%sphases%s (offset, duration; the bar spans 0 .. %s)\n", sgr(color, BOLD),
@@ -259,7 +269,7 @@ text_invocation(FILE *out, const json_t *detail, bool color)
 		int width = isfinite(len) && total > 0 ? (int) lround(len / total * BAR_WIDTH) : 0;
 
 		fputs("  ", out);
-		put_field(out, dash_str(p, "phase"), 18);
+		put_field(out, dash_str(p, "phase"), 18, true);
 		fprintf(out, " %8s %8s |", dash_fmt_ms(start, b[0]), dash_fmt_ms(len, b[1]));
 		from = from > BAR_WIDTH ? BAR_WIDTH : from;
 		width = width < 1 && isfinite(start) ? 1 : width;
