@@ -228,7 +228,15 @@ put_cold_warm(FILE *out, const json_t *summary)
 	fputs("</svg>", out);
 }
 
-/* One series of latency_over_time as a path; a bucket without a value breaks the line. */
+/* The x of bucket i of n on the time axis (50 .. 590). */
+static double
+series_x(size_t i, size_t n)
+{
+	return 50 + (n > 1 ? (double) i / (double) (n - 1) : 0.5) * 540;
+}
+
+/* One series of latency_over_time as a path; a bucket without a value breaks
+ * the line, and a value with no neighbour is drawn as a dot. */
 static void
 put_series(FILE *out, const json_t *rows, const char *key, double max, const char *colour)
 {
@@ -237,24 +245,31 @@ put_series(FILE *out, const json_t *rows, const char *key, double max, const cha
 	const json_t *r;
 	bool pen = false;
 
-	fprintf(out, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", colour);
+	fprintf(out, "<g fill=\"%s\"><path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", colour,
+	        colour);
 	json_array_foreach(rows, i, r)
 	{
 		double v = dash_num(r, key);
-		double x = 50 + (n > 1 ? (double) i / (double) (n - 1) : 0.5) * 540;
 
 		if (!isfinite(v))
-		{
 			pen = false;
-			continue;
+		else
+		{
+			fprintf(out, "%c%.1f %.1f", pen ? 'L' : 'M', series_x(i, n), 180 - v / max * 160);
+			pen = true;
 		}
-		fprintf(out, "%c%.1f %.1f", pen ? 'L' : 'M', x, 180 - v / max * 160);
-		/* a lone point still shows */
-		if (!pen)
-			fprintf(out, "h0.1");
-		pen = true;
 	}
 	fputs("\"/>", out);
+	json_array_foreach(rows, i, r)
+	{
+		double v = dash_num(r, key);
+
+		if (isfinite(v) && !isfinite(dash_num(json_array_get(rows, i - 1), key)) &&
+		    !isfinite(dash_num(json_array_get(rows, i + 1), key)))
+			fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>", series_x(i, n),
+			        180 - v / max * 160);
+	}
+	fputs("</g>", out);
 }
 
 /* TTFT p50 and p95 per bucket over the window. */
