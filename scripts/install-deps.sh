@@ -5,9 +5,11 @@ set -euo pipefail
 
 packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-common libpq-dev
-	libcurl4-openssl-dev libjansson-dev libcmocka-dev
+	libcurl4-openssl-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
 	make gcc pkg-config clang-format python3 util-linux
 )
+# the dashboard's browser test (ingestor/test/integration/test_dashboard_browser.py)
+[ "${LOOMLAT_NO_BROWSER:-}" = 1 ] || packages+=(chromium)
 [ "${LOOMLAT_WITH_TDIGEST:-}" = 1 ] && packages+=(postgresql-15-tdigest)
 
 missing=()

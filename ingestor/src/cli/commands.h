@@ -8,7 +8,9 @@
  *  64  EX_USAGE        bad command line
  *  65  EX_DATAERR      bad input data (unknown agent, unreadable prompt, bad spool)
  *  66  EX_NOINPUT      an input file does not exist
+ *  65  (report, show) the database rejected an argument, or no such invocation
  *  69  EX_UNAVAILABLE  the database or the agent endpoint is unavailable at start
+ *  73  EX_CANTCREAT    (report) the output file cannot be written
  *  70  EX_SOFTWARE     internal error
  *  75  EX_TEMPFAIL     rows could not be written; they are in the spool file named
  */
@@ -25,5 +27,14 @@ void cmd_invoke_usage(FILE *out);
 
 int cmd_ingest(int argc, char **argv);
 void cmd_ingest_usage(FILE *out);
+
+int cmd_report(int argc, char **argv);
+void cmd_report_usage(FILE *out);
+
+int cmd_show(int argc, char **argv);
+void cmd_show_usage(FILE *out);
+
+int cmd_serve(int argc, char **argv);
+void cmd_serve_usage(FILE *out);
 
 #endif

@@ -24,6 +24,10 @@ static const struct command commands[] = {
      "invoke an agent, measure TTFT and cold starts, record them"},
     {"ingest", cmd_ingest, cmd_ingest_usage,
      "write the rows of a spool file left by an earlier run"},
+    {"report", cmd_report, cmd_report_usage,
+     "the latency report of a window: text, JSON or a self-contained HTML page"},
+    {"show", cmd_show, cmd_show_usage, "one invocation: TTFT, badge, phases as a waterfall"},
+    {"serve", cmd_serve, cmd_serve_usage, "serve the dashboard and its JSON over HTTP"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

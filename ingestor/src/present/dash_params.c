@@ -1,0 +1,85 @@
+/*
+ * dash_params.c - strict parsers of the dashboard's arguments (see dash_params.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "present/dash_params.h"
+
+const char *const dash_ranges[DASH_N_RANGES] = {"1h", "24h", "7d", "30d"};
+
+/* Exact match against the fixed set. */
+int
+dash_parse_range(const char *s, const char **out)
+{
+	for (int i = 0; s != NULL && i < DASH_N_RANGES; i++)
+		if (strcmp(s, dash_ranges[i]) == 0)
+		{
+			*out = dash_ranges[i];
+			return 0;
+		}
+	return -1;
+}
+
+/* Digits only (no sign, no space), at most 19 of them, then strtoll with overflow detection. */
+static int
+parse_decimal(const char *s, long long min, long long max, long long *out)
+{
+	long long v;
+	char *end;
+	size_t len = s != NULL ? strlen(s) : 0;
+
+	if (len == 0 || len > 19)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char) s[i]))
+			return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* 1 .. INT64_MAX. */
+int
+dash_parse_agent_id(const char *s, int64_t *out)
+{
+	long long v;
+
+	if (parse_decimal(s, 1, INT64_MAX, &v) != 0)
+		return -1;
+	*out = (int64_t) v;
+	return 0;
+}
+
+/* 0 .. 1e9. */
+int
+dash_parse_min_invocations(const char *s, long *out)
+{
+	long long v;
+
+	if (parse_decimal(s, 0, DASH_MIN_INVOCATIONS_MAX, &v) != 0)
+		return -1;
+	*out = (long) v;
+	return 0;
+}
+
+/* Hex digits with dashes at 8, 13, 18 and 23. */
+bool
+dash_valid_uuid(const char *s)
+{
+	if (s == NULL || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+	{
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i]))
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,53 @@
+/*
+ * dash_query.h - the dashboard's reads: one query each, read-only, bounded.
+ *
+ * Contract: every read runs in its own READ ONLY transaction with a
+ * statement_timeout, its arguments bound as parameters ($1..), and returns a
+ * jansson document built by PostgreSQL (the caller owns it).  The report
+ * document is an array with one element per range asked for:
+ *   {"range", "summary": latency_summary(...) verbatim,
+ *    "ttft_by_class": [{class, invocations, ttft_p50_ms, ttft_p95_ms, ttft_p99_ms}],
+ *    "phase_breakdown": [rows], "latency_over_time": [rows]}
+ * Failures are classified so that commands and the server answer alike.
+ */
+#ifndef LOOMLAT_DASH_QUERY_H
+#define LOOMLAT_DASH_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#define DASH_STATEMENT_TIMEOUT_MS 10000
+
+enum dash_status
+{
+	DASH_OK = 0,
+	DASH_BAD_ARGUMENT, /* the database rejected an argument (unknown agent, bad as_of) */
+	DASH_NOT_FOUND,    /* no such invocation */
+	DASH_UNAVAILABLE   /* connection lost, timeout, extension missing */
+};
+
+struct dash_args
+{
+	const char *const *ranges; /* "1h", "24h", "7d", "30d" */
+	size_t n_ranges;
+	int64_t agent_id;     /* 0: all agents */
+	long min_invocations; /* 0 .. 1e9 */
+	const char *as_of;    /* timestamptz text, NULL: now() */
+};
+
+/* The report document for args; NULL with err set and *status not DASH_OK. */
+json_t *dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *status,
+                          char *err, size_t errlen);
+
+/* loomlat.latency_summary(range, agent_id, min_invocations[, as_of]) of the first range. */
+json_t *dash_fetch_summary(PGconn *conn, const struct dash_args *args, enum dash_status *status,
+                           char *err, size_t errlen);
+
+/* loomlat.invocation_detail(id); NULL with *status DASH_NOT_FOUND for an unknown id. */
+json_t *dash_fetch_invocation(PGconn *conn, const char *uuid, enum dash_status *status, char *err,
+                              size_t errlen);
+
+#endif
