@@ -1,6 +1,7 @@
 /*
  * jsonl.c - the JSON-lines row mapper of "loomlat ingest" (see jsonl.h).
  */
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,10 +163,13 @@ derive_latency(json_t *row)
 	const json_t *invoke = json_object_get(row, "client_invoke_time");
 	const json_t *start = json_object_get(row, "agent_start_time");
 
-	if (json_is_number(invoke) && json_is_number(start) && unknown(row, "cold_start_latency_ms"))
-		json_object_set_new(
-		    row, "cold_start_latency_ms",
-		    json_real((json_number_value(start) - json_number_value(invoke)) * 1000.0));
+	double ms;
+
+	if (!json_is_number(invoke) || !json_is_number(start) || !unknown(row, "cold_start_latency_ms"))
+		return;
+	ms = (json_number_value(start) - json_number_value(invoke)) * 1000.0;
+	if (isfinite(ms)) /* else the server rejects the times themselves */
+		json_object_set_new(row, "cold_start_latency_ms", json_real(ms));
 }
 
 /* FNV-1a over the canonical text, stamped as a version 8, variant 10 UUID. */
