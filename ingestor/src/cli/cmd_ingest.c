@@ -562,13 +562,13 @@ run(struct ingest *ing, const char *conninfo)
 	pg_writer_get_stats(ing->writer, &stats);
 	ing->taking = true;
 	left = pg_writer_take_unwritten(ing->writer, &in_doubt);
-	if (json_array_size(left) > stats.rejected)
+	if (!save_checkpoint(ing))
+		rc = EX_SOFTWARE;
+	if (json_array_size(left) > stats.rejected) /* more than the rejected rows are left */
 	{
 		spool_save(left, in_doubt, path, sizeof(path));
 		rc = EX_TEMPFAIL;
 	}
-	else if (!save_checkpoint(ing))
-		rc = EX_SOFTWARE;
 	summary(ing, clock_ms_between(ing->begin_ns, clock_mono_ns()) / 1e3);
 	json_decref(left);
 	close_source(ing);
