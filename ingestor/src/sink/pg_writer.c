@@ -64,6 +64,7 @@ struct pg_writer
 	bool send_deferred; /* a send_batch() call is queued on the loop */
 	bool batch_failed;  /* the current batch got an error result */
 	json_t *rejected;   /* rows the server refused */
+	char *last_error;   /* the server's message for the last refused row */
 
 	int backoff_ms;
 	struct loop_timer *timer; /* reconnect, or connect timeout */
@@ -159,6 +160,7 @@ pg_writer_free(struct pg_writer *w)
 	}
 	PQfinish(w->conn);
 	json_decref(w->rejected);
+	free(w->last_error);
 	free(w->conninfo);
 	free(w);
 }
@@ -363,7 +365,13 @@ read_results(struct pg_writer *w)
 			batch_done(w);
 			return;
 		}
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		{
+			w->stats.inserted += strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+			w->stats.updated += strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+			w->stats.unchanged += strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+		}
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			if (PQstatus(w->conn) == CONNECTION_BAD)
 			{
@@ -372,8 +380,12 @@ read_results(struct pg_writer *w)
 				return;
 			}
 			if (w->in_flight == 1)
+			{
 				log_error("database rejected a row (kept for the spool): %s",
 				          PQresultErrorMessage(res));
+				free(w->last_error);
+				w->last_error = xstrdup(PQresultErrorMessage(res));
+			}
 			w->batch_failed = true;
 		}
 		PQclear(res);
@@ -523,6 +535,13 @@ pg_writer_take_unwritten(struct pg_writer *w, size_t *in_doubt)
 		pop_item(w, false);
 	}
 	return rows;
+}
+
+/* The last rejected row's message. */
+const char *
+pg_writer_last_error(const struct pg_writer *w)
+{
+	return w->last_error;
 }
 
 /* Counters. */

@@ -42,6 +42,9 @@ struct pg_writer_stats
 	unsigned long batches;
 	unsigned long reconnects;
 	unsigned long rejected;
+	unsigned long inserted; /* record_invocations' counts, summed over the batches */
+	unsigned long updated;
+	unsigned long unchanged;
 };
 
 struct pg_writer;
@@ -70,6 +73,10 @@ void pg_writer_drain(struct pg_writer *writer, int timeout_ms, loop_fn drained, 
  * with written = false.  *in_doubt is set to how many of them were on the
  * wire when their connection dropped, so may be in the database already. */
 json_t *pg_writer_take_unwritten(struct pg_writer *writer, size_t *in_doubt);
+
+/* The server's message for the row last rejected (valid inside its done
+ * callback, where written is false); NULL when no row was rejected. */
+const char *pg_writer_last_error(const struct pg_writer *writer);
 
 void pg_writer_get_stats(const struct pg_writer *writer, struct pg_writer_stats *stats);
 
