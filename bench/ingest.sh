@@ -27,22 +27,10 @@ source "$(dirname "$0")/options.sh"
 LINES=$((ROWS / 10)) # options.sh's sizes are the SQL benchmarks' (10M, 1M --quick)
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-args=(--rounds "$ROUNDS")
-[ "$ROWS" = 1000000 ] && args+=(--quick)
-if [ -z "${LOOMLAT_BENCH_LOCKED:-}" ]; then
-	# Hold the lock that builds take for the whole run: nobody replaces the
-	# installed extension meanwhile.
-	exec env LOOMLAT_BENCH_LOCKED=1 flock /tmp/loomlat-ext.lock "$0" "${args[@]}" \
-		$([ "$INSTALL" = 0 ] && echo --no-install)
-fi
-if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
-	if [ "$INSTALL" = 1 ]; then
-		make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
-	fi
-	make -s -C "$repo/ingestor" >/dev/null
-	exec timeout 5400 pg_virtualenv -t -v 15 env LOOMLAT_BENCH_INNER=1 "$0" "${args[@]}" \
-		--no-install
-fi
+[ -n "${LOOMLAT_BENCH_INNER:-}" ] || make -s -C "$repo/ingestor" >/dev/null
+# shellcheck source=bench/cluster.sh
+source "$(dirname "$0")/cluster.sh"
+bench_cluster
 
 # ---- inside the throwaway cluster ----
 psql_run() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }

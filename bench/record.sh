@@ -27,16 +27,9 @@ usage() {
 # shellcheck source=bench/options.sh
 source "$(dirname "$0")/options.sh"
 
-if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
-	repo=$(cd "$(dirname "$0")/.." && pwd)
-	args=(--rounds "$ROUNDS" --no-install)
-	[ "$ROWS" = 1000000 ] && args+=(--quick)
-	if [ "$INSTALL" = 1 ]; then
-		# the lock serialises installs with other builds of this working tree
-		flock /tmp/loomlat-ext.lock make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
-	fi
-	exec timeout 5400 pg_virtualenv -t -v 15 env LOOMLAT_BENCH_INNER=1 "$0" "${args[@]}"
-fi
+# shellcheck source=bench/cluster.sh
+source "$(dirname "$0")/cluster.sh"
+bench_cluster
 
 # ---- inside the throwaway cluster ----
 INVOCATIONS=$((ROWS / 100))

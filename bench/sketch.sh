@@ -24,24 +24,10 @@ usage() {
 # shellcheck source=bench/options.sh
 source "$(dirname "$0")/options.sh"
 
-bench=$(cd "$(dirname "$0")" && pwd)
-args=(--rounds "$ROUNDS")
-[ "$ROWS" = 1000000 ] && args+=(--quick)
-if [ -z "${LOOMLAT_BENCH_LOCKED:-}" ]; then
-	# Parallel workers load the installed library when they start, so hold
-	# the lock that builds take for the whole run: nobody replaces it meanwhile.
-	exec env LOOMLAT_BENCH_LOCKED=1 flock /tmp/loomlat-ext.lock "$0" "${args[@]}" \
-		$([ "$INSTALL" = 0 ] && echo --no-install)
-fi
-if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
-	if [ "$INSTALL" = 1 ]; then
-		make -s -C "$bench/.." install PG_CONFIG="$PG_CONFIG" >/dev/null
-	fi
-	exec timeout 3600 pg_virtualenv -t -v 15 \
-		-o shared_buffers=2GB -o jit=off -o max_parallel_workers_per_gather=2 \
-		-o max_worker_processes=8 -o max_parallel_workers=8 \
-		env LOOMLAT_BENCH_INNER=1 "$0" "${args[@]}" --no-install
-fi
+# shellcheck source=bench/cluster.sh
+source "$(dirname "$0")/cluster.sh"
+bench_cluster -o shared_buffers=2GB -o jit=off -o max_parallel_workers_per_gather=2 \
+	-o max_worker_processes=8 -o max_parallel_workers=8
 
 # ---- inside the throwaway cluster ----
 work=$(mktemp -d)
@@ -123,26 +109,10 @@ cases="$work/cases"
 	fi
 } >"$cases"
 
-# One psql session per round: a warm-up round 0, then the timed rounds.
+# Interleaved rounds, a warm-up round 0 first.
 times="$work/times"
 : >"$times"
-for round in $(seq 0 "$ROUNDS"); do
-	echo "# round $round of $ROUNDS" >&2
-	script="$work/round.sql"
-	{
-		echo '\o /dev/null'
-		while IFS='|' read -r name workers query; do
-			echo '\timing off'
-			echo "SET max_parallel_workers_per_gather = $workers;"
-			echo "\\echo CASE $name|$workers"
-			echo '\timing on'
-			echo "$query;"
-		done <"$cases"
-	} >"$script"
-	psql_run -f "$script" | awk -v round="$round" '
-		/^CASE / { c = substr($0, 6) }
-		/^Time: / { if (round > 0) print c "|" $2 }' >>"$times"
-done
+bench_rounds "$cases" "$times"
 
 # Median per case, then the table (with each method's worst error) and the target ratios.
 awk -F'|' -v tdigest="$tdigest" '

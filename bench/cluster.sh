@@ -1,0 +1,49 @@
+# bench/cluster.sh - where and how the SQL benchmarks run; source it after
+# bench/options.sh and call bench_cluster first.
+#
+#   bench_cluster [-o GUC=VALUE ...]  outside the throwaway cluster: install
+#       the extension (unless --no-install) under the build lock, then run this
+#       script again inside a pg_virtualenv cluster with these settings, holding
+#       the lock shared for the whole run, so that no build replaces the library
+#       that parallel workers load meanwhile.  Returns only inside the cluster.
+#   bench_rounds CASES TIMES  every "name|workers|query" line of CASES once per
+#       round, interleaved, in one psql session per round (psql_run, which the
+#       script defines): a warm-up round 0, then ROUNDS timed rounds, whose
+#       "name|workers|ms" lines are appended to TIMES.
+BENCH_LOCK=/tmp/loomlat-ext.lock
+
+bench_cluster() {
+	local repo
+
+	[ -n "${LOOMLAT_BENCH_INNER:-}" ] && return 0
+	repo=$(cd "$(dirname "$0")/.." && pwd)
+	if [ "$INSTALL" = 1 ]; then
+		flock "$BENCH_LOCK" make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
+	fi
+	exec flock -s "$BENCH_LOCK" timeout 5400 pg_virtualenv -t -v 15 "$@" \
+		env LOOMLAT_BENCH_INNER=1 "$0" --rounds "$ROUNDS" \
+		$([ "$ROWS" = 1000000 ] && echo --quick) --no-install
+}
+
+bench_rounds() {
+	local cases=$1 times=$2 script round name workers query
+
+	script=$(mktemp)
+	for round in $(seq 0 "$ROUNDS"); do
+		echo "# round $round of $ROUNDS" >&2
+		{
+			echo '\o /dev/null'
+			while IFS='|' read -r name workers query; do
+				echo '\timing off'
+				echo "SET max_parallel_workers_per_gather = $workers;"
+				echo "\\echo CASE $name|$workers"
+				echo '\timing on'
+				echo "$query;"
+			done <"$cases"
+		} >"$script"
+		psql_run -f "$script" | awk -v round="$round" '
+			/^CASE / { c = substr($0, 6) }
+			/^Time: / { if (round > 0) print c "|" $2 }' >>"$times"
+	done
+	rm -f "$script"
+}
