@@ -748,7 +748,8 @@ journal_recover(struct journal *j, journal_row_fn fn, void *arg, struct journal_
 	}
 	if (d != NULL)
 		closedir(d);
-	qsort(names, n, sizeof(*names), cmp_seg_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_seg_name);
 	for (size_t i = 0; i < n;)
 	{
 		size_t k = i + 1;
