@@ -6,7 +6,7 @@
  * Signals: the first SIGINT/SIGTERM stops starting invocations and lets the
  * running ones finish for grace_ms, then aborts them as "interrupted"; the
  * second aborts them at once and returns without waiting for the database
- * (the caller spools what is unwritten).  At the end the writer gets
+ * (what is unwritten stays in the journal, or is spooled).  At the end the writer gets
  * drain_ms to write what is queued.
  *
  * The journal (env->journal): while it is full no invocation is started (the
