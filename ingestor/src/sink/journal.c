@@ -4,8 +4,8 @@
  * The writer side keeps its segments in an array, oldest first, each with
  * the first seq it holds and how many of its rows are not done; the last is
  * the one appended to.  Appends and done marks go to one buffer, written to
- * the last segment by journal_sync() (deferred on the loop after the first
- * append of an iteration); only then may segments rotate or be deleted.
+ * the last segment by journal_sync() (on a timer set by the first append
+ * after a sync); only then may segments rotate or be deleted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +20,7 @@
 
 #include "sink/journal.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 #include "util/log.h"
 
@@ -61,7 +62,7 @@ struct journal
 	size_t len, cap;
 	uint64_t bytes; /* segments plus buffer */
 	size_t live;
-	bool sync_deferred;
+	struct loop_timer *sync_timer; /* set while the buffer waits for its sync */
 	bool failed;
 
 	int lock_fd; /* held while recovered files are pending */
@@ -304,6 +305,11 @@ journal_sync(struct journal *j)
 {
 	struct segment *s;
 
+	if (j->loop != NULL)
+	{
+		loop_cancel_timer(j->loop, j->sync_timer);
+		j->sync_timer = NULL;
+	}
 	if (j->failed)
 		return -1;
 	if (j->len == 0)
@@ -325,25 +331,23 @@ journal_sync(struct journal *j)
 	return j->failed ? -1 : 0;
 }
 
-/* The deferred group commit of one loop iteration. */
+/* The group commit's window is over. */
 static void
-deferred_sync(void *arg)
+timed_sync(void *arg)
 {
 	struct journal *j = arg;
 
-	j->sync_deferred = false;
+	j->sync_timer = NULL;
 	journal_sync(j);
 }
 
-/* Make sure a sync follows this iteration's appends. */
+/* Make sure a sync follows the appends within the window. */
 static void
 schedule_sync(struct journal *j)
 {
-	if (j->loop != NULL && !j->sync_deferred)
-	{
-		j->sync_deferred = true;
-		loop_defer(j->loop, deferred_sync, j);
-	}
+	if (j->loop != NULL && j->sync_timer == NULL)
+		j->sync_timer = loop_add_timer(
+		    j->loop, clock_mono_ns() + JOURNAL_SYNC_WINDOW_MS * NS_PER_MS, timed_sync, j);
 }
 
 /* A row: buffered, counted live in the last segment. */

@@ -2,12 +2,13 @@
  * journal.h - the write-ahead journal of the rows given to the writer.
  *
  * A row is appended before it is sent and counts as taken only once it is
- * on disk: appends go to a buffer that one write() and one fdatasync() per
- * loop iteration (or per batch sent, whichever comes first) make durable, a
- * group commit.  A row's record is marked done when its transaction has
- * committed (and, for a held row, when its holder released it); a segment
- * file whose records are all done is deleted once every older one is, so the
- * journal holds what the database may not have.
+ * on disk: appends go to a buffer that one write() and one fdatasync() make
+ * durable, a group commit: at most JOURNAL_SYNC_WINDOW_MS after the first
+ * append, or before the writer sends a batch, whichever comes first (the
+ * window bounds how often the loop blocks in fdatasync with many streams).  A row's record is
+ * marked done when its transaction has committed (and, for a held row, when its holder released
+ * it); a segment file whose records are all done is deleted once every older one is, so the journal
+ * holds what the database may not have.
  *
  * Files, in one directory: "lock" (flock'd by a process replaying), and the
  * segments "j-<unix time ns>-<pid>-<n>.seg" of each process (a group), each
@@ -39,6 +40,7 @@
 
 #define JOURNAL_DEFAULT_MAX_BYTES (1ull << 30)
 #define JOURNAL_MAX_RECORD        (16u << 20)
+#define JOURNAL_SYNC_WINDOW_MS    5
 
 enum journal_record_type
 {
