@@ -201,7 +201,8 @@ cmd_invoke_usage(FILE *out)
 	    "Exit status: 0 all succeeded and were written; 2 some invocations failed (their\n"
 	    "rows were written); 64 usage; 65 bad input (unknown agent, unreadable prompt);\n"
 	    "66 input file missing; 69 database or agent unavailable; 70 internal error;\n"
-	    "74 the journal could not be written (disk full): new invocations stopped;\n"
+	    "73 the journal directory cannot be used; 74 the journal could not be written\n"
+	    "(disk full): new invocations stopped;\n"
 	    "75 rows could not be written: they stay in the journal for the next run (or, with\n"
 	    "--no-journal or rejected rows, in the spool file named on stderr: replay it with\n"
 	    "\"loomlat ingest --spool FILE\").\n",

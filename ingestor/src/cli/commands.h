@@ -10,6 +10,7 @@
  *  66  EX_NOINPUT      an input file does not exist
  *  69  EX_UNAVAILABLE  the database or the agent endpoint is unavailable at start
  *  70  EX_SOFTWARE     internal error
+ *  73  EX_CANTCREAT    invoke: the journal directory cannot be created or used
  *  74  EX_IOERR        invoke: the journal could not be written (disk full...):
  *                      the run stopped starting invocations early
  *  75  EX_TEMPFAIL     rows could not be written; they are in the journal (invoke)
