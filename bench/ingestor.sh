@@ -6,7 +6,8 @@
 # 1,000 concurrent streams from one client process pinned to one core, the
 # measurement error of every first token against the mock agent's own send
 # time, and the token requests with a warm and with a cold cache.  Prints
-# one table with PASS/FAIL per target; exits 1 if any target is missed.
+# one table with PASS/FAIL per target (and the 100-stream jittered run again
+# with --no-journal, for the journal's cost); exits 1 if any target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}

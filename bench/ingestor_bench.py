@@ -71,9 +71,9 @@ class Bench:
             sys.stderr.write("\n".join(res.explain()) + "\n")
         return res, cpu
 
-    def streams(self, label, n, c, query, target_p99_ms):
+    def streams(self, label, n, c, query, target_p99_ms, *extra):
         agent = harness.start_mock("agent_server", "--cold", "0", wrapper=MOCK)
-        res, cpu = self.invoke(agent, query, "-n", str(n), "-c", str(c), "--warmup", "1")
+        res, cpu = self.invoke(agent, query, "-n", str(n), "-c", str(c), "--warmup", "1", *extra)
         summary = res.json() or {}
         records = summary.get("records") or []
         sessions = {r["invocation_id"]: r["session_id"] for r in self.db.rows(
@@ -130,6 +130,9 @@ def main():
                              "ttft_ms=50&tokens=20&gap_ms=10", 2.0)
         bench.streams("100 streams, jittered", 2000, 100,
                       "ttft_ms=50&tokens=20&gap_ms=10&jitter_ms=20", 2.0)
+        # The journal's cost: the same run with rows in memory only.
+        bench.streams("100 streams, jittered, --no-journal", 2000, 100,
+                      "ttft_ms=50&tokens=20&gap_ms=10&jitter_ms=20", 2.0, "--no-journal")
         bench.streams("1,000 streams, lockstep", 3000, 1000,
                       "ttft_ms=200&tokens=10&gap_ms=50", 5.0)
         bench.streams("1,000 streams, jittered", 3000, 1000,

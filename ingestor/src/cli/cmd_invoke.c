@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -15,8 +16,10 @@
 #include "cli/options.h"
 #include "event/signals.h"
 #include "http/multi.h"
+#include "measure/invoke_row.h"
 #include "measure/run.h"
 #include "sink/db.h"
+#include "sink/journal.h"
 #include "sink/spool.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -41,6 +44,9 @@ struct invoke_options
 	struct token_config token;
 	struct run_config load;
 	const char *db;
+	const char *journal_dir; /* NULL: journal_default_dir() */
+	unsigned long long journal_max_bytes;
+	bool no_journal;
 	const char *agent_name;
 	const char *prompt_file;
 	const char **headers;
@@ -84,7 +90,10 @@ enum
 	OPT_ALLOW_HTTP,
 	OPT_HTTP11,
 	OPT_JSON,
-	OPT_JSON_RECORDS
+	OPT_JSON_RECORDS,
+	OPT_JOURNAL_DIR,
+	OPT_JOURNAL_MAX_BYTES,
+	OPT_NO_JOURNAL
 };
 
 static const struct option long_options[] = {
@@ -118,6 +127,9 @@ static const struct option long_options[] = {
     {"http1.1", no_argument, NULL, OPT_HTTP11},
     {"json", no_argument, NULL, OPT_JSON},
     {"json-records", no_argument, NULL, OPT_JSON_RECORDS},
+    {"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+    {"journal-max-bytes", required_argument, NULL, OPT_JOURNAL_MAX_BYTES},
+    {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -158,6 +170,13 @@ cmd_invoke_usage(FILE *out)
 	    "\n"
 	    "Database (libpq): --db CONNINFO|URI, else LOOMLAT_DATABASE_URL, else the PG* variables.\n"
 	    "  --db CONNINFO|URI         e.g. \"host=/run/postgresql dbname=loom\" or postgresql://...\n"
+	    "  --journal-dir DIR         write-ahead journal of the rows (default LOOMLAT_JOURNAL_DIR,\n"
+	    "                            else $XDG_STATE_HOME/loomlat/journal, else\n"
+	    "                            ~/.local/state/loomlat/journal); rows a killed run left there\n"
+	    "                            for the same database are written first\n"
+	    "  --journal-max-bytes N     pause new invocations while the journal holds N bytes\n"
+	    "                            (default 1073741824 = 1 GiB, at least 65536)\n"
+	    "  --no-journal              keep rows in memory only (and spool them at the end)\n"
 	    "\n"
 	    "Token (OAuth2 client credentials, or a fixed bearer token; none by default):\n"
 	    "  --token-url URL           token endpoint\n"
@@ -182,8 +201,11 @@ cmd_invoke_usage(FILE *out)
 	    "Exit status: 0 all succeeded and were written; 2 some invocations failed (their\n"
 	    "rows were written); 64 usage; 65 bad input (unknown agent, unreadable prompt);\n"
 	    "66 input file missing; 69 database or agent unavailable; 70 internal error;\n"
-	    "75 rows could not be written: they are in the spool file named on stderr, replay\n"
-	    "it with \"loomlat ingest --spool FILE\".\n",
+	    "73 the journal directory cannot be used; 74 the journal could not be written\n"
+	    "(disk full): new invocations stopped;\n"
+	    "75 rows could not be written: they stay in the journal for the next run (or, with\n"
+	    "--no-journal or rejected rows, in the spool file named on stderr: replay it with\n"
+	    "\"loomlat ingest --spool FILE\").\n",
 	    out);
 }
 
@@ -389,6 +411,22 @@ parse_output_option(struct invoke_options *o, int opt, const char *arg)
 		case OPT_DB:
 			o->db = arg;
 			return 0;
+		case OPT_JOURNAL_DIR:
+			o->journal_dir = arg;
+			return 0;
+		case OPT_JOURNAL_MAX_BYTES:
+		{
+			unsigned long n;
+
+			if (opt_parse_ulong(arg, 65536, ULONG_MAX, &n) != 0)
+				return usage_error("--journal-max-bytes: a number of bytes >= 65536, not \"%s\"",
+				                   arg);
+			o->journal_max_bytes = n;
+			return 0;
+		}
+		case OPT_NO_JOURNAL:
+			o->no_journal = true;
+			return 0;
 		case OPT_JSON:
 			o->json = true;
 			return 0;
@@ -494,6 +532,7 @@ parse_options(int argc, char **argv, struct invoke_options *o)
 	    .load = {.count = 1, .concurrency = 1},
 	    .timeout_s = 300,
 	    .connect_timeout_s = 10,
+	    .journal_max_bytes = JOURNAL_DEFAULT_MAX_BYTES,
 	    .level = LOG_LEVEL_WARNING,
 	};
 	if (secret_on_command_line(argc, argv))
@@ -565,10 +604,98 @@ struct invoke_run
 	struct http_multi *http;
 	struct token_source *tokens;
 	struct pg_writer *writer;
+	struct journal *journal;
+	bool all_written; /* every row reached the database: the journal can go */
 	struct report *report;
 	int signal_fd;
 	struct invoke_env env;
 };
+
+/* Which database rows go to: FNV-1a of host, port, name and user (never the
+ * password), so a journal's rows go back only where they were meant to. */
+static uint64_t
+database_target(PGconn *conn)
+{
+	const char *parts[] = {PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn)};
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+	{
+		for (const char *p = parts[i] ? parts[i] : ""; *p != '\0'; p++)
+			h = (h ^ (unsigned char) *p) * 1099511628211ull;
+		h = (h ^ 0xff) * 1099511628211ull; /* a separator no string byte can be */
+	}
+	return h != 0 ? h : 1;
+}
+
+/* Rows recovered from a journal, split by whether their group was intact. */
+struct recovered_rows
+{
+	json_t *intact;
+	json_t *damaged;
+};
+
+static void
+collect_row(void *arg, const char *data, size_t len, bool intact)
+{
+	struct recovered_rows *rows = arg;
+	json_t *row = json_loadb(data, len, 0, NULL);
+
+	if (!json_is_object(row))
+	{
+		log_error("journal: a record that is not a row was skipped");
+		json_decref(row);
+		return;
+	}
+	json_array_append_new(intact ? rows->intact : rows->damaged, row);
+}
+
+/* Queue the rows a stopped run left in the journal (closing the invocations
+ * it left pending), so they are written before this run's own. */
+static void
+replay_journal(struct invoke_run *r)
+{
+	struct recovered_rows rows = {json_array(), json_array()};
+	struct journal_recovery stats;
+	size_t closed, i;
+	json_t *row;
+
+	journal_recover(r->journal, collect_row, &rows, &stats);
+	closed = invoke_row_close_orphans(rows.intact);
+	json_array_extend(rows.intact, rows.damaged);
+	json_array_foreach(rows.intact, i, row)
+	{
+		json_incref(row);
+		pg_writer_put(r->writer, row, NULL, NULL);
+	}
+	if (json_array_size(rows.intact) > 0)
+		log_warning("journal: writing %zu rows left in %s by a stopped run (%zu invocations it "
+		            "left unfinished are closed as errors)",
+		            json_array_size(rows.intact), journal_dir(r->journal), closed);
+	journal_recover_commit(r->journal);
+	json_decref(rows.intact);
+	json_decref(rows.damaged);
+}
+
+/* Open the journal, attach it to the writer, replay what a stopped run left. */
+static int
+open_journal(const struct invoke_options *o, struct invoke_run *r)
+{
+	char *dir = o->journal_dir != NULL ? xstrdup(o->journal_dir) : journal_default_dir();
+	char err[1024];
+
+	r->journal = journal_open(r->loop, dir, database_target(r->conn), o->journal_max_bytes, err,
+	                          sizeof(err));
+	free(dir);
+	if (r->journal == NULL)
+	{
+		log_error("%s; choose another with --journal-dir, or run with --no-journal", err);
+		return EX_CANTCREAT;
+	}
+	pg_writer_set_journal(r->writer, r->journal);
+	replay_journal(r);
+	return 0;
+}
 
 /* Free in reverse order of creation; callbacks still owed are dropped. */
 static void
@@ -582,6 +709,7 @@ teardown(struct invoke_run *r)
 		pg_writer_free(r->writer);
 	else
 		PQfinish(r->conn);
+	journal_close(r->journal, r->all_written);
 	http_multi_free(r->http);
 	loop_free(r->loop);
 	report_free(r->report);
@@ -594,6 +722,7 @@ setup(struct invoke_options *o, struct invoke_run *r)
 	const char *conninfo = db_conninfo(o->db);
 	double threshold_ms = NAN;
 	char err[1024];
+	int rc;
 
 	r->conn = db_connect_blocking(conninfo, err, sizeof(err));
 	if (r->conn == NULL)
@@ -631,6 +760,8 @@ setup(struct invoke_options *o, struct invoke_run *r)
 	r->writer = pg_writer_new(r->loop, conninfo, r->conn);
 	if (r->writer == NULL)
 		return EX_SOFTWARE;
+	if (!o->no_journal && (rc = open_journal(o, r)) != 0)
+		return rc;
 	r->signal_fd = signals_open();
 	if (r->signal_fd < 0)
 	{
@@ -641,6 +772,7 @@ setup(struct invoke_options *o, struct invoke_run *r)
 	                             .http = r->http,
 	                             .tokens = r->tokens,
 	                             .writer = r->writer,
+	                             .journal = r->journal,
 	                             .config = &o->call};
 	return 0;
 }
@@ -655,6 +787,7 @@ execute(struct invoke_options *o)
 	char spool_path[4096] = "";
 	json_t *unwritten;
 	size_t in_doubt;
+	size_t kept = 0;
 	int rc = setup(o, &r);
 
 	if (rc != 0)
@@ -667,15 +800,33 @@ execute(struct invoke_options *o)
 	o->load.drain_ms = DRAIN_MS;
 	if (run_execute(&r.env, &o->load, r.report, r.signal_fd, &result) != 0)
 		rc = EX_SOFTWARE;
-	unwritten = pg_writer_take_unwritten(r.writer, &in_doubt);
+	if (r.journal != NULL && !journal_failed(r.journal))
+	{
+		/* the rows not written stay in the journal; only rejected ones are spooled */
+		in_doubt = 0;
+		kept = pg_writer_pending(r.writer);
+		unwritten = pg_writer_take_rejected(r.writer);
+	}
+	else
+		unwritten = pg_writer_take_unwritten(r.writer, &in_doubt);
+	r.all_written = rc == 0 && kept == 0 && json_array_size(unwritten) == 0;
 	if (json_array_size(unwritten) > 0)
 	{
 		spool_save(unwritten, in_doubt, spool_path, sizeof(spool_path));
 		rc = EX_TEMPFAIL;
 	}
+	if (kept > 0)
+	{
+		log_error("%zu rows could not be written to the database; they stay in the journal %s, "
+		          "and the next \"loomlat invoke\" with that journal and database writes them",
+		          kept, journal_dir(r.journal));
+		rc = EX_TEMPFAIL;
+	}
+	if (result.journal_failed)
+		rc = EX_IOERR;
 	totals = (struct report_totals){.token_requests = result.token_requests,
 	                                .rows_written = r.env.rows_written,
-	                                .rows_unwritten = json_array_size(unwritten),
+	                                .rows_unwritten = json_array_size(unwritten) + kept,
 	                                .rows_in_doubt = in_doubt,
 	                                .elapsed_s = result.elapsed_s};
 	json_decref(unwritten);

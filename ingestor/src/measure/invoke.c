@@ -49,7 +49,8 @@ struct invocation
 	bool token_cache_hit;
 	char *token; /* kept only to invalidate it after a 401; wiped when freed */
 	bool retried;
-	double db_ms; /* NAN until the pending row is confirmed */
+	double db_ms;         /* NAN until the pending row is confirmed */
+	uint64_t pending_seq; /* the pending row's journal record, held until the final row's */
 
 	char *body;
 	size_t body_len;
@@ -194,7 +195,10 @@ finish(struct invocation *inv, int64_t now_ns, const char *error, bool unreachab
 	facts = facts_of(inv, now_ns, error, observed(inv, now_ns), &times);
 	invoke_row_record(&facts, &out.record);
 	if (inv->write_rows)
+	{
 		pg_writer_put(inv->env->writer, invoke_row_final(&facts), final_written, inv->env);
+		pg_writer_release(inv->env->writer, inv->pending_seq);
+	}
 	inv->done(inv->done_arg, &out);
 	http_cleanup(inv);
 	release(inv);
@@ -468,7 +472,8 @@ invocation_start(struct invoke_env *env, bool write_rows, invoke_done_fn done, v
 		struct invoke_facts facts = facts_of(inv, inv->t0_ns, NULL, NULL, &none);
 
 		inv->refs++;
-		pg_writer_put(env->writer, invoke_row_pending(&facts), pending_written, inv);
+		inv->pending_seq =
+		    pg_writer_put_held(env->writer, invoke_row_pending(&facts), pending_written, inv);
 	}
 	inv->deadline = loop_add_timer(env->loop, inv->t0_ns + env->config->timeout_ms * NS_PER_MS,
 	                               on_deadline, inv);

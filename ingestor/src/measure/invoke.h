@@ -7,7 +7,10 @@
  *   http:   the request streams; body bytes are stamped with the clock as
  *           they arrive and fed to the stream observer, nothing else.
  *   done:   the row (complete or error, with the timings measured and the
- *           phases) is queued and the outcome reported.
+ *           phases) is queued and the outcome reported; only then does the
+ *           pending row's journal record go (so a journal that holds a
+ *           pending row without its final row tells of an invocation that
+ *           died with the process).
  * An HTTP 401 drops the cached token and retries once with a new one.  Every
  * failure (token, HTTP status, cut, malformed or empty stream, error event,
  * timeout, abort) ends as an error row with a message that never contains a
@@ -51,6 +54,7 @@ struct invoke_env
 	struct http_multi *http; /* on loop */
 	struct token_source *tokens;
 	struct pg_writer *writer;
+	struct journal *journal; /* the writer's; NULL: none (run.c watches its limit) */
 	const struct invoke_config *config;
 	unsigned long rows_written; /* final rows confirmed by the database */
 	struct dlist_head live;     /* every invocation not yet freed */

@@ -179,6 +179,46 @@ invoke_row_late_db(const char *invocation_id, double db_ms)
 	return row;
 }
 
+/* Pending rows seen without a final row get an error row each. */
+size_t
+invoke_row_close_orphans(json_t *rows)
+{
+	json_t *open = json_object(); /* invocation_id -> its pending row, while no final row */
+	json_t *closed = json_object();
+	const char *id;
+	json_t *row;
+	size_t i, added = 0;
+
+	json_array_foreach(rows, i, row)
+	{
+		const char *status = json_string_value(json_object_get(row, "status"));
+
+		id = json_string_value(json_object_get(row, "invocation_id"));
+		if (id == NULL || status == NULL)
+			continue;
+		if (strcmp(status, "pending") != 0)
+		{
+			json_object_del(open, id);
+			json_object_set(closed, id, json_true());
+		}
+		else if (json_object_get(closed, id) == NULL)
+			json_object_set(open, id, row);
+	}
+	json_object_foreach(open, id, row)
+	{
+		json_t *error = json_deep_copy(row);
+
+		json_object_set_new(error, "status", json_string("error"));
+		json_object_set_new(error, "error_message",
+		                    json_string("the ingestor stopped before the invocation finished"));
+		json_array_append_new(rows, error);
+		added++;
+	}
+	json_decref(open);
+	json_decref(closed);
+	return added;
+}
+
 /* The figures the closing report needs. */
 void
 invoke_row_record(const struct invoke_facts *f, struct report_record *record)

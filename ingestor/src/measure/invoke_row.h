@@ -66,6 +66,12 @@ json_t *invoke_row_final(const struct invoke_facts *facts);
 /* The row that adds a db phase confirmed after the final row was queued. */
 json_t *invoke_row_late_db(const char *invocation_id, double db_ms);
 
+/* Rows recovered from a dead process's journal: append to rows an error row
+ * ("the ingestor stopped before the invocation finished") for each
+ * invocation that has a pending row and no complete or error row among them.
+ * Returns how many were added. */
+size_t invoke_row_close_orphans(json_t *rows);
+
 /* The closing report's record; its error points into facts. */
 void invoke_row_record(const struct invoke_facts *facts, struct report_record *record);
 

@@ -11,6 +11,7 @@
 
 #include "event/signals.h"
 #include "measure/run.h"
+#include "sink/journal.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -35,6 +36,7 @@ struct run
 	unsigned long errors;
 	bool stopping;
 	bool failed; /* could not start an invocation */
+	bool paused; /* the journal is full */
 
 	int64_t begin_ns; /* the run, warm-up included */
 	int64_t start_ns; /* the summarised invocations */
@@ -43,6 +45,7 @@ struct run
 	struct loop_timer *rate_timer;
 	struct loop_timer *progress_timer;
 	struct loop_timer *grace_timer;
+	struct loop_timer *pause_timer;
 };
 
 static void fill(struct run *run);
@@ -77,6 +80,8 @@ check_end(struct run *run)
 	run->rate_timer = NULL;
 	loop_cancel_timer(run->env->loop, run->grace_timer);
 	run->grace_timer = NULL;
+	loop_cancel_timer(run->env->loop, run->pause_timer);
+	run->pause_timer = NULL;
 	pg_writer_drain(run->env->writer, run->cfg->drain_ms, drained, run);
 }
 
@@ -166,13 +171,62 @@ start_failed(struct run *run)
 	run->phase = PHASE_MEASURE;
 }
 
+/* Look at the journal again after a pause. */
+static void
+on_pause(void *arg)
+{
+	struct run *run = arg;
+
+	run->pause_timer = NULL;
+	fill(run);
+	check_end(run);
+}
+
+/* Whether the journal lets new invocations start: not while it is full (then
+ * look again in 100 ms), never again once it failed. */
+static bool
+journal_allows(struct run *run)
+{
+	struct journal *j = run->env->journal;
+
+	if (j == NULL)
+		return true;
+	if (journal_failed(j))
+	{
+		run->stopping = true;
+		run->result->journal_failed = true;
+		if (run->phase == PHASE_WARMUP)
+			run->phase = PHASE_MEASURE; /* so that check_end() can finish the run */
+		return false;
+	}
+	if (journal_full(j))
+	{
+		if (!run->paused)
+		{
+			log_warning("journal: %s is full (%llu bytes, --journal-max-bytes): not starting new "
+			            "invocations until the database has taken the rows",
+			            journal_dir(j), (unsigned long long) journal_bytes(j));
+			run->paused = true;
+			run->result->journal_pauses++;
+		}
+		if (run->pause_timer == NULL)
+			run->pause_timer =
+			    loop_add_timer(run->env->loop, clock_mono_ns() + 100 * NS_PER_MS, on_pause, run);
+		return false;
+	}
+	if (run->paused)
+		log_warning("journal: below its limit again; resuming");
+	run->paused = false;
+	return true;
+}
+
 /* Start what the load shape allows now. */
 static void
 fill(struct run *run)
 {
 	const struct run_config *cfg = run->cfg;
 
-	if (run->stopping || run->failed)
+	if (run->stopping || run->failed || !journal_allows(run))
 		return;
 	if (run->phase == PHASE_WARMUP)
 	{
@@ -289,6 +343,7 @@ run_execute(struct invoke_env *env, const struct run_config *config, struct repo
 	loop_cancel_timer(env->loop, run.rate_timer);
 	loop_cancel_timer(env->loop, run.progress_timer);
 	loop_cancel_timer(env->loop, run.grace_timer);
+	loop_cancel_timer(env->loop, run.pause_timer);
 	token_source_get_stats(env->tokens, &tokens);
 	result->token_requests = tokens.token_requests - run.tokens_at_start.token_requests;
 	result->elapsed_s = clock_ms_between(run.start_ns, run.last_done_ns) / 1e3;

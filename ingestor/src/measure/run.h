@@ -6,8 +6,12 @@
  * Signals: the first SIGINT/SIGTERM stops starting invocations and lets the
  * running ones finish for grace_ms, then aborts them as "interrupted"; the
  * second aborts them at once and returns without waiting for the database
- * (the caller spools what is unwritten).  At the end the writer gets
+ * (what is unwritten stays in the journal, or is spooled).  At the end the writer gets
  * drain_ms to write what is queued.
+ *
+ * The journal (env->journal): while it is full no invocation is started (the
+ * run pauses, says so, and looks again every 100 ms); once it has failed no
+ * invocation is started again, the running ones finish, and the run ends.
  */
 #ifndef LOOMLAT_RUN_H
 #define LOOMLAT_RUN_H
@@ -34,6 +38,8 @@ struct run_result
 	unsigned long token_requests; /* made during the summarised invocations */
 	unsigned long unreachable;    /* invocations that could not reach the agent */
 	int signals;                  /* SIGINT/SIGTERM received */
+	unsigned long journal_pauses; /* times the run waited for the journal to shrink */
+	bool journal_failed;          /* the journal could not be written: the run stopped early */
 };
 
 /* Run on env's loop until done; records go to report.  signal_fd is

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sink/db.h"
+#include "sink/journal.h"
 #include "sink/pg_writer.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -45,12 +46,15 @@ struct item
 	size_t len;
 	pg_writer_done_fn done;
 	void *arg;
+	uint64_t seq;  /* its journal record; 0: not journaled */
+	bool held;     /* the record stays until pg_writer_release() */
 	bool in_doubt; /* was on the wire when the connection dropped: may be committed */
 };
 
 struct pg_writer
 {
 	struct loop *loop;
+	struct journal *journal; /* NULL: rows are kept in memory only */
 	char *conninfo;
 	PGconn *conn;
 	int watched_fd; /* -1 when not watching */
@@ -176,19 +180,51 @@ schedule_send(struct pg_writer *w)
 	}
 }
 
-/* Append to the queue. */
-void
-pg_writer_put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
+/* Journal the row, then append it to the queue. */
+static uint64_t
+put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg, bool held)
 {
 	struct item *item = xmalloc(sizeof(*item));
 	char *text = json_dumps(row, JSON_COMPACT);
+	size_t len = strlen(text);
+	uint64_t seq = w->journal != NULL ? journal_append(w->journal, text, len) : 0;
 
 	json_decref(row);
-	*item = (struct item){NULL, text, strlen(text), done, arg, false};
+	*item = (struct item){NULL, text, len, done, arg, seq, held, false};
 	*w->tail = item;
 	w->tail = &item->next;
 	w->queued++;
 	schedule_send(w);
+	return seq;
+}
+
+/* A row whose journal record goes when it is committed. */
+void
+pg_writer_put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
+{
+	put(w, row, done, arg, false);
+}
+
+/* A row whose journal record stays until released. */
+uint64_t
+pg_writer_put_held(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
+{
+	return put(w, row, done, arg, true);
+}
+
+/* The holder needs the record no longer. */
+void
+pg_writer_release(struct pg_writer *w, uint64_t seq)
+{
+	if (w->journal != NULL)
+		journal_done(w->journal, seq);
+}
+
+/* Journal every row from now on. */
+void
+pg_writer_set_journal(struct pg_writer *w, struct journal *journal)
+{
+	w->journal = journal;
 }
 
 /* Rows not yet confirmed. */
@@ -198,9 +234,10 @@ pg_writer_pending(const struct pg_writer *w)
 	return w->queued;
 }
 
-/* Remove the first item from the queue and report its fate. */
+/* Remove the first item from the queue and report its fate; a committed or
+ * rejected row (set aside for the spool) leaves the journal. */
 static void
-pop_item(struct pg_writer *w, bool written)
+pop_item(struct pg_writer *w, bool written, bool settled)
 {
 	struct item *item = w->head;
 
@@ -210,6 +247,8 @@ pop_item(struct pg_writer *w, bool written)
 	w->queued--;
 	if (written)
 		w->stats.rows_written++;
+	if (settled && !item->held && w->journal != NULL)
+		journal_done(w->journal, item->seq);
 	free(item->text);
 	if (item->done != NULL)
 		item->done(item->arg, written);
@@ -288,6 +327,8 @@ send_batch(void *arg)
 	w->send_deferred = false;
 	if (w->state != W_IDLE || w->head == NULL)
 		return;
+	if (w->journal != NULL)
+		journal_sync(w->journal); /* no row reaches the database before the journal */
 	for (struct item *item = w->head; item != NULL && n < limit; item = item->next, n++)
 		total += item->len + 1;
 	text = xmalloc(total);
@@ -327,7 +368,7 @@ batch_done(struct pg_writer *w)
 	{
 		w->stats.batches++;
 		for (size_t i = 0; i < n; i++)
-			pop_item(w, true);
+			pop_item(w, true, true);
 		if (w->isolate > 0)
 			w->isolate--;
 	}
@@ -337,7 +378,7 @@ batch_done(struct pg_writer *w)
 	{
 		json_array_append_new(w->rejected, json_loads(w->head->text, 0, NULL));
 		w->stats.rejected++;
-		pop_item(w, false);
+		pop_item(w, false, true);
 		if (w->isolate > 0)
 			w->isolate--;
 	}
@@ -532,7 +573,7 @@ pg_writer_take_unwritten(struct pg_writer *w, size_t *in_doubt)
 	{
 		*in_doubt += w->head->in_doubt;
 		json_array_append_new(rows, json_loads(w->head->text, 0, NULL));
-		pop_item(w, false);
+		pop_item(w, false, false);
 	}
 	return rows;
 }
@@ -542,6 +583,16 @@ const char *
 pg_writer_last_error(const struct pg_writer *w)
 {
 	return w->last_error;
+}
+
+/* The rows the server refused, as a JSON array (new reference). */
+json_t *
+pg_writer_take_rejected(struct pg_writer *w)
+{
+	json_t *rows = w->rejected;
+
+	w->rejected = json_array();
+	return rows;
 }
 
 /* Counters. */

@@ -17,6 +17,13 @@
  * lost.  A row the server rejects (a bad value) is set aside, never retried,
  * and returned by pg_writer_take_unwritten() with the rows not yet written.
  *
+ * With a journal (pg_writer_set_journal()), every row is appended to it when
+ * queued, no batch is sent before the journal is synced, and a row's record
+ * is marked done when the row is committed or rejected; a row put "held"
+ * keeps its record until its holder releases it (see measure/invoke.c: the
+ * pending row stays until the final row is journaled, so recovery can tell
+ * an invocation that never ended).
+ *
  * A batch whose connection dropped after it was sent is "in doubt": the
  * server may have committed it while the confirmation was lost.  Its rows are
  * delivered at least once, never lost; if the writer gives up before it can
@@ -32,6 +39,7 @@
 #include <libpq-fe.h>
 
 #include "event/loop.h"
+#include "sink/journal.h"
 
 /* written: the row is committed; false when it was given up on. */
 typedef void (*pg_writer_done_fn)(void *arg, bool written);
@@ -60,6 +68,20 @@ void pg_writer_free(struct pg_writer *writer);
 /* Queue a row (the reference is stolen); done, if not NULL, runs once on the
  * loop when the row is committed or given up on. */
 void pg_writer_put(struct pg_writer *writer, json_t *row, pg_writer_done_fn done, void *arg);
+
+/* As pg_writer_put(), but the journal record stays after the commit until
+ * pg_writer_release(seq); returns seq (0 without a journal). */
+uint64_t pg_writer_put_held(struct pg_writer *writer, json_t *row, pg_writer_done_fn done,
+                            void *arg);
+
+/* Let a held row's record go (0 is ignored). */
+void pg_writer_release(struct pg_writer *writer, uint64_t seq);
+
+/* Journal every row put from now on (the journal outlives the writer). */
+void pg_writer_set_journal(struct pg_writer *writer, struct journal *journal);
+
+/* Remove the rows the server rejected and return them as a JSON array. */
+json_t *pg_writer_take_rejected(struct pg_writer *writer);
 
 /* Rows queued or in flight. */
 size_t pg_writer_pending(const struct pg_writer *writer);

@@ -13,11 +13,13 @@ import atexit
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -26,6 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MOCKS = os.path.join(HERE, "..", "mock")
 START_TIMEOUT_S = 10
 RUN_TIMEOUT_S = 120
+# The binary's journal goes here unless a test names one, never to the
+# user's own state directory.
+JOURNAL_DIR = tempfile.mkdtemp(prefix="loomlat-journal-")
+atexit.register(shutil.rmtree, JOURNAL_DIR, True)
 
 
 class Tap:
@@ -194,7 +200,7 @@ def binary():
 def loomlat(*args, env=None, timeout=RUN_TIMEOUT_S, unset=(), wrapper=()):
     """Run the binary with args (under wrapper, e.g. taskset); env entries are
     added to, and unset names removed from, os.environ."""
-    full_env = dict(os.environ)
+    full_env = dict(os.environ, LOOMLAT_JOURNAL_DIR=JOURNAL_DIR)
     for name in unset:
         full_env.pop(name, None)
     full_env.update(env or {})

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The database goes away mid-run: rows are re-sent once it is back, or
 spooled to a file when it stays away (exit 75); none is lost or doubled.
+The spool cases run with --no-journal (with the journal the rows stay in it:
+test_journal.py).
 
 A batch on the wire when the connection drops may have been committed without
 the confirmation reaching us; such rows are spooled as well (and counted as
@@ -18,7 +20,7 @@ import harness
 N = 40
 
 
-def run_with_faults(agent, tmp, name, *faults):
+def run_with_faults(agent, tmp, name, *faults, journal=True):
     """Run the invocations through a proxy to a new database, doing to the
     proxy what each (seconds, method name) fault says when it says; returns
     the database, the proxy and the run's result."""
@@ -31,7 +33,8 @@ def run_with_faults(agent, tmp, name, *faults):
     res = harness.loomlat("invoke", "--url", agent.url + "/v1/messages?ttft_ms=20&tokens=3",
                           "--format", "anthropic", "--agent-id", "3", "--agent-name", "outage",
                           "--db", conninfo, "--allow-http", "--json", "-n", str(N), "-c", "4",
-                          "--rate", "20", env={"LOOMLAT_SPOOL_DIR": tmp})
+                          "--rate", "20", *([] if journal else ["--no-journal"]),
+                          env={"LOOMLAT_SPOOL_DIR": tmp})
     for t in timers:
         t.join()
     return db, proxy, res
@@ -55,7 +58,7 @@ def comes_back(tap, agent, tmp):
 
 def stays_away(tap, agent, tmp):
     """Cut at 0.6 s for good: the rows not written are spooled, exit 75."""
-    db, proxy, res = run_with_faults(agent, tmp, "spool", (0.6, "cut"))
+    db, proxy, res = run_with_faults(agent, tmp, "spool", (0.6, "cut"), journal=False)
     tap.eq(res.rc, 75, "database gone for good: exit 75 (rows spooled)") or tap.diag(
         "\n".join(res.explain()))
     spools = glob.glob(os.path.join(tmp, "*"))
@@ -92,7 +95,8 @@ def answers_lost(tap, agent, tmp):
     """The server's answers are lost from 0.6 s, the link cut at 1.0 s for
     good: the batch sent meanwhile is committed but never confirmed, so its
     rows are both written and spooled, and the run says how many are in doubt."""
-    db, proxy, res = run_with_faults(agent, tmp, "doubt", (0.6, "deafen"), (1.0, "cut"))
+    db, proxy, res = run_with_faults(agent, tmp, "doubt", (0.6, "deafen"), (1.0, "cut"),
+                                   journal=False)
     tap.eq(res.rc, 75, "answers lost: exit 75 (rows spooled)") or tap.diag(
         "\n".join(res.explain()))
     spools = glob.glob(os.path.join(tmp, "*"))
