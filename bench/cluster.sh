@@ -5,7 +5,8 @@
 #       the extension (unless --no-install) under the build lock, then run this
 #       script again inside a pg_virtualenv cluster with these settings, holding
 #       the lock shared for the whole run, so that no build replaces the library
-#       that parallel workers load meanwhile.  Returns only inside the cluster.
+#       that parallel workers load meanwhile, on a port free at the time.
+#       Returns only inside the cluster.
 #   bench_rounds CASES TIMES  every "name|workers|query" line of CASES once per
 #       round, interleaved, in one psql session per round (psql_run, which the
 #       script defines): a warm-up round 0, then ROUNDS timed rounds, whose
@@ -13,14 +14,16 @@
 BENCH_LOCK=/tmp/loomlat-ext.lock
 
 bench_cluster() {
-	local repo
+	local repo port
 
 	[ -n "${LOOMLAT_BENCH_INNER:-}" ] && return 0
 	repo=$(cd "$(dirname "$0")/.." && pwd)
 	if [ "$INSTALL" = 1 ]; then
 		flock "$BENCH_LOCK" make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
 	fi
-	exec flock -s "$BENCH_LOCK" timeout 5400 pg_virtualenv -t -v 15 "$@" \
+	# a port free now: pg_virtualenv's default only avoids the clusters it knows
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	exec flock -s "$BENCH_LOCK" timeout 5400 pg_virtualenv -t -v 15 -c "-p $port" "$@" \
 		env LOOMLAT_BENCH_INNER=1 "$0" --rounds "$ROUNDS" \
 		$([ "$ROWS" = 1000000 ] && echo --quick) --no-install
 }
