@@ -24,8 +24,11 @@
  * error keeps the message), and the status only moves forward, pending <
  * streaming < complete = error (between complete and error the later row
  * wins).  Phases are keyed by (invocation_id, phase): duration_ms replaces, a
- * known start_ms replaces.  The classification trigger reclassifies
- * was_cold_start when cold_start_latency_ms changes.  Returns how many
+ * known start_ms replaces.  A row that gives agent_start_time but no
+ * cold_start_latency_ms gives agent_start_time - client_invoke_time (the
+ * stored invoke time when the row has none), so a start time learned later
+ * from the agent's logs fills in the latency, and the classification trigger
+ * reclassifies was_cold_start when cold_start_latency_ms changes.  Returns how many
  * invocations the call inserted, updated (anything changed: the row, a
  * phase, the agent's name) and left unchanged (an exact replay).
  *
@@ -178,16 +181,21 @@ BEGIN
 						client_invoke_time, agent_start_time, client_done_time, cold_start_latency_ms, ttft_ms,
 						client_duration_ms, input_tokens, output_tokens, token_cache_hit, error_message,
 						created_at)
+					-- cold_start_latency_ms, when not given, is agent_start_time - client_invoke_time
 					SELECT g.invocation_id,
 						   coalesce(g.agent_id, (SELECT s.agent_id FROM loomlat.invocations s
 												  WHERE s.invocation_id = g.invocation_id)),
-						   g.session_id, g.status,
-						   coalesce(g.client_invoke_time, (SELECT s.client_invoke_time FROM loomlat.invocations s
-															WHERE s.invocation_id = g.invocation_id)),
-						   g.agent_start_time, g.client_done_time, g.cold_start_latency_ms, g.ttft_ms,
+						   g.session_id, g.status, k.client_invoke_time,
+						   g.agent_start_time, g.client_done_time,
+						   coalesce(g.cold_start_latency_ms,
+									(extract(epoch FROM g.agent_start_time - k.client_invoke_time) * 1000)::float8),
+						   g.ttft_ms,
 						   g.client_duration_ms, g.input_tokens, g.output_tokens, g.token_cache_hit, g.error_message,
 						   started
-					  FROM given g
+					  FROM given g,
+						   LATERAL (SELECT coalesce(g.client_invoke_time,
+													(SELECT s.client_invoke_time FROM loomlat.invocations s
+													  WHERE s.invocation_id = g.invocation_id)) AS client_invoke_time) k
 					ON CONFLICT (invocation_id) DO UPDATE SET
 						status = CASE WHEN LEAST(EXCLUDED.status, 'complete') >= LEAST(t.status, 'complete')
 									  THEN EXCLUDED.status ELSE t.status END,

@@ -247,6 +247,23 @@ WHERE o.invocation_id::text LIKE '00000000-0000-4000-9000-%';
 -- Replaying both batches through record_invocations() changes nothing.
 SELECT pg_temp.try(pg_temp.rows('00000000-0000-4000-a000-', false) || pg_temp.rows('00000000-0000-4000-a000-', true));
 
+-- A start time learned later, alone: the latency is derived from the stored
+-- invoke time and was_cold_start reclassified (750 ms > the 500 ms default).
+SELECT pg_temp.try('{"invocation_id": "00000000-0000-4000-b000-000000000001", "agent_id": 8001,
+	"status": "complete", "client_invoke_time": "2032-05-01 00:00:00+00", "ttft_ms": 900}');
+SELECT pg_temp.try('{"invocation_id": "00000000-0000-4000-b000-000000000001",
+	"agent_start_time": "2032-05-01 00:00:00.75+00"}');
+SELECT cold_start_latency_ms, was_cold_start, status FROM loomlat.invocations
+WHERE invocation_id = '00000000-0000-4000-b000-000000000001';
+-- A latency already known is kept; a given one wins over the derived one.
+SELECT pg_temp.try('{"invocation_id": "00000000-0000-4000-b000-000000000001",
+	"agent_start_time": "2032-05-01 00:00:00.10+00"}');
+SELECT pg_temp.try('{"invocation_id": "00000000-0000-4000-b000-000000000002", "agent_id": 8001,
+	"status": "complete", "client_invoke_time": 1966982400, "agent_start_time": 1966982400.2,
+	"cold_start_latency_ms": 50}');
+SELECT invocation_id, cold_start_latency_ms, was_cold_start FROM loomlat.invocations
+WHERE invocation_id::text LIKE '00000000-0000-4000-b000-%' ORDER BY invocation_id;
+
 DELETE FROM loomlat.invocations WHERE agent_id IN (8001, 8002);
 DELETE FROM loomlat.agents WHERE agent_id IN (8001, 8002);
 DROP OWNED BY loomlat_regress_writer;
