@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-common libpq-dev
 	libcurl4-openssl-dev libjansson-dev libcmocka-dev
+	postgresql-15-cron
 	make gcc pkg-config clang-format python3 util-linux
 )
 [ "${LOOMLAT_WITH_TDIGEST:-}" = 1 ] && packages+=(postgresql-15-tdigest)
