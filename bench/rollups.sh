@@ -48,7 +48,7 @@ echo "# $(nproc) CPUs, $ROWS invocations, $ROUNDS rounds (median)"
 start=$(date +%s)
 psql_run -v rows="$ROWS" -f "$bench/summary_data.sql" >/dev/null
 echo "# loaded in $(($(date +%s) - start)) s, $(psql_run -At -c "SELECT count(*) FROM loomlat.rollup_dirty") dirty hours"
-psql_run -At -c "SELECT '# first refresh_rollups(): ' || loomlat.refresh_rollups() || ' hours'" -c '\timing on' |
+psql_run -At -c '\timing on' -c "SELECT '# first refresh_rollups(): ' || loomlat.refresh_rollups() || ' hours'" |
 	sed 's/^Time: /# in /'
 
 psql_run -v rounds="$ROUNDS" <<'SQL'

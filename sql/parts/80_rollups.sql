@@ -223,7 +223,9 @@ BEGIN
 	by_agent AS (
 		SELECT p.agent_id, sum(p.invocations)::bigint AS n, sum(p.cold_starts)::bigint AS cold,
 			   loomlat.merge(p.ttft) AS ttft, loomlat.merge(p.ttft_cold) AS ttft_cold,
-			   loomlat.merge(p.ttft_warm) AS ttft_warm, loomlat.merge(p.duration) AS duration
+			   loomlat.merge(p.ttft_warm) AS ttft_warm, loomlat.merge(p.duration) AS duration,
+			   ARRAY[sum(p.ttft_histogram[1]), sum(p.ttft_histogram[2]), sum(p.ttft_histogram[3]),
+					 sum(p.ttft_histogram[4]), sum(p.ttft_histogram[5])]::bigint[] AS h
 		FROM parts p
 		GROUP BY p.agent_id),
 	agents AS (
@@ -239,12 +241,9 @@ BEGIN
 		WHERE (latency_summary_approx.agent_id IS NULL OR a.agent_id = latency_summary_approx.agent_id)
 		  AND coalesce(b.n, 0) >= min_invocations),
 	total AS (
-		SELECT sum(b.n)::bigint AS n, sum(b.cold)::bigint AS cold, loomlat.merge(b.ttft) AS ttft
-		FROM by_agent b),
-	histogram AS (
-		SELECT h.k, sum(h.c)::bigint AS c
-		FROM parts p, unnest(p.ttft_histogram) WITH ORDINALITY h(c, k)
-		GROUP BY h.k)
+		SELECT sum(b.n)::bigint AS n, sum(b.cold)::bigint AS cold, loomlat.merge(b.ttft) AS ttft,
+			   ARRAY[sum(b.h[1]), sum(b.h[2]), sum(b.h[3]), sum(b.h[4]), sum(b.h[5])]::bigint[] AS h
+		FROM by_agent b)
 	SELECT jsonb_build_object(
 		'range', range,
 		'as_of', as_of,
@@ -254,10 +253,10 @@ BEGIN
 		'ttft_p95_ms', loomlat.quantile(t.ttft, 0.95),
 		'ttft_p99_ms', loomlat.quantile(t.ttft, 0.99),
 		'ttft_histogram',
-			(SELECT jsonb_agg(jsonb_build_object('bucket', b.bucket, 'count', coalesce(h.c, 0))
+			(SELECT jsonb_agg(jsonb_build_object('bucket', b.bucket,
+												 'count', coalesce(t.h[b.bucket_index + 1], 0))
 							  ORDER BY b.bucket_index)
-			 FROM loomlat.histogram_buckets('{1000,3000,5000,10000}') b
-				  LEFT JOIN histogram h ON h.k = b.bucket_index + 1),
+			 FROM loomlat.histogram_buckets('{1000,3000,5000,10000}') b),
 		'agents',
 			(SELECT coalesce(jsonb_agg(to_jsonb(a.agent) ORDER BY (a.agent).agent_id), '[]') FROM agents a),
 		'approximate', true,
