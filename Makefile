@@ -20,7 +20,8 @@ PGFILEDESC   = "loomlat - TTFT and cold-start analytics"
 
 SQL_PARTS    = $(sort $(wildcard sql/parts/*.sql))
 UPGRADE_FROM = 0.1.0
-UPGRADE_NEW  = sql/parts/25_record.sql sql/parts/60_reports.sql sql/parts/70_sketch.sql
+UPGRADE_NEW  = sql/parts/25_record.sql sql/parts/60_reports.sql sql/parts/70_sketch.sql \
+               sql/parts/80_rollups.sql
 UPGRADE_REPLACED = sql/parts/30_track.sql sql/parts/45_window.sql
 UPGRADE      = sql/$(EXTENSION)--$(UPGRADE_FROM)--$(EXTVERSION).sql
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADE)

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-common libpq-dev
 	libcurl4-openssl-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
+	postgresql-15-cron
 	make gcc pkg-config clang-format python3 util-linux
 )
 # the dashboard's browser test (ingestor/test/integration/test_dashboard_browser.py)

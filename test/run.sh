@@ -7,6 +7,8 @@
 #     (test/regress_san.sh);
 #   - dump/restore and install-guard checks (test/dump_restore.sh, TAP);
 #   - the upgrade path: 0.1.0 updated = a fresh install (test/upgrade.sh, TAP);
+#   - rollups refreshed by pg_cron and racing writers (test/cron.sh, TAP);
+#   - three more clusters' rollups merged through postgres_fdw (test/fdw.sh, TAP);
 #   - the ingestor's unit, fuzz-corpus and loopback integration tests, in a
 #     release build and again under AddressSanitizer + UBSan;
 #   - every C file formatted by the checked-in .clang-format.
@@ -21,6 +23,8 @@ if [ "${1:-}" = --in-cluster ]; then
 	make -s installcheck PG_CONFIG="$PG_CONFIG" >"$out/regress.log" 2>&1
 	test/dump_restore.sh >"$out/dump_restore.tap" 2>&1
 	test/upgrade.sh >"$out/upgrade.tap" 2>&1
+	test/cron.sh >"$out/cron.tap" 2>&1
+	test/fdw.sh >"$out/fdw.tap" 2>&1
 	make -s -C ingestor test >"$out/ingestor.log" 2>&1
 	make -s -C ingestor SAN=1 test >"$out/ingestor-san.log" 2>&1
 	cp regression.diffs "$out/" 2>/dev/null
@@ -75,6 +79,8 @@ count "pg_regress" '\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)' "$out/regress.
 [ -f "$out/regression.diffs" ] && head -n 80 "$out/regression.diffs"
 count "dump/restore" '^ok [0-9]' '^not ok [0-9]' "$out/dump_restore.tap"
 count "upgrade path" '^ok [0-9]' '^not ok [0-9]' "$out/upgrade.tap"
+count "rollups under pg_cron, refresh vs writers" '^ok [0-9]' '^not ok [0-9]' "$out/cron.tap"
+count "rollups of three nodes merged through postgres_fdw" '^ok [0-9]' '^not ok [0-9]' "$out/fdw.tap"
 count "pg_regress, extension under ASan+UBSan" '\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)' \
 	"$out/regress-san.log"
 [ -f "$out/regression-san.diffs" ] && head -n 80 "$out/regression-san.diffs"

@@ -180,7 +180,7 @@ SELECT count(*) AS written FROM loomlat.invocations WHERE invocation_id = pg_tem
 -- A role with only the table privileges can write (nothing is SECURITY DEFINER).
 CREATE ROLE loomlat_regress_writer;
 GRANT USAGE ON SCHEMA loomlat TO loomlat_regress_writer;
-GRANT SELECT, INSERT, UPDATE ON loomlat.invocations, loomlat.invocation_phases TO loomlat_regress_writer;
+GRANT SELECT, INSERT, UPDATE ON loomlat.invocations, loomlat.invocation_phases, loomlat.rollup_dirty TO loomlat_regress_writer;
 GRANT SELECT ON loomlat.agents TO loomlat_regress_writer;
 SET ROLE loomlat_regress_writer;
 SELECT * FROM loomlat.record_invocations('[{"invocation_id": "00000000-0000-4000-8000-000000000008",

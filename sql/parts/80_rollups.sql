@@ -1,0 +1,275 @@
+/*
+ * Hourly rollups: each agent's invocations of each UTC hour, as counts, TTFT
+ * and duration latency_sketches and the default TTFT histogram, so that long
+ * windows are answered from a few hundred rows (latency_summary_approx).
+ *
+ * Freshness.  A statement-level trigger on loomlat.invocations marks the
+ * (agent_id, hour) pairs a statement inserts, updates (old and new hour) or
+ * deletes in loomlat.rollup_dirty; refresh_rollups() recomputes exactly those
+ * hours.  Both sides lock the dirty row they touch (the trigger through
+ * ON CONFLICT DO UPDATE, the refresh through FOR UPDATE SKIP LOCKED and the
+ * delete), so a write that commits after the refresh read its hour either
+ * held the row (the refresh skipped it) or waits for the refresh's delete and
+ * then marks the hour again: no write is left out of the rollups, and
+ * concurrent refreshes take disjoint hours.  TRUNCATE is not tracked.
+ *
+ * Privileges.  Whoever writes invocations needs INSERT and UPDATE on
+ * rollup_dirty (the trigger runs as the writer); whoever reads them can be
+ * granted SELECT on rollups_hourly; refresh_rollups() needs SELECT on
+ * invocations and write access to both tables.
+ */
+
+CREATE TABLE loomlat.rollups_hourly (
+	agent_id       bigint NOT NULL,
+	hour           timestamptz NOT NULL,
+	invocations    bigint NOT NULL,
+	errors         bigint NOT NULL,
+	cold_starts    bigint NOT NULL,
+	ttft           loomlat.latency_sketch,
+	ttft_cold      loomlat.latency_sketch,
+	ttft_warm      loomlat.latency_sketch,
+	duration       loomlat.latency_sketch,
+	ttft_histogram bigint[] NOT NULL,
+	PRIMARY KEY (agent_id, hour)
+);
+
+CREATE TABLE loomlat.rollup_dirty (
+	agent_id  bigint NOT NULL,
+	hour      timestamptz NOT NULL,
+	marked_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (agent_id, hour)
+);
+
+COMMENT ON TABLE loomlat.rollups_hourly IS
+	'Each agent''s invocations per UTC hour: counts, TTFT (all, cold, warm) and duration sketches, TTFT histogram (0-1s, 1-3s, 3-5s, 5-10s, >10s)';
+COMMENT ON COLUMN loomlat.rollups_hourly.hour IS
+	'Start of the UTC hour [hour, hour + 1 h) of client_invoke_time';
+COMMENT ON COLUMN loomlat.rollups_hourly.ttft_cold IS
+	'TTFT sketch of the invocations with was_cold_start true (ttft_warm: false)';
+COMMENT ON TABLE loomlat.rollup_dirty IS
+	'The (agent_id, hour) pairs whose rollup is stale, until refresh_rollups() recomputes them';
+
+-- The rollups are kept through pg_dump; the dirty marks are not (restoring
+-- invocations marks every hour again).
+SELECT pg_extension_config_dump('loomlat.rollups_hourly', '');
+
+/*
+ * Mark the hours of the rows a statement changed (AFTER, FOR EACH STATEMENT,
+ * transition tables new_rows / old_rows).  An update marks the old and the
+ * new hour of the rows whose rolled-up columns changed.  Keys are taken in
+ * order, so concurrent writers do not deadlock on them.
+ */
+CREATE FUNCTION loomlat.mark_rollups_dirty()
+	RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO loomlat.rollup_dirty AS d (agent_id, hour)
+		SELECT DISTINCT n.agent_id, date_trunc('hour', n.client_invoke_time, 'UTC')
+		FROM new_rows n
+		ORDER BY 1, 2
+		ON CONFLICT (agent_id, hour) DO UPDATE SET marked_at = EXCLUDED.marked_at;
+	ELSIF TG_OP = 'DELETE' THEN
+		INSERT INTO loomlat.rollup_dirty AS d (agent_id, hour)
+		SELECT DISTINCT o.agent_id, date_trunc('hour', o.client_invoke_time, 'UTC')
+		FROM old_rows o
+		ORDER BY 1, 2
+		ON CONFLICT (agent_id, hour) DO UPDATE SET marked_at = EXCLUDED.marked_at;
+	ELSE
+		INSERT INTO loomlat.rollup_dirty AS d (agent_id, hour)
+		SELECT DISTINCT k.agent_id, date_trunc('hour', k.client_invoke_time, 'UTC')
+		FROM old_rows o
+			 FULL JOIN new_rows n ON n.invocation_id = o.invocation_id
+			 CROSS JOIN LATERAL (VALUES (o.agent_id, o.client_invoke_time),
+										(n.agent_id, n.client_invoke_time)) k(agent_id, client_invoke_time)
+		WHERE k.agent_id IS NOT NULL
+		  AND (o.agent_id, o.client_invoke_time, o.status, o.ttft_ms, o.client_duration_ms, o.was_cold_start)
+			  IS DISTINCT FROM
+			  (n.agent_id, n.client_invoke_time, n.status, n.ttft_ms, n.client_duration_ms, n.was_cold_start)
+		ORDER BY 1, 2
+		ON CONFLICT (agent_id, hour) DO UPDATE SET marked_at = EXCLUDED.marked_at;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER loomlat_rollups_insert
+	AFTER INSERT ON loomlat.invocations
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION loomlat.mark_rollups_dirty();
+CREATE TRIGGER loomlat_rollups_update
+	AFTER UPDATE ON loomlat.invocations
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION loomlat.mark_rollups_dirty();
+CREATE TRIGGER loomlat_rollups_delete
+	AFTER DELETE ON loomlat.invocations
+	REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION loomlat.mark_rollups_dirty();
+
+-- Invocations written before the rollups existed (an update from 0.1.0).
+INSERT INTO loomlat.rollup_dirty (agent_id, hour)
+SELECT DISTINCT i.agent_id, date_trunc('hour', i.client_invoke_time, 'UTC')
+FROM loomlat.invocations i;
+
+/*
+ * Recompute the rollups of the dirty hours that no other transaction holds,
+ * and unmark them, in one transaction; an hour without invocations loses its
+ * row.  Returns how many hours it recomputed (0: nothing was dirty).  Meant
+ * for READ COMMITTED (each statement sees the writes committed before it).
+ */
+CREATE FUNCTION loomlat.refresh_rollups()
+	RETURNS integer
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	agents bigint[];
+	hours  timestamptz[];
+BEGIN
+	WITH taken AS (
+		DELETE FROM loomlat.rollup_dirty d
+		WHERE (d.agent_id, d.hour) IN (SELECT f.agent_id, f.hour FROM loomlat.rollup_dirty f
+									   FOR UPDATE SKIP LOCKED)
+		RETURNING d.agent_id, d.hour)
+	SELECT array_agg(t.agent_id), array_agg(t.hour) INTO agents, hours FROM taken t;
+	IF agents IS NULL THEN
+		RETURN 0;
+	END IF;
+
+	DELETE FROM loomlat.rollups_hourly r
+	USING unnest(agents, hours) t(agent_id, hour)
+	WHERE r.agent_id = t.agent_id AND r.hour = t.hour;
+	INSERT INTO loomlat.rollups_hourly
+	SELECT t.agent_id, t.hour, count(*), count(*) FILTER (WHERE i.status = 'error'),
+		   count(*) FILTER (WHERE i.was_cold_start),
+		   loomlat.sketch(i.ttft_ms), loomlat.sketch(i.ttft_ms) FILTER (WHERE i.was_cold_start),
+		   loomlat.sketch(i.ttft_ms) FILTER (WHERE NOT i.was_cold_start),
+		   loomlat.sketch(i.client_duration_ms),
+		   coalesce(loomlat.ttft_histogram_counts(i.ttft_ms, '{1000,3000,5000,10000}'),
+					array_fill(0::bigint, ARRAY[5]))
+	FROM unnest(agents, hours) t(agent_id, hour)
+		 JOIN loomlat.invocations i
+		   ON i.agent_id = t.agent_id
+		  AND i.client_invoke_time >= t.hour AND i.client_invoke_time < t.hour + interval '1 hour'
+	GROUP BY t.agent_id, t.hour;
+	RETURN cardinality(agents);
+END
+$$;
+
+/*
+ * latency_summary() of loomlat.invocations from the rollups: the whole UTC
+ * hours of the window that are rolled up and not dirty come from
+ * rollups_hourly, the partial hours at its edges and the dirty hours from the
+ * raw rows.  Counts and cold-start percentages are exact; percentiles are
+ * latency_sketch quantiles, within relative_error of percentile_cont's.  The
+ * same keys as latency_summary, plus "approximate" and "relative_error".
+ */
+CREATE FUNCTION loomlat.latency_summary_approx(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+												   min_invocations integer DEFAULT 1,
+												   as_of timestamptz DEFAULT now())
+	RETURNS jsonb
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	w          record;
+	full_start timestamptz;
+	full_end   timestamptz;
+	doc        jsonb;
+BEGIN
+	IF min_invocations IS NULL OR min_invocations < 0 THEN
+		RAISE EXCEPTION 'min_invocations must be 0 or more, not %', coalesce(min_invocations::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO w FROM loomlat.resolve_window(range, agent_id, as_of, NULL, 'loomlat.invocations');
+	-- the whole hours [full_start, full_end) of the window (as_of - range, as_of]
+	full_start := date_trunc('hour', w.window_start, 'UTC') + interval '1 hour';
+	full_end := greatest(date_trunc('hour', as_of, 'UTC'), full_start);
+
+	WITH raw AS (
+		SELECT i.* FROM loomlat.invocations i
+		WHERE i.client_invoke_time > w.window_start AND i.client_invoke_time < full_start
+		  AND (latency_summary_approx.agent_id IS NULL OR i.agent_id = latency_summary_approx.agent_id)
+		UNION ALL
+		SELECT i.* FROM loomlat.invocations i
+		WHERE i.client_invoke_time >= full_end AND i.client_invoke_time <= as_of
+		  AND (latency_summary_approx.agent_id IS NULL OR i.agent_id = latency_summary_approx.agent_id)
+		UNION ALL
+		SELECT i.* FROM loomlat.rollup_dirty d
+			 JOIN loomlat.invocations i
+			   ON i.agent_id = d.agent_id
+			  AND i.client_invoke_time >= d.hour AND i.client_invoke_time < d.hour + interval '1 hour'
+		WHERE d.hour >= full_start AND d.hour < full_end
+		  AND (latency_summary_approx.agent_id IS NULL OR d.agent_id = latency_summary_approx.agent_id)),
+	parts AS (
+		SELECT r.agent_id, r.invocations, r.cold_starts, r.ttft, r.ttft_cold, r.ttft_warm, r.duration,
+			   r.ttft_histogram
+		FROM loomlat.rollups_hourly r
+		WHERE r.hour >= full_start AND r.hour < full_end
+		  AND (latency_summary_approx.agent_id IS NULL OR r.agent_id = latency_summary_approx.agent_id)
+		  AND NOT EXISTS (SELECT FROM loomlat.rollup_dirty d
+						  WHERE d.agent_id = r.agent_id AND d.hour = r.hour)
+		UNION ALL
+		SELECT x.agent_id, count(*), count(*) FILTER (WHERE x.was_cold_start),
+			   loomlat.sketch(x.ttft_ms), loomlat.sketch(x.ttft_ms) FILTER (WHERE x.was_cold_start),
+			   loomlat.sketch(x.ttft_ms) FILTER (WHERE NOT x.was_cold_start),
+			   loomlat.sketch(x.client_duration_ms),
+			   coalesce(loomlat.ttft_histogram_counts(x.ttft_ms, '{1000,3000,5000,10000}'),
+						array_fill(0::bigint, ARRAY[5]))
+		FROM raw x
+		GROUP BY x.agent_id),
+	by_agent AS (
+		SELECT p.agent_id, sum(p.invocations)::bigint AS n, sum(p.cold_starts)::bigint AS cold,
+			   loomlat.merge(p.ttft) AS ttft, loomlat.merge(p.ttft_cold) AS ttft_cold,
+			   loomlat.merge(p.ttft_warm) AS ttft_warm, loomlat.merge(p.duration) AS duration,
+			   ARRAY[sum(p.ttft_histogram[1]), sum(p.ttft_histogram[2]), sum(p.ttft_histogram[3]),
+					 sum(p.ttft_histogram[4]), sum(p.ttft_histogram[5])]::bigint[] AS h
+		FROM parts p
+		GROUP BY p.agent_id),
+	agents AS (
+		SELECT ROW(a.agent_id, a.name, coalesce(b.n, 0), coalesce(b.cold, 0),
+				   b.cold::float8 / nullif(b.n, 0),
+				   loomlat.quantile(b.ttft, 0.5), loomlat.quantile(b.ttft, 0.95),
+				   loomlat.quantile(b.ttft, 0.99),
+				   loomlat.quantile(b.ttft_cold, 0.5), loomlat.quantile(b.ttft_warm, 0.5),
+				   loomlat.quantile(b.duration, 0.5), loomlat.quantile(b.duration, 0.95),
+				   loomlat.quantile(b.ttft, 0.95) > 10000)::loomlat.agent_latency AS agent
+		FROM loomlat.agents a
+			 LEFT JOIN by_agent b ON b.agent_id = a.agent_id
+		WHERE (latency_summary_approx.agent_id IS NULL OR a.agent_id = latency_summary_approx.agent_id)
+		  AND coalesce(b.n, 0) >= min_invocations),
+	total AS (
+		SELECT sum(b.n)::bigint AS n, sum(b.cold)::bigint AS cold, loomlat.merge(b.ttft) AS ttft,
+			   ARRAY[sum(b.h[1]), sum(b.h[2]), sum(b.h[3]), sum(b.h[4]), sum(b.h[5])]::bigint[] AS h
+		FROM by_agent b)
+	SELECT jsonb_build_object(
+		'range', range,
+		'as_of', as_of,
+		'total_invocations', coalesce(t.n, 0),
+		'cold_start_pct', t.cold::float8 / nullif(t.n, 0),
+		'ttft_p50_ms', loomlat.quantile(t.ttft, 0.5),
+		'ttft_p95_ms', loomlat.quantile(t.ttft, 0.95),
+		'ttft_p99_ms', loomlat.quantile(t.ttft, 0.99),
+		'ttft_histogram',
+			(SELECT jsonb_agg(jsonb_build_object('bucket', b.bucket,
+												 'count', coalesce(t.h[b.bucket_index + 1], 0))
+							  ORDER BY b.bucket_index)
+			 FROM loomlat.histogram_buckets('{1000,3000,5000,10000}') b),
+		'agents',
+			(SELECT coalesce(jsonb_agg(to_jsonb(a.agent) ORDER BY (a.agent).agent_id), '[]') FROM agents a),
+		'approximate', true,
+		'relative_error', coalesce(loomlat.sketch_relative_accuracy(t.ttft), 0.01))
+	INTO doc
+	FROM total t;
+	RETURN doc;
+END
+$$;
+
+COMMENT ON FUNCTION loomlat.mark_rollups_dirty() IS
+	'Trigger: marks the (agent_id, hour) pairs of the changed invocations in rollup_dirty';
+COMMENT ON FUNCTION loomlat.refresh_rollups() IS
+	'Recomputes the rollups of the dirty hours no other transaction holds; returns how many';
+COMMENT ON FUNCTION loomlat.latency_summary_approx(text, bigint, integer, timestamptz) IS
+	'latency_summary of loomlat.invocations from the hourly rollups plus the raw rows of partial and dirty hours: exact counts, percentiles within relative_error';

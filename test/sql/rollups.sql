@@ -1,0 +1,126 @@
+-- Hourly rollups: refresh_rollups() recomputes exactly the dirty hours, and
+-- latency_summary_approx() agrees with latency_summary() on the same rows:
+-- counts and cold-start percentages equal, percentiles within relative_error,
+-- before and after late inserts, late cold-start latencies and deletes.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS loomlat;
+RESET client_min_messages;
+SET TimeZone = 'America/New_York';  -- hours are UTC hours whatever the session's zone
+
+-- Start from clean rollups whatever earlier tests wrote.
+SELECT loomlat.refresh_rollups() >= 0 AS drained;
+SELECT count(*) AS dirty FROM loomlat.rollup_dirty;
+
+INSERT INTO loomlat.agents (agent_id, name) VALUES (801, 'Roll A'), (802, 'Roll B'), (803, 'Roll idle');
+-- 3 agents' worth of rows over 50 h from 2031-01-01 00:10 UTC, one every 97 s,
+-- skewed TTFTs, every 7th row cold, every 11th an error, some NULL TTFTs.
+INSERT INTO loomlat.invocations (invocation_id, agent_id, status, client_invoke_time,
+								 cold_start_latency_ms, ttft_ms, client_duration_ms)
+SELECT md5('roll' || i)::uuid, 801 + i % 2,
+	   CASE WHEN i % 11 = 0 THEN 'error' ELSE 'complete' END::loomlat.invocation_status,
+	   '2031-01-01 00:10:00+00'::timestamptz + i * interval '97 seconds',
+	   CASE WHEN i % 7 = 0 THEN 2000 ELSE 50 END,
+	   CASE WHEN i % 13 = 0 THEN NULL ELSE 100 + (i * 7919 % 1000) ^ 1.7 END,
+	   500 + (i * 104729 % 5000)
+FROM generate_series(0, 1855) i;
+
+-- Triggers mark each (agent, UTC hour) once.
+SELECT count(*) AS dirty_hours, min(hour) AT TIME ZONE 'UTC' AS first_hour
+FROM loomlat.rollup_dirty WHERE agent_id BETWEEN 801 AND 803;
+SELECT loomlat.refresh_rollups() AS recomputed;
+SELECT loomlat.refresh_rollups() AS recomputed_again;
+SELECT count(*) AS rollup_rows, sum(invocations) AS invocations, sum(errors) AS errors,
+	   sum(cold_starts) AS cold_starts
+FROM loomlat.rollups_hourly WHERE agent_id BETWEEN 801 AND 803;
+-- A rollup row agrees with the raw rows of its hour.
+SELECT r.invocations = x.n AND r.errors = x.e AND r.cold_starts = x.c
+	   AND loomlat.sketch_count(r.ttft) = x.t AND loomlat.sketch_max(r.duration) = x.dmax
+	   AND r.ttft_histogram = x.h AS hour_matches
+FROM loomlat.rollups_hourly r,
+	 LATERAL (SELECT count(*) n, count(*) FILTER (WHERE i.status = 'error') e,
+					 count(*) FILTER (WHERE i.was_cold_start) c, count(i.ttft_ms) t,
+					 max(i.client_duration_ms) dmax,
+					 loomlat.ttft_histogram_counts(i.ttft_ms, '{1000,3000,5000,10000}') h
+			  FROM loomlat.invocations i
+			  WHERE i.agent_id = r.agent_id AND i.client_invoke_time >= r.hour
+				AND i.client_invoke_time < r.hour + interval '1 hour') x
+WHERE r.agent_id = 801 AND r.hour = '2031-01-01 05:00:00+00';
+
+-- approx against exact: every key, counts equal, floats within relative_error.
+CREATE FUNCTION pg_temp.compare(exact jsonb, approx jsonb) RETURNS TABLE (key text, ok boolean)
+LANGUAGE sql AS $$
+	WITH pairs AS (
+		SELECT k.key, exact -> k.key AS e, approx -> k.key AS a FROM jsonb_object_keys(exact) k(key)
+		UNION ALL
+		SELECT 'agents.' || k.key, x.e -> k.key, x.a -> k.key
+		FROM jsonb_array_elements(exact -> 'agents') WITH ORDINALITY x1(e, n)
+			 JOIN jsonb_array_elements(approx -> 'agents') WITH ORDINALITY x2(a, n) USING (n)
+			 CROSS JOIN LATERAL (SELECT x1.e, x2.a) x, jsonb_object_keys(x1.e) k(key))
+	SELECT p.key,
+		   bool_and(CASE WHEN p.key ~ '_ms$' AND jsonb_typeof(p.e) = 'number'
+						 THEN abs((p.a)::float8 - (p.e)::float8)
+							  <= (approx ->> 'relative_error')::float8 * abs((p.e)::float8) + 1e-9
+						 WHEN p.key IN ('agents') THEN jsonb_array_length(p.a) = jsonb_array_length(p.e)
+						 ELSE p.a = p.e END)
+	FROM pairs p GROUP BY p.key ORDER BY p.key
+$$;
+SELECT (loomlat.latency_summary_approx('24h', as_of => '2031-01-02 13:30:00+00')) -
+	   '{range,as_of,total_invocations,cold_start_pct,ttft_p50_ms,ttft_p95_ms,ttft_p99_ms,ttft_histogram,agents}'::text[]
+	   AS extra_keys;
+SELECT c.key, c.ok
+FROM pg_temp.compare(loomlat.latency_summary('7d', as_of => '2031-01-02 23:59:00+00'),
+					 loomlat.latency_summary_approx('7d', as_of => '2031-01-02 23:59:00+00')) c
+WHERE NOT c.ok;
+SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
+FROM pg_temp.compare(loomlat.latency_summary('24h', 801, 0, '2031-01-02 13:30:00+00'),
+					 loomlat.latency_summary_approx('24h', 801, 0, '2031-01-02 13:30:00+00')) c;
+-- min_invocations 0 lists the idle agent too, as latency_summary does.
+SELECT jsonb_path_query_array(loomlat.latency_summary_approx('30d', NULL, 0, '2031-01-03 00:00:00+00'),
+							  '$.agents[*] ? (@.agent_id >= 801).agent_name') AS agents;
+SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
+FROM pg_temp.compare(loomlat.latency_summary('30d', NULL, 0, '2031-01-03 00:00:00+00'),
+					 loomlat.latency_summary_approx('30d', NULL, 0, '2031-01-03 00:00:00+00')) c;
+
+-- A late insert into a rolled-up hour, and a late cold-start latency: the
+-- hours are dirty, the summary reads their raw rows until the refresh.
+INSERT INTO loomlat.invocations (invocation_id, agent_id, status, client_invoke_time,
+								 cold_start_latency_ms, ttft_ms, client_duration_ms)
+SELECT md5('late' || i)::uuid, 801, 'complete', '2031-01-01 05:00:00+00'::timestamptz + i * interval '1 minute',
+	   3000, 60000 + i, 70000
+FROM generate_series(1, 40) i;
+UPDATE loomlat.invocations SET cold_start_latency_ms = 5000
+WHERE invocation_id = md5('roll' || 200)::uuid;
+SELECT agent_id, hour AT TIME ZONE 'UTC' AS hour FROM loomlat.rollup_dirty ORDER BY 1, 2;
+SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
+FROM pg_temp.compare(loomlat.latency_summary('24h', as_of => '2031-01-01 20:00:00+00'),
+					 loomlat.latency_summary_approx('24h', as_of => '2031-01-01 20:00:00+00')) c;
+SELECT loomlat.refresh_rollups() AS recomputed;
+SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
+FROM pg_temp.compare(loomlat.latency_summary('24h', as_of => '2031-01-01 20:00:00+00'),
+					 loomlat.latency_summary_approx('24h', as_of => '2031-01-01 20:00:00+00')) c;
+SELECT invocations, cold_starts, loomlat.sketch_max(ttft) AS ttft_max
+FROM loomlat.rollups_hourly WHERE agent_id = 801 AND hour = '2031-01-01 05:00:00+00';
+
+-- Updates that leave the rolled-up columns alone mark nothing; a delete
+-- empties its hour and the refresh drops the row.
+UPDATE loomlat.invocations SET session_id = 'late' WHERE agent_id = 801;
+SELECT count(*) AS dirty FROM loomlat.rollup_dirty;
+DELETE FROM loomlat.invocations
+WHERE agent_id = 802 AND client_invoke_time >= '2031-01-01 03:00:00+00'
+  AND client_invoke_time < '2031-01-01 04:00:00+00';
+SELECT loomlat.refresh_rollups() AS recomputed;
+SELECT count(*) AS rows_left FROM loomlat.rollups_hourly
+WHERE agent_id = 802 AND hour = '2031-01-01 03:00:00+00';
+
+-- Arguments are checked as latency_summary checks them.
+\set VERBOSITY terse
+SELECT loomlat.latency_summary_approx('2d');
+SELECT loomlat.latency_summary_approx('24h', 99999);
+SELECT loomlat.latency_summary_approx('24h', NULL, -1);
+\set VERBOSITY default
+
+DELETE FROM loomlat.invocations WHERE agent_id BETWEEN 801 AND 803;
+SELECT loomlat.refresh_rollups() > 0 AS cleaned;
+DELETE FROM loomlat.agents WHERE agent_id BETWEEN 801 AND 803;
+SELECT count(*) AS rollup_rows_left FROM loomlat.rollups_hourly WHERE agent_id BETWEEN 801 AND 803;
+RESET TimeZone;
