@@ -21,22 +21,10 @@ usage() {
 # shellcheck source=bench/options.sh
 source "$(dirname "$0")/options.sh"
 
+# shellcheck source=bench/cluster.sh
+source "$(dirname "$0")/cluster.sh"
+bench_cluster -o shared_buffers=2GB -o jit=off
 bench=$(cd "$(dirname "$0")" && pwd)
-args=(--rounds "$ROUNDS")
-[ "$ROWS" = 1000000 ] && args+=(--quick)
-if [ -z "${LOOMLAT_BENCH_LOCKED:-}" ]; then
-	# Hold the lock that builds take for the whole run: nobody replaces the
-	# installed library meanwhile.
-	exec env LOOMLAT_BENCH_LOCKED=1 flock /tmp/loomlat-ext.lock "$0" "${args[@]}" \
-		$([ "$INSTALL" = 0 ] && echo --no-install)
-fi
-if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
-	if [ "$INSTALL" = 1 ]; then
-		make -s -C "$bench/.." install PG_CONFIG="$PG_CONFIG" >/dev/null
-	fi
-	exec timeout 5400 pg_virtualenv -t -v 15 -o shared_buffers=2GB -o jit=off \
-		env LOOMLAT_BENCH_INNER=1 "$0" "${args[@]}" --no-install
-fi
 
 # ---- inside the throwaway cluster ----
 AS_OF='2031-01-31 00:00:00+00'
