@@ -56,8 +56,8 @@ BROWSER_OWN = re.compile(r"^(GET|POST|CONNECT) (http://)?(clients2\.google\.com|
 
 
 class CountingProxy:
-    """A TCP listener Chromium is told to use as its proxy: every connection
-    to it is a request the page (or the browser) tried to make."""
+    """A TCP listener Chromium is told to use as its proxy: every request line
+    sent to it is a request the page (or the browser) tried to make."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -73,11 +73,15 @@ class CountingProxy:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            # Chromium also opens proxy connections ahead of need and closes them
+            # unused: only a request line is a request.
             conn.settimeout(2)
             try:
-                self.requests.append(conn.recv(200).split(b"\r\n")[0].decode(errors="replace"))
+                line = conn.recv(200).split(b"\r\n")[0].decode(errors="replace")
             except OSError:
-                self.requests.append("(no request line)")
+                line = ""
+            if line:
+                self.requests.append(line)
             conn.close()
 
 
