@@ -22,6 +22,7 @@
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/crc32c.h"
+#include "util/durable.h"
 #include "util/log.h"
 
 #define MAGIC         "LOOMJNL1"
@@ -177,38 +178,6 @@ journal_scan(const void *data, size_t len, uint64_t *target, journal_record_fn f
 	return JOURNAL_SCAN_OK;
 }
 
-/* Write all of buf. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0)
-	{
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t) n;
-	}
-	return 0;
-}
-
-/* fsync a directory so that a new or removed name is durable. */
-static int
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Stop journaling after an I/O error, saying so once. */
 static void
 fail(struct journal *j, const char *what)
@@ -236,8 +205,8 @@ new_segment(struct journal *j)
 	memcpy(header, MAGIC, 8);
 	put_u64(header + 8, j->target);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 ||
-	    write_all(fd, (const char *) header, HEADER_BYTES) != 0 || fdatasync(fd) != 0 ||
-	    rename(tmp, path) != 0 || sync_dir(j->dir) != 0)
+	    durable_write_all(fd, (const char *) header, HEADER_BYTES) != 0 || fdatasync(fd) != 0 ||
+	    rename(tmp, path) != 0 || durable_sync_dir(j->dir) != 0)
 	{
 		int saved = errno;
 
@@ -296,7 +265,7 @@ reclaim(struct journal *j)
 		}
 	}
 	if (dropped)
-		sync_dir(j->dir);
+		durable_sync_dir(j->dir);
 }
 
 /* Write the buffer and make it durable. */
@@ -315,7 +284,7 @@ journal_sync(struct journal *j)
 	if (j->len == 0)
 		return 0;
 	s = &j->segs[j->nsegs - 1];
-	if (write_all(s->fd, j->buf, j->len) != 0 || fdatasync(s->fd) != 0)
+	if (durable_write_all(s->fd, j->buf, j->len) != 0 || fdatasync(s->fd) != 0)
 	{
 		int saved = errno;
 
@@ -786,7 +755,7 @@ journal_recover_commit(struct journal *j)
 	j->rec = NULL;
 	j->nrec = 0;
 	if (rc == 0)
-		sync_dir(j->dir);
+		durable_sync_dir(j->dir);
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);
 	j->lock_fd = -1;
@@ -824,7 +793,7 @@ journal_close(struct journal *j, bool all_written)
 		free(j->segs[i].path);
 	}
 	if (remove)
-		sync_dir(j->dir);
+		durable_sync_dir(j->dir);
 	free(j->segs);
 	free(j->buf);
 	free(j->dir);

@@ -10,39 +10,8 @@
 #include <unistd.h>
 
 #include "sink/spool.h"
+#include "util/durable.h"
 #include "util/log.h"
-
-/* Write all of buf. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0)
-	{
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t) n;
-	}
-	return 0;
-}
-
-/* fsync the directory so the new name survives a crash. */
-static int
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
 
 /* One line per row, then fsync of file and directory. */
 static int
@@ -60,10 +29,10 @@ write_file(const json_t *rows, const char *dir, char *path, size_t pathlen)
 	json_array_foreach(rows, i, row)
 	{
 		char *line = json_dumps(row, JSON_COMPACT);
-		int rc = write_all(fd, line, strlen(line));
+		int rc = durable_write_all(fd, line, strlen(line));
 
 		if (rc == 0)
-			rc = write_all(fd, "\n", 1);
+			rc = durable_write_all(fd, "\n", 1);
 		free(line);
 		if (rc != 0)
 		{
@@ -72,7 +41,7 @@ write_file(const json_t *rows, const char *dir, char *path, size_t pathlen)
 			return -1;
 		}
 	}
-	if (fsync(fd) != 0 || close(fd) != 0 || sync_dir(dir) != 0)
+	if (fsync(fd) != 0 || close(fd) != 0 || durable_sync_dir(dir) != 0)
 	{
 		unlink(path);
 		return -1;
