@@ -7,6 +7,8 @@
 #       the lock shared for the whole run, so that no build replaces the library
 #       that parallel workers load meanwhile, on a port free at the time.
 #       Returns only inside the cluster.
+#   bench_extensions  inside it: CREATE EXTENSION loomlat, and tdigest when
+#       the package is installed; prints 1 when tdigest is there, else 0.
 #   bench_rounds CASES TIMES  every "name|workers|query" line of CASES once per
 #       round, interleaved, in one psql session per round (psql_run, which the
 #       script defines): a warm-up round 0, then ROUNDS timed rounds, whose
@@ -26,6 +28,15 @@ bench_cluster() {
 	exec flock -s "$BENCH_LOCK" timeout 5400 pg_virtualenv -t -v 15 -c "-p $port" "$@" \
 		env LOOMLAT_BENCH_INNER=1 "$0" --rounds "$ROUNDS" \
 		$([ "$ROWS" = 1000000 ] && echo --quick) --no-install
+}
+
+bench_extensions() {
+	local tdigest
+
+	psql_run -c 'CREATE EXTENSION loomlat' >&2
+	tdigest=$(psql_run -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'tdigest'")
+	[ "$tdigest" = 1 ] && psql_run -c 'CREATE EXTENSION tdigest' >&2
+	echo "$tdigest"
 }
 
 bench_rounds() {

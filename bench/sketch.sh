@@ -34,26 +34,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 psql_run() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-psql_run -c 'CREATE EXTENSION loomlat'
-tdigest=$(psql_run -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'tdigest'")
-[ "$tdigest" = 1 ] && psql_run -c 'CREATE EXTENSION tdigest'
+tdigest=$(bench_extensions)
 
 echo "# $(psql_run -At -c 'SELECT version()')"
 echo "# $(nproc) CPUs, $ROWS rows, $ROUNDS rounds (median shown), work_mem $(psql_run -At -c 'SHOW work_mem')"
 echo "# generating data ..."
-psql_run <<SQL
-\o /dev/null
-SELECT setseed(0.42);
-CREATE TABLE lat AS
-SELECT (1 + floor(random() * 50))::int AS agent_id,
-       CASE WHEN r_null < 0.01 THEN NULL
-            WHEN r_tail < 0.03 THEN 1200 * exp(1.0 + 0.8 * z)
-            ELSE 1200 * exp(0.6 * z) END AS v
-FROM (SELECT random() AS r_null, random() AS r_tail,
-             sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS z
-      FROM generate_series(1, $ROWS)) s;
-VACUUM (FREEZE, ANALYZE) lat;
-SQL
+psql_run -v rows="$ROWS" -f "$(dirname "$0")/lat_data.sql"
 
 # Worst relative error of p50/p95/p99 against percentile_cont, over the
 # whole table and every agent; name|error, once per approximate method.
