@@ -12,8 +12,9 @@
  * session or a new one, as invocation_start() decides.  Warm-up invocations
  * are one-call sessions.  Each record says which call of its session it was.
  *
- * Every time is the loop's (loop_now()), and the run reaches the layers below
- * only through env->ports, so a test drives it on a fake clock.
+ * Every time is the loop's (loop_now()), and the run reaches the writer and
+ * the token source only through env->ports (the journal, when there is one,
+ * directly), so a test drives it on a fake clock with scripted ports.
  *
  * Signals: the first SIGINT/SIGTERM stops starting invocations and lets the
  * running ones finish for grace_ms, then aborts them as "interrupted"; the
