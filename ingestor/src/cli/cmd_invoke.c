@@ -16,6 +16,7 @@
 #include "cli/options.h"
 #include "event/signals.h"
 #include "http/multi.h"
+#include "measure/invoke_live.h"
 #include "measure/invoke_row.h"
 #include "measure/run.h"
 #include "sink/db.h"
@@ -74,6 +75,7 @@ enum
 	OPT_HEADER,
 	OPT_RATE,
 	OPT_WARMUP,
+	OPT_CALLS_PER_SESSION,
 	OPT_TIMEOUT,
 	OPT_CONNECT_TIMEOUT,
 	OPT_MAX_EVENT_SIZE,
@@ -110,6 +112,7 @@ static const struct option long_options[] = {
     {"concurrency", required_argument, NULL, 'c'},
     {"rate", required_argument, NULL, OPT_RATE},
     {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"calls-per-session", required_argument, NULL, OPT_CALLS_PER_SESSION},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE},
@@ -161,8 +164,14 @@ cmd_invoke_usage(FILE *out)
 	    "Load:\n"
 	    "  -n, --count N             invocations to measure (default 1)\n"
 	    "  -c, --concurrency N       invocations in flight (default 1; caps --rate if given)\n"
-	    "  --rate R                  start R invocations per second (open loop)\n"
+	    "  --rate R                  start R invocations per second (open loop; with\n"
+	    "                            --calls-per-session, R sessions per second)\n"
 	    "  --warmup N                run N invocations first, neither written nor summarised\n"
+	    "  --calls-per-session K     K invocations one after another in each runtime session\n"
+	    "                            (default 1): its first call and K - 1 warm follow-ups,\n"
+	    "                            summarised side by side; -n counts invocations and must\n"
+	    "                            be a multiple of K; agentcore and loom only, not with\n"
+	    "                            --session\n"
 	    "  --timeout SECONDS         ceiling per invocation, token wait included (default 300)\n"
 	    "  --connect-timeout SECONDS TCP/TLS connect ceiling (default 10)\n"
 	    "  --max-event-size BYTES    largest SSE event or JSON answer; a larger one fails the\n"
@@ -313,7 +322,8 @@ parse_agent_option(struct invoke_options *o, int opt, const char *arg)
 	return NOT_MINE;
 }
 
-/* The load shape: -n, -c, --rate, --warmup and the timeouts; 0, an exit code or NOT_MINE. */
+/* The load shape: -n, -c, --rate, --warmup, --calls-per-session and the timeouts;
+ * 0, an exit code or NOT_MINE. */
 static int
 parse_load_option(struct invoke_options *o, int opt, const char *arg)
 {
@@ -336,6 +346,11 @@ parse_load_option(struct invoke_options *o, int opt, const char *arg)
 		case OPT_WARMUP:
 			if (opt_parse_ulong(arg, 0, MAX_COUNT, &o->load.warmup) != 0)
 				return usage_error("--warmup must be an integer from 0 to %lu", MAX_COUNT);
+			return 0;
+		case OPT_CALLS_PER_SESSION:
+			if (opt_parse_ulong(arg, 1, MAX_COUNT, &o->load.calls_per_session) != 0)
+				return usage_error("--calls-per-session must be an integer from 1 to %lu",
+				                   MAX_COUNT);
 			return 0;
 		case OPT_TIMEOUT:
 			if (opt_parse_positive(arg, &o->timeout_s) != 0 || o->timeout_s > 86400)
@@ -482,6 +497,28 @@ check_agent_options(struct invoke_options *o)
 	o->call.n_headers = o->n_headers;
 	o->call.timeout_ms = (long) ceil(o->timeout_s * 1e3);
 	o->call.connect_timeout_ms = (long) ceil(o->connect_timeout_s * 1e3);
+	return 0;
+}
+
+/* The load options together: sessions of several calls need a format that
+ * carries a session and whole sessions; --rate without -c has no cap. */
+static int
+check_load_options(struct invoke_options *o)
+{
+	unsigned long k = o->load.calls_per_session;
+
+	if (k > 1 && o->call.format != AGENT_FORMAT_AGENTCORE && o->call.format != AGENT_FORMAT_LOOM)
+		return usage_error("--calls-per-session needs a format with runtime sessions (agentcore "
+		                   "or loom): %s requests carry no session id",
+		                   agent_format_name(o->call.format));
+	if (k > 1 && o->call.session_id != NULL)
+		return usage_error("give --session or --calls-per-session, not both: --calls-per-session "
+		                   "opens a new session for every %lu calls",
+		                   k);
+	if (o->load.count % k != 0)
+		return usage_error("-n/--count (%lu) must be a multiple of --calls-per-session (%lu): -n "
+		                   "counts invocations, %lu per session",
+		                   o->load.count, k, k);
 	if (o->load.rate > 0 && !o->concurrency_given)
 		o->load.concurrency = 0; /* open loop: no cap unless -c says so */
 	return 0;
@@ -529,7 +566,7 @@ parse_options(int argc, char **argv, struct invoke_options *o)
 	*o = (struct invoke_options){
 	    .call.format = AGENT_FORMAT_AGENTCORE,
 	    .call.max_event_bytes = DEFAULT_MAX_EVENT,
-	    .load = {.count = 1, .concurrency = 1},
+	    .load = {.count = 1, .concurrency = 1, .calls_per_session = 1},
 	    .timeout_s = 300,
 	    .connect_timeout_s = 10,
 	    .journal_max_bytes = JOURNAL_DEFAULT_MAX_BYTES,
@@ -556,7 +593,7 @@ parse_options(int argc, char **argv, struct invoke_options *o)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
-	if ((rc = check_agent_options(o)) != 0)
+	if ((rc = check_agent_options(o)) != 0 || (rc = check_load_options(o)) != 0)
 		return rc;
 	return check_token_options(o);
 }
@@ -769,6 +806,7 @@ setup(struct invoke_options *o, struct invoke_run *r)
 		return EX_SOFTWARE;
 	}
 	r->env = (struct invoke_env){.loop = r->loop,
+	                             .ports = &invoke_live_ports,
 	                             .http = r->http,
 	                             .tokens = r->tokens,
 	                             .writer = r->writer,
@@ -828,7 +866,8 @@ execute(struct invoke_options *o)
 	                                .rows_written = r.env.rows_written,
 	                                .rows_unwritten = json_array_size(unwritten) + kept,
 	                                .rows_in_doubt = in_doubt,
-	                                .elapsed_s = result.elapsed_s};
+	                                .elapsed_s = result.elapsed_s,
+	                                .calls_per_session = o->load.calls_per_session};
 	json_decref(unwritten);
 	print_report(o, r.report, &totals, spool_path);
 	if (rc == 0 && report_count(r.report) > 0 && result.unreachable == report_count(r.report))

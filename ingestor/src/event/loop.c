@@ -8,11 +8,10 @@
  * millisecond at a thousand concurrent streams).
  *
  * Each iteration runs the deferred calls queued before it began, fires the
- * timers that are due, waits in epoll_wait() (bounded by the next timer) and
- * dispatches the events (watched descriptors, the wake-up eventfd).  Watches
- * are found from their descriptor through a table indexed by fd.  Watch
- * records removed while a batch of events is being dispatched are freed only
- * after the batch.
+ * timers that are due, waits in epoll_wait() (as long as the clock's idle_ms()
+ * allows: for CLOCK_MONOTONIC up to the next timer) and dispatches the events (watched descriptors,
+ * the wake-up eventfd).  Watches are found from their descriptor through a table indexed by fd.
+ * Watch records removed while a batch of events is being dispatched are freed only after the batch.
  */
 #include <errno.h>
 #include <poll.h>
@@ -80,6 +79,7 @@ struct loop
 	struct source *garbage;
 	unsigned long holds;
 
+	struct loop_clock clock;
 	volatile sig_atomic_t stop;
 	bool failed;
 };
@@ -147,12 +147,42 @@ collect_garbage(struct loop *loop)
 	}
 }
 
-/* Create a loop: an epoll set and a wake-up eventfd. */
+/* CLOCK_MONOTONIC, the production clock. */
+static int64_t
+monotonic_now(void *arg)
+{
+	return clock_mono_ns();
+}
+
+/* Sleep up to the deadline, rounded up to a millisecond, at most a second. */
+static int
+monotonic_idle(void *arg, int64_t now_ns, int64_t deadline_ns)
+{
+	int64_t wait_ns = deadline_ns - now_ns;
+
+	if (deadline_ns < 0 || wait_ns >= 1000 * NS_PER_MS)
+		return 1000;
+	if (wait_ns <= 0)
+		return 0;
+	return (int) ((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
+}
+
+/* A loop on CLOCK_MONOTONIC. */
 struct loop *
 loop_new(void)
 {
+	const struct loop_clock monotonic = {monotonic_now, monotonic_idle, NULL};
+
+	return loop_new_with_clock(&monotonic);
+}
+
+/* Create a loop: an epoll set and a wake-up eventfd. */
+struct loop *
+loop_new_with_clock(const struct loop_clock *clock)
+{
 	struct loop *loop = xcalloc(1, sizeof(*loop));
 
+	loop->clock = *clock;
 	loop->epfd = -1;
 	loop->wake.fd = -1;
 	timer_heap_init(&loop->timers);
@@ -189,6 +219,13 @@ loop_free(struct loop *loop)
 	free(loop->watches);
 	free(loop->deferred);
 	free(loop);
+}
+
+/* Ask the clock. */
+int64_t
+loop_now(const struct loop *loop)
+{
+	return loop->clock.now_ns(loop->clock.arg);
 }
 
 /* Queue a one-shot timer. */
@@ -338,24 +375,15 @@ run_timers(struct loop *loop, int64_t now_ns)
 	}
 }
 
-/* Milliseconds epoll_wait() may sleep: 0 with deferred work, else up to the next deadline. */
+/* Milliseconds epoll_wait() may sleep: 0 with deferred work, else what the clock says. */
 static int
-wait_timeout_ms(const struct loop *loop, int64_t now_ns)
+wait_timeout_ms(const struct loop *loop)
 {
 	const struct timer_node *next = timer_heap_peek(&loop->timers);
-	int64_t deadline = next != NULL ? next->at_ns : -1;
-	int64_t wait_ns;
 
 	if (loop->defer_len > 0)
 		return 0;
-	if (deadline < 0)
-		return 1000;
-	wait_ns = deadline - now_ns;
-	if (wait_ns <= 0)
-		return 0;
-	if (wait_ns >= 1000 * NS_PER_MS)
-		return 1000;
-	return (int) ((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
+	return loop->clock.idle_ms(loop->clock.arg, loop_now(loop), next != NULL ? next->at_ns : -1);
 }
 
 /* epoll bits to poll(2) bits for watch callbacks. */
@@ -409,13 +437,13 @@ loop_run(struct loop *loop)
 		int n;
 
 		run_deferred(loop);
-		run_timers(loop, clock_mono_ns());
+		run_timers(loop, loop_now(loop));
 		if (loop->stop)
 			break;
 		if (loop->holds == 0 && loop->defer_len == 0 && loop->n_strong == 0 &&
 		    timer_heap_peek(&loop->timers) == NULL)
 			break;
-		n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait_timeout_ms(loop, clock_mono_ns()));
+		n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait_timeout_ms(loop));
 		if (n < 0 && errno != EINTR)
 		{
 			log_error("epoll_wait failed: %s", strerror(errno));

@@ -7,6 +7,11 @@
  * what is running.  No callback may block; every callback runs on the loop
  * thread, never re-entrantly from inside another loop call.  The loop knows
  * nothing of HTTP or PostgreSQL.
+ *
+ * Time comes from the loop's clock: loop_now() for everything scheduled on
+ * the loop.  loop_new() takes CLOCK_MONOTONIC; a test passes its own clock,
+ * whose idle() may move its time to the next deadline instead of sleeping,
+ * so timers fire at exact, repeatable times.
  */
 #ifndef LOOMLAT_LOOP_H
 #define LOOMLAT_LOOP_H
@@ -22,14 +27,31 @@ struct loop;
 struct loop_timer;
 
 typedef void (*loop_fn)(void *arg);
+
+/* Where the loop's time comes from. */
+struct loop_clock
+{
+	/* The time now, in monotonic nanoseconds. */
+	int64_t (*now_ns)(void *arg);
+	/* Nothing is due before deadline_ns (-1: no timer is queued): how many
+	 * milliseconds epoll_wait() may block. */
+	int (*idle_ms)(void *arg, int64_t now_ns, int64_t deadline_ns);
+	void *arg;
+};
 /* revents is a mask of POLLIN/POLLOUT/POLLERR/POLLHUP from <poll.h>. */
 typedef void (*loop_fd_fn)(void *arg, int fd, short revents);
 
-/* A new loop; NULL when epoll or eventfd cannot be had. */
+/* A new loop on CLOCK_MONOTONIC; NULL when epoll or eventfd cannot be had. */
 struct loop *loop_new(void);
+
+/* The same on another clock (copied). */
+struct loop *loop_new_with_clock(const struct loop_clock *clock);
 void loop_free(struct loop *loop);
 
-/* Call fn(arg) once, at or after the monotonic time at_ns.  Returns a handle. */
+/* The loop's clock, now. */
+int64_t loop_now(const struct loop *loop);
+
+/* Call fn(arg) once, at or after the time at_ns (loop_now()'s clock).  Returns a handle. */
 struct loop_timer *loop_add_timer(struct loop *loop, int64_t at_ns, loop_fn fn, void *arg);
 
 /* Cancel a timer that has not fired yet (NULL is accepted and ignored). */

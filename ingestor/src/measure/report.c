@@ -178,8 +178,17 @@ enum metric
 	METRIC_TTFT,
 	METRIC_TTFT_WARM,
 	METRIC_TTFT_COLD,
+	METRIC_TTFT_FIRST,     /* a session's first call */
+	METRIC_TTFT_FOLLOW_UP, /* its later calls */
 	METRIC_DURATION
 };
+
+/* Whether record r is a session's first call (follow_up false) or a later one. */
+static bool
+at_position(const struct report_record *r, bool follow_up)
+{
+	return follow_up ? r->session_call >= 2 : r->session_call == 1;
+}
 
 /* The distribution of one metric over the successful records. */
 static struct dist
@@ -198,7 +207,9 @@ report_dist(const struct report *report, enum metric metric)
 		if (!r->ok || isnan(v))
 			continue;
 		if ((metric == METRIC_TTFT_WARM && kind != START_WARM) ||
-		    (metric == METRIC_TTFT_COLD && kind != START_COLD))
+		    (metric == METRIC_TTFT_COLD && kind != START_COLD) ||
+		    (metric == METRIC_TTFT_FIRST && !at_position(r, false)) ||
+		    (metric == METRIC_TTFT_FOLLOW_UP && !at_position(r, true)))
 			continue;
 		values[n++] = v;
 	}
@@ -289,6 +300,65 @@ cache_hits(const struct report *report)
 	return hits;
 }
 
+/* A session position: its invocations, how many were cold, and their TTFT. */
+struct position
+{
+	size_t n;
+	size_t cold;
+	struct dist ttft;
+};
+
+/* The first calls of the sessions (follow_up false) or their follow-ups. */
+static struct position
+position_of(const struct report *report, bool follow_up)
+{
+	struct position p = {0};
+
+	for (size_t i = 0; i < report->n; i++)
+	{
+		const struct report_record *r = &report->records[i];
+
+		if (!at_position(r, follow_up))
+			continue;
+		p.n++;
+		p.cold += report_start_kind(r->cold_start_latency_ms, report->threshold_ms) == START_COLD;
+	}
+	p.ttft = report_dist(report, follow_up ? METRIC_TTFT_FOLLOW_UP : METRIC_TTFT_FIRST);
+	return p;
+}
+
+/* The cold-start share of a position, a fraction; NAN without invocations or threshold. */
+static double
+cold_share(const struct report *report, struct position p)
+{
+	if (p.n == 0 || isnan(report->threshold_ms))
+		return NAN;
+	return (double) p.cold / (double) p.n;
+}
+
+/* The first calls and the follow-ups, one line each. */
+static void
+print_positions(const struct report *report, unsigned long calls, FILE *out)
+{
+	fprintf(out, "  %-12s %7s %10s %10s %10s   (sessions of %lu calls)\n", "by call", "n",
+	        "TTFT p50", "TTFT p95", "cold %", calls);
+	for (int follow_up = 0; follow_up <= 1; follow_up++)
+	{
+		struct position p = position_of(report, follow_up);
+		double share = cold_share(report, p);
+
+		fprintf(out, "  %-12s %7zu", follow_up ? "follow-ups" : "first calls", p.n);
+		if (p.ttft.n == 0)
+			fprintf(out, " %10s %10s", "-", "-");
+		else
+			fprintf(out, " %10.2f %10.2f", p.ttft.p50, p.ttft.p95);
+		if (isnan(share))
+			fprintf(out, " %10s\n", "-");
+		else
+			fprintf(out, " %9.1f%%\n", 100.0 * share);
+	}
+}
+
 /* One table line of a distribution; "-" for missing values. */
 static void
 print_dist(FILE *out, const char *label, struct dist d, bool with_p99)
@@ -323,6 +393,8 @@ report_print(const struct report *report, const struct report_totals *totals, FI
 	print_dist(out, "warm", report_dist(report, METRIC_TTFT_WARM), true);
 	fprintf(out, "  %-12s %7s %10s %10s\n", "duration ms", "n", "p50", "p95");
 	print_dist(out, "overall", report_dist(report, METRIC_DURATION), false);
+	if (totals->calls_per_session > 1)
+		print_positions(report, totals->calls_per_session, out);
 	if (report->n_lags > 0)
 	{
 		struct dist d = lag_dist(report);
@@ -361,12 +433,24 @@ record_json(const struct report_record *r)
 {
 	double first_token_wall = isnan(r->ttft_ms) ? NAN : r->client_invoke_time + r->ttft_ms / 1e3;
 
-	return json_pack("{s:s,s:s,s:o,s:o,s:f,s:o,s:o,s:o}", "invocation_id", r->invocation_id,
+	return json_pack("{s:s,s:s,s:o,s:o,s:f,s:o,s:o,s:o,s:o}", "invocation_id", r->invocation_id,
 	                 "status", r->ok ? "complete" : "error", "ttft_ms", json_num(r->ttft_ms),
 	                 "duration_ms", json_num(r->duration_ms), "client_invoke_time",
 	                 r->client_invoke_time, "first_token_wall", json_num(first_token_wall),
-	                 "cold_start_latency_ms", json_num(r->cold_start_latency_ms), "error",
-	                 r->ok ? json_null() : json_string(r->error));
+	                 "cold_start_latency_ms", json_num(r->cold_start_latency_ms), "session_call",
+	                 r->session_call ? json_integer((json_int_t) r->session_call) : json_null(),
+	                 "error", r->ok ? json_null() : json_string(r->error));
+}
+
+/* {"count", "ttft_ms": {...}, "cold_start_pct"} of a session position (a fraction, as
+ * latency_summary()'s). */
+static json_t *
+position_json(const struct report *report, bool follow_up)
+{
+	struct position p = position_of(report, follow_up);
+
+	return json_pack("{s:I,s:o,s:o}", "count", (json_int_t) p.n, "ttft_ms", dist_json(p.ttft),
+	                 "cold_start_pct", json_num(cold_share(report, p)));
 }
 
 /* JSON report. */
@@ -395,6 +479,13 @@ report_json(const struct report *report, const struct report_totals *totals, boo
 	    "top_errors", errors, "cold_start_threshold_ms", json_num(report->threshold_ms));
 	if (report->n_lags > 0)
 		json_object_set_new(root, "schedule_lag_ms", dist_json(lag_dist(report)));
+	json_object_set_new(
+	    root, "calls_per_session",
+	    json_integer((json_int_t) (totals->calls_per_session ? totals->calls_per_session : 1)));
+	if (totals->calls_per_session > 1)
+		json_object_set_new(root, "by_session_call",
+		                    json_pack("{s:o,s:o}", "first", position_json(report, false),
+		                              "follow_up", position_json(report, true)));
 	if (with_records)
 	{
 		json_t *records = json_array();

@@ -8,6 +8,12 @@
  * warm follow the extension's rule: cold_start_latency_ms above the
  * threshold is cold, at or below it warm, and no latency is unknown.
  * Records are copied; the report owns its memory.
+ *
+ * With sessions of several calls (report_totals.calls_per_session > 1) the
+ * report also sets the sessions' first calls beside their follow-ups: how
+ * many, TTFT p50/p95 of the complete ones, and the cold-start share (cold
+ * ones over all of them, unknown ones in the denominator only, as
+ * latency_summary()'s cold_start_pct).
  */
 #ifndef LOOMLAT_REPORT_H
 #define LOOMLAT_REPORT_H
@@ -36,7 +42,8 @@ struct report_record
 	double cold_start_latency_ms; /* NAN: not reported */
 	bool ok;
 	bool token_cache_hit;
-	const char *error; /* NULL when ok */
+	unsigned long session_call; /* 1: its session's first call, 2: the next, ...; 0: unknown */
+	const char *error;          /* NULL when ok */
 };
 
 /* Figures that come from outside the records. */
@@ -47,6 +54,7 @@ struct report_totals
 	unsigned long rows_unwritten; /* spooled */
 	unsigned long rows_in_doubt;  /* of those, maybe committed before the connection dropped */
 	double elapsed_s;
+	unsigned long calls_per_session; /* 0 or 1: no first/follow-up split */
 };
 
 struct report;

@@ -3,6 +3,19 @@
  * invocations, closed loop (keep -c in flight) or open loop (--rate: the
  * i-th is due at start + i / rate, capped by -c when given, lag recorded).
  *
+ * Sessions: the measured invocations come in sessions of calls_per_session
+ * calls that share one runtime session id and run one after another, the
+ * next starting as soon as the previous one ended (before any new session);
+ * -c caps the invocations in flight, so the sessions open at once, and with
+ * --rate the i-th session's first call is due at start + i / rate.  With one
+ * call per session (the default) each invocation gets the configured
+ * session or a new one, as invocation_start() decides.  Warm-up invocations
+ * are one-call sessions.  Each record says which call of its session it was.
+ *
+ * Every time is the loop's (loop_now()), and the run reaches the writer and
+ * the token source only through env->ports (the journal, when there is one,
+ * directly), so a test drives it on a fake clock with scripted ports.
+ *
  * Signals: the first SIGINT/SIGTERM stops starting invocations and lets the
  * running ones finish for grace_ms, then aborts them as "interrupted"; the
  * second aborts them at once and returns without waiting for the database
@@ -23,11 +36,12 @@
 
 struct run_config
 {
-	unsigned long count;       /* summarised invocations */
-	unsigned long concurrency; /* in flight at most; 0 = no cap (with a rate only) */
-	unsigned long warmup;      /* run first, neither written nor summarised */
-	double rate;               /* starts per second; 0 = closed loop */
-	bool progress;             /* a progress line on stderr each second */
+	unsigned long count;             /* summarised invocations, a multiple of calls_per_session */
+	unsigned long calls_per_session; /* 1 or more */
+	unsigned long concurrency;       /* in flight at most; 0 = no cap (with a rate only) */
+	unsigned long warmup;            /* run first, neither written nor summarised */
+	double rate;                     /* starts per second; 0 = closed loop */
+	bool progress;                   /* a progress line on stderr each second */
 	int grace_ms;
 	int drain_ms;
 };

@@ -40,7 +40,8 @@ server's defaults (--ttft-ms ...), so one URL describes one scenario:
   every          k: only every k-th request naming this scenario gets it (the
                  others are "ok"), so one run mixes failures and successes
 
-GET /truth returns, for every request, the wall-clock time (time.time())
+GET /truth returns, for every request, its arrival and the time its response
+was finished ("arrival", "ended"; wall clock, time.time()), and the time
 right after the first text event was handed to the socket ("first_text"; and
 right after its first byte was, "first_text_start": these differ only when
 the scenario dribbles the stream byte by byte; and right before its first byte
@@ -390,6 +391,7 @@ class Invocation:
         self.first_text_start = None
         self.first_text_before = None
         self.status = None
+        self.ended = None
 
     def at(self, offset_ms):
         """Wall-clock time offset_ms after the request arrived."""
@@ -402,7 +404,7 @@ class Invocation:
                 "expected_ttft_ms": self.cold_ms + max(self.ttft_ms, self.first_byte_ms),
                 "first_text": self.first_text, "first_text_start": self.first_text_start,
                 "first_text_before": self.first_text_before,
-                "agent_start": self.agent_start,
+                "agent_start": self.agent_start, "ended": self.ended,
                 "scenario": self.scenario, "status": self.status}
 
 
@@ -514,6 +516,7 @@ class Agent:
             await request.respond(500, {"message": "Internal Server Error"})
         else:
             await Stream(request, inv).run()
+        inv.ended = time.time()
 
 
 class Stream:

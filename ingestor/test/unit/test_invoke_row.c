@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "measure/invoke_row.h"
+#include "row_asserts.h"
 #include "util/clock.h"
 
 #define EPS     1e-9
@@ -67,37 +68,6 @@ complete_fixture(void)
 	    .stream = &fx.stream,
 	};
 	return &fx;
-}
-
-/* The phase called name in row, or NULL. */
-static json_t *
-phase(json_t *row, const char *name)
-{
-	size_t i;
-	json_t *p;
-
-	json_array_foreach(json_object_get(row, "phases"), i, p)
-	{
-		if (strcmp(json_string_value(json_object_get(p, "phase")), name) == 0)
-			return p;
-	}
-	return NULL;
-}
-
-/* The phase exists with these numbers (start NAN: JSON null). */
-static void
-assert_phase(json_t *row, const char *name, double start_ms, double duration_ms)
-{
-	json_t *p = phase(row, name);
-	json_t *start;
-
-	assert_non_null(p);
-	start = json_object_get(p, "start_ms");
-	if (isnan(start_ms))
-		assert_true(json_is_null(start));
-	else
-		assert_float_equal(json_real_value(start), start_ms, EPS);
-	assert_float_equal(json_real_value(json_object_get(p, "duration_ms")), duration_ms, EPS);
 }
 
 /* A number member. */

@@ -1,6 +1,8 @@
 /*
  * test_loop.c - the event loop's timers, deferred calls, descriptor watches
- * (weak or not), holds, stop and failure, on a real loop with a real pipe.
+ * (weak or not), holds, stop and failure, on a real loop with a real pipe;
+ * and the same loop on a fake clock (fake_clock.h), where timers fire at
+ * exactly their deadlines and nothing sleeps.
  */
 #include <poll.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "event/loop.h"
+#include "fake_clock.h"
 #include "util/clock.h"
 
 struct trace
@@ -221,6 +224,73 @@ fail_returns_error(void **state)
 	assert_int_equal(loop_run(t->loop), 0);
 }
 
+struct fake_trace
+{
+	struct fake_clock clock;
+	int64_t fired_ns[8];
+	int n;
+};
+
+/* Record the fake time of the call. */
+static void
+record_fake(void *arg)
+{
+	struct fake_trace *t = arg;
+
+	t->fired_ns[t->n++] = loop_now(t->clock.loop);
+}
+
+/* Record, then queue another timer 5 ms after the loop's now. */
+static void
+record_and_rearm(void *arg)
+{
+	struct fake_trace *t = arg;
+
+	record_fake(t);
+	loop_add_timer(t->clock.loop, loop_now(t->clock.loop) + 5 * NS_PER_MS, record_fake, t);
+}
+
+/* On a fake clock every timer fires at exactly its deadline, in order, at
+ * once in real time; one queued by a callback counts from the callback's now. */
+static void
+fake_clock_exact_times(void **state)
+{
+	struct fake_trace t;
+	int64_t real_start = clock_mono_ns();
+	const int64_t start = 42 * NS_PER_S;
+
+	assert_non_null(fake_clock_loop(&t.clock, start));
+	t.n = 0;
+	loop_add_timer(t.clock.loop, start + 3600 * NS_PER_S, record_fake, &t);
+	loop_add_timer(t.clock.loop, start + 10 * NS_PER_MS, record_and_rearm, &t);
+	loop_add_timer(t.clock.loop, start + 7, record_fake, &t);
+	assert_int_equal(loop_now(t.clock.loop), start);
+	assert_int_equal(loop_run(t.clock.loop), 0);
+	assert_int_equal(t.n, 4);
+	assert_int_equal(t.fired_ns[0], start + 7);
+	assert_int_equal(t.fired_ns[1], start + 10 * NS_PER_MS);
+	assert_int_equal(t.fired_ns[2], start + 15 * NS_PER_MS);
+	assert_int_equal(t.fired_ns[3], start + 3600 * NS_PER_S);
+	assert_true(clock_mono_ns() - real_start < NS_PER_S); /* an hour in well under a second */
+	assert_int_equal(t.clock.stalls, 0);
+	loop_free(t.clock.loop);
+}
+
+/* A loop held with nothing that can ever fire fails instead of waiting forever. */
+static void
+fake_clock_stall_fails(void **state)
+{
+	struct fake_clock clock;
+
+	assert_non_null(fake_clock_loop(&clock, 0));
+	loop_hold(clock.loop);
+	assert_int_equal(loop_run(clock.loop), -1);
+	assert_int_equal(clock.stalls, 1);
+	assert_int_equal(loop_now(clock.loop), 0);
+	loop_release(clock.loop);
+	loop_free(clock.loop);
+}
+
 int
 main(void)
 {
@@ -231,6 +301,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(stop_and_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(weak_watch_and_hold, setup, teardown),
 	    cmocka_unit_test_setup_teardown(fail_returns_error, setup, teardown),
+	    cmocka_unit_test(fake_clock_exact_times),
+	    cmocka_unit_test(fake_clock_stall_fails),
 	};
 
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);

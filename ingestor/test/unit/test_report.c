@@ -1,6 +1,7 @@
 /*
  * test_report.c - percentile_cont semantics, the cold/warm rule and the
- * closing report's counts, against values worked out by hand from
+ * closing report's counts (and the sessions' first calls beside their
+ * follow-ups), against values worked out by hand from
  * PostgreSQL's definition (position = fraction * (n - 1), linear between
  * the neighbouring ranks).
  */
@@ -198,6 +199,76 @@ report_rows_in_doubt(void **state)
 	report_free(s);
 }
 
+/* Sessions of three calls: first calls (TTFT 1000, 2000; cold) beside the
+ * follow-ups (TTFT 100..400, warm, and one error), in the JSON and the text. */
+static void
+report_session_calls(void **state)
+{
+	struct report *s = report_new(500);
+	struct report_totals totals = {.calls_per_session = 3};
+	const double first[] = {1000, 2000};
+	const double follow[] = {100, 200, 300, 400};
+	json_t *j, *split, *f, *u;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int i = 0;
+
+	for (int k = 0; k < 2; k++, i++)
+	{
+		struct report_record r = record(i, first[k], 900, NULL);
+
+		r.session_call = 1;
+		report_add(s, &r);
+	}
+	for (int k = 0; k < 5; k++, i++)
+	{
+		struct report_record r = record(i, k < 4 ? follow[k] : NAN, 0, k < 4 ? NULL : "cut");
+
+		r.session_call = 2 + (unsigned long) (k % 2);
+		report_add(s, &r);
+	}
+	j = report_json(s, &totals, true);
+	assert_int_equal(json_integer_value(json_object_get(j, "calls_per_session")), 3);
+	split = json_object_get(j, "by_session_call");
+	f = json_object_get(split, "first");
+	u = json_object_get(split, "follow_up");
+	assert_int_equal(json_integer_value(json_object_get(f, "count")), 2);
+	assert_int_equal(json_integer_value(json_object_get(u, "count")), 5);
+	/* 1000, 2000: position 0.5 -> 1500; 0.95 -> 1950 */
+	assert_float_equal(json_real_value(json_object_get(json_object_get(f, "ttft_ms"), "p50")), 1500,
+	                   EPS);
+	assert_float_equal(json_real_value(json_object_get(json_object_get(f, "ttft_ms"), "p95")), 1950,
+	                   EPS);
+	/* 100..400 (the error has no TTFT): position 1.5 -> 250; 2.85 -> 385 */
+	assert_float_equal(json_real_value(json_object_get(json_object_get(u, "ttft_ms"), "p50")), 250,
+	                   EPS);
+	assert_float_equal(json_real_value(json_object_get(json_object_get(u, "ttft_ms"), "p95")), 385,
+	                   EPS);
+	assert_float_equal(json_real_value(json_object_get(f, "cold_start_pct")), 1, EPS);
+	assert_float_equal(json_real_value(json_object_get(u, "cold_start_pct")), 0, EPS);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_array_get(json_object_get(j, "records"), 3), "session_call")),
+	                 3);
+	json_decref(j);
+
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	report_print(s, &totals, out);
+	fclose(out);
+	assert_non_null(strstr(text, "(sessions of 3 calls)\n"));
+	assert_non_null(strstr(text, "  first calls        2    1500.00    1950.00     100.0%\n"));
+	assert_non_null(strstr(text, "  follow-ups         5     250.00     385.00       0.0%\n"));
+	free(text);
+
+	totals.calls_per_session = 1; /* one call per session: no split */
+	j = report_json(s, &totals, false);
+	assert_null(json_object_get(j, "by_session_call"));
+	assert_int_equal(json_integer_value(json_object_get(j, "calls_per_session")), 1);
+	json_decref(j);
+	report_free(s);
+}
+
 int
 main(void)
 {
@@ -205,6 +276,7 @@ main(void)
 	    cmocka_unit_test(percentile_one_to_ten),    cmocka_unit_test(percentile_edges),
 	    cmocka_unit_test(cold_warm_rule),           cmocka_unit_test(report_json_counts),
 	    cmocka_unit_test(report_without_threshold), cmocka_unit_test(report_rows_in_doubt),
+	    cmocka_unit_test(report_session_calls),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
