@@ -163,6 +163,7 @@ cmd_report(int argc, char **argv)
 	/* the page holds every range, the other formats the one asked for */
 	args.ranges = format == FORMAT_HTML ? dash_ranges : &range;
 	args.n_ranges = format == FORMAT_HTML ? DASH_N_RANGES : 1;
+	args.series = format != FORMAT_TEXT; /* the text has no chart over time */
 
 	conn = dash_cli_connect(db);
 	if (conn == NULL)

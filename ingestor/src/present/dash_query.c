@@ -8,8 +8,8 @@
 #include "present/dash_query.h"
 
 /* One document: every requested range, each with what latency_summary(),
- * phase_breakdown() and latency_over_time() return for it, plus the
- * window's TTFT percentiles per class (cold, warm) for the text report. */
+ * phase_breakdown() and (when $5) latency_over_time() return for it, plus
+ * the window's TTFT percentiles per class (cold, warm) for the text report. */
 static const char REPORT_SQL[] =
     "WITH a AS (SELECT $2::bigint AS agent, $3::integer AS min_inv,"
     "                  coalesce($4::timestamptz, now()) AS as_of)"
@@ -30,9 +30,11 @@ static const char REPORT_SQL[] =
     "              AND (a.agent IS NULL OR i.agent_id = a.agent)"
     "            GROUP BY i.was_cold_start) c),"
     "   'phase_breakdown', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'ordinality' ORDER BY p.ordinality), '[]')"
-    "      FROM loomlat.phase_breakdown(r.range, a.agent, a.as_of) WITH ORDINALITY p),"
-    "   'latency_over_time', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'ordinality' ORDER BY t.ordinality), '[]')"
-    "      FROM loomlat.latency_over_time(r.range, NULL, a.agent, a.as_of) WITH ORDINALITY t))"
+    "      FROM loomlat.phase_breakdown(r.range, a.agent, a.as_of) WITH ORDINALITY p))"
+    "   || CASE WHEN $5 THEN jsonb_build_object('latency_over_time',"
+    "      (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'ordinality' ORDER BY t.ordinality), '[]')"
+    "       FROM loomlat.latency_over_time(r.range, NULL, a.agent, a.as_of) WITH ORDINALITY t))"
+    "      ELSE '{}' END"
     "   ORDER BY r.n)"
     " FROM a, unnest($1::text[]) WITH ORDINALITY r(range, n)";
 
@@ -130,7 +132,7 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 	char ranges[64] = "{";
 	char agent[24];
 	char min_inv[24];
-	const char *params[4] = {ranges, agent, min_inv, args->as_of};
+	const char *params[5] = {ranges, agent, min_inv, args->as_of, args->series ? "t" : "f"};
 
 	for (size_t i = 0; i < args->n_ranges; i++)
 	{
@@ -142,7 +144,7 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	return read_one(conn, REPORT_SQL, 4, params, status, err, errlen);
+	return read_one(conn, REPORT_SQL, 5, params, status, err, errlen);
 }
 
 /* latency_summary() itself, as_of defaulting to now(). */

@@ -7,12 +7,13 @@
  * document is an array with one element per range asked for:
  *   {"range", "summary": latency_summary(...) verbatim,
  *    "ttft_by_class": [{class, invocations, ttft_p50_ms, ttft_p95_ms, ttft_p99_ms}],
- *    "phase_breakdown": [rows], "latency_over_time": [rows]}
+ *    "phase_breakdown": [rows], "latency_over_time": [rows] (only with series)}
  * Failures are classified so that commands and the server answer alike.
  */
 #ifndef LOOMLAT_DASH_QUERY_H
 #define LOOMLAT_DASH_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ struct dash_args
 	int64_t agent_id;     /* 0: all agents */
 	long min_invocations; /* 0 .. 1e9 */
 	const char *as_of;    /* timestamptz text, NULL: now() */
+	bool series;          /* the report holds latency_over_time */
 };
 
 /* The report document for args; NULL with err set and *status not DASH_OK. */

@@ -268,6 +268,7 @@ serve_report(struct dash_server *server, struct MHD_Connection *conn, bool page)
 		return answer_error(MHD_HTTP_BAD_REQUEST, "invalid query parameter", q.bad);
 	q.args.ranges = page ? dash_ranges : &q.range;
 	q.args.n_ranges = page ? DASH_N_RANGES : 1;
+	q.args.series = page;
 	return shared_report(server, &q, page);
 }
 
