@@ -26,9 +26,10 @@ START_S = 10
 
 
 class Server:
-    """A running "loomlat serve": its port, and requests to it on 127.0.0.1."""
+    """A running "loomlat serve": its port, and requests to it on host."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, host="127.0.0.1"):
+        self.host = host
         self.proc = subprocess.Popen([harness.binary(), "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         harness._children.append(self.proc)
@@ -36,6 +37,7 @@ class Server:
         line = self.proc.stderr.readline() if ready else ""
         if "listening on http://" not in line:
             raise RuntimeError("serve did not start: %r" % line)
+        self.banner = line
         self.port = int(line.rsplit(":", 1)[1].strip("/\n"))
         self.log = []
         self.reader = threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True)
@@ -43,7 +45,7 @@ class Server:
 
     def get(self, path, headers=None, timeout=30):
         """(status, headers, body) of GET path."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request("GET", path, headers=headers or {})
             res = conn.getresponse()
@@ -187,6 +189,42 @@ def token_rule(tap, db, tmp):
     tap.ok(rc == 0 and token not in err, "stopped with exit 0; the token is not in its output")
 
 
+def ipv6(tap, db, tmp):
+    """[::1] is loopback like 127.0.0.0/8; any other IPv6 address needs a token."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        tap.ok(True, "IPv6 # SKIP this machine has no IPv6 loopback")
+        return
+    srv = Server("--listen", "[::1]:0", "--db", db.conninfo, host="::1")
+    status, got = srv.json("/api/admin/latency?range=1h")
+    want = db.value("SELECT loomlat.latency_summary('1h')")
+    tap.ok(status == 200 and without_as_of(got) == without_as_of(want),
+           "--listen [::1]:0: latency_summary('1h') over IPv6 loopback, no token", status)
+    tap.ok(srv.banner.startswith("loomlat: listening on http://[::1]:"),
+           "it names its address in brackets", srv.banner)
+    rc, _ = srv.stop()
+    tap.eq(rc, 0, "... and stops with exit 0")
+    for listen in ("[::]:%d" % harness.free_port(), "[::ffff:127.0.0.1]:%d" % harness.free_port()):
+        res = harness.loomlat("serve", "--listen", listen, "--db", db.conninfo, timeout=10)
+        tap.ok(res.rc == 64 and "--token-file" in res.stderr,
+               "--listen %s without --token-file: exit 64 naming --token-file" % listen,
+               *res.explain())
+    for listen in ("[::1:8080", "::1:8080", "[::1]", "[]:8080", "[127.0.0.1]:8080"):
+        res = harness.loomlat("serve", "--listen", listen, timeout=10)
+        tap.ok(res.rc == 64 and "--listen" in res.stderr, "--listen %s: exit 64" % listen,
+               *res.explain())
+    token = "t0k3n-" + os.urandom(12).hex()
+    path = harness.secret_file(tmp, "token6", token + "\n")
+    srv = Server("--listen", "[::]:0", "--db", db.conninfo, "--token-file", path, host="::1")
+    status, _ = srv.json("/api/admin/latency?range=1h")
+    tap.eq(status, 401, "--listen [::]:0 with a token: no Authorization, 401")
+    status, _ = srv.json("/api/admin/latency?range=1h", headers={"Authorization": "Bearer " + token})
+    tap.eq(status, 200, "... the right token, 200")
+    srv.stop()
+
+
 def blackhole():
     """A socket that accepts connections and never answers."""
     sock = socket.socket()
@@ -248,6 +286,7 @@ def main():
     tap.eq(rc, 0, "SIGTERM: exit 0") or tap.diag(log)
     with tempfile.TemporaryDirectory() as tmp:
         token_rule(tap, db, tmp)
+        ipv6(tap, db, tmp)
     database_down(tap)
 
 
