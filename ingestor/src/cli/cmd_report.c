@@ -15,6 +15,7 @@
 #include "present/html_report.h"
 #include "present/text_report.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 
 enum
 {
@@ -121,7 +122,7 @@ cmd_report(int argc, char **argv)
 					return bad_option("range", optarg);
 				break;
 			case OPT_AGENT_ID:
-				if (dash_parse_agent_id(optarg, &args.agent_id) != 0)
+				if (parse_id(optarg, &args.agent_id) != 0)
 					return bad_option("agent-id", optarg);
 				break;
 			case OPT_MIN_INVOCATIONS:

@@ -18,6 +18,7 @@
 #include "serve/dash_server.h"
 #include "sink/db.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 #include "util/wipe.h"
 
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
@@ -76,7 +77,7 @@ parse_listen(const char *s, struct sockaddr_storage *addr, char host[INET6_ADDRS
 	unsigned long port;
 
 	if (colon == NULL || (bracketed && (len < 2 || colon[-1] != ']')) ||
-	    len - 2 * bracketed >= INET6_ADDRSTRLEN || opt_parse_ulong(colon + 1, 0, 65535, &port) != 0)
+	    len - 2 * bracketed >= INET6_ADDRSTRLEN || parse_ulong(colon + 1, 0, 65535, &port) != 0)
 		return -1;
 	memcpy(host, s + bracketed, len - 2 * bracketed);
 	host[len - 2 * bracketed] = '\0';

@@ -2,8 +2,8 @@
  * dash_params.h - the dashboard's arguments, checked as untrusted input.
  *
  * Contract: the same parsers serve the command line and the HTTP query
- * string.  Each accepts the whole string or nothing and returns 0 on
- * success, -1 otherwise, leaving *out untouched then.
+ * string (an agent id is util/parse_num.h's parse_id).  Each accepts the whole string or nothing
+ * and returns 0 on success, -1 otherwise, leaving *out untouched then.
  */
 #ifndef LOOMLAT_DASH_PARAMS_H
 #define LOOMLAT_DASH_PARAMS_H
@@ -19,9 +19,6 @@ extern const char *const dash_ranges[DASH_N_RANGES];
 
 /* One of dash_ranges; *out points into dash_ranges. */
 int dash_parse_range(const char *s, const char **out);
-
-/* A positive decimal integer that fits in a bigint. */
-int dash_parse_agent_id(const char *s, int64_t *out);
 
 /* A decimal integer in 0 .. DASH_MIN_INVOCATIONS_MAX. */
 int dash_parse_min_invocations(const char *s, long *out);

@@ -20,6 +20,7 @@
 #include "serve/db_pool.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 #include "util/wipe.h"
 
 #define CSP                                                                                        \
@@ -79,7 +80,7 @@ check_param(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size
 			k = i;
 	if (k < 0 || (q->seen & (1u << k)) || value == NULL || strlen(value) != value_size ||
 	    (k == 0 && dash_parse_range(value, &q->range) != 0) ||
-	    (k == 1 && dash_parse_agent_id(value, &q->args.agent_id) != 0) ||
+	    (k == 1 && parse_id(value, &q->args.agent_id) != 0) ||
 	    (k == 2 && dash_parse_min_invocations(value, &q->args.min_invocations) != 0))
 	{
 		/* an unknown name is reported as it was sent, cut short */
