@@ -201,8 +201,21 @@ read_report(struct dash_server *server, const struct query *q, bool page)
 	return (struct answer){MHD_HTTP_OK, "text/html; charset=utf-8", body, len};
 }
 
-/* The answer of the flight for key: joined when one is in the air, else led
- * (read_report) and handed to those who joined meanwhile. */
+/* Take f off the list of flights in the air. */
+static void
+unlink_flight(struct dash_server *server, struct flight *f)
+{
+	for (struct flight **p = &server->flights; *p != NULL; p = &(*p)->next)
+		if (*p == f)
+		{
+			*p = f->next;
+			return;
+		}
+}
+
+/* The answer to q: that of the identical read in the air when there is one,
+ * else of a read this request leads (read_report) and shares with those who
+ * join it meanwhile.  Each gets its own copy of the body. */
 static struct answer
 shared_report(struct dash_server *server, const struct query *q, bool page)
 {
@@ -215,16 +228,7 @@ shared_report(struct dash_server *server, const struct query *q, bool page)
 	pthread_mutex_lock(&server->flights_lock);
 	for (f = server->flights; f != NULL && strcmp(f->key, key) != 0; f = f->next)
 		;
-	if (f != NULL) /* in the air: wait for its answer */
-	{
-		f->refs++;
-		while (!f->landed)
-			pthread_cond_wait(&f->landed_cond, &server->flights_lock);
-		a = f->answer;
-		a.body = xmalloc(a.len);
-		memcpy(a.body, f->answer.body, a.len);
-	}
-	else /* lead it */
+	if (f == NULL)
 	{
 		f = xcalloc(1, sizeof(*f));
 		memcpy(f->key, key, sizeof(key));
@@ -237,17 +241,18 @@ shared_report(struct dash_server *server, const struct query *q, bool page)
 		pthread_mutex_lock(&server->flights_lock);
 		f->answer = a;
 		f->landed = true;
+		unlink_flight(server, f); /* a request from now on reads afresh */
 		pthread_cond_broadcast(&f->landed_cond);
-		/* off the list: a request from now on reads afresh */
-		for (struct flight **p = &server->flights; *p != NULL; p = &(*p)->next)
-			if (*p == f)
-			{
-				*p = f->next;
-				break;
-			}
-		a.body = xmalloc(a.len);
-		memcpy(a.body, f->answer.body, a.len);
 	}
+	else
+	{
+		f->refs++;
+		while (!f->landed)
+			pthread_cond_wait(&f->landed_cond, &server->flights_lock);
+	}
+	a = f->answer;
+	a.body = xmalloc(a.len);
+	memcpy(a.body, f->answer.body, a.len);
 	if (--f->refs == 0)
 	{
 		pthread_cond_destroy(&f->landed_cond);

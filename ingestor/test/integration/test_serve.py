@@ -225,6 +225,36 @@ def ipv6(tap, db, tmp):
     srv.stop()
 
 
+def pooled_connections(tap, db):
+    """Connections are reused, and when the database goes away mid-run the
+    broken ones are dropped: 503 while it is away, 200 again once it is back,
+    with no restart of serve."""
+    proxy = harness.TcpProxy(*harness.pg_target())
+    srv = Server("--listen", "127.0.0.1:0", "--db",
+                 "host=127.0.0.1 port=%d dbname=%s connect_timeout=2" % (proxy.port, db.name))
+    statuses = [srv.json("/api/admin/latency?range=1h")[0] for _ in range(20)]
+    tap.ok(statuses == [200] * 20 and proxy.accepted <= 2,
+           "20 requests one after another: all 200 over %d database connection(s)"
+           % proxy.accepted, statuses)
+    proxy.cut()  # the idle pooled connection dies while nobody asks
+    proxy.restore()
+    status, _ = srv.json("/api/admin/latency?range=1h")
+    tap.eq(status, 200, "database connections cut while idle: the next request is 200 "
+           "(the dead idle connection is dropped before use)")
+    proxy.cut()
+    start = time.monotonic()
+    statuses = [srv.json("/api/admin/latency?range=1h", timeout=20)[0] for _ in range(3)]
+    tap.ok(statuses == [503] * 3 and time.monotonic() - start < 10,
+           "database gone mid-run: 503 in %.1f s for 3 requests" % (time.monotonic() - start),
+           statuses)
+    proxy.restore()
+    statuses = [srv.json("/api/admin/latency?range=1h", timeout=20)[0] for _ in range(2)]
+    tap.eq(statuses, [200, 200], "database back: 200 again, the broken connection dropped")
+    rc, _ = srv.stop()
+    tap.eq(rc, 0, "... and serve stops with exit 0")
+    proxy.close()
+
+
 def blackhole():
     """A socket that accepts connections and never answers."""
     sock = socket.socket()
@@ -287,6 +317,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         token_rule(tap, db, tmp)
         ipv6(tap, db, tmp)
+    pooled_connections(tap, db)
     database_down(tap)
 
 
