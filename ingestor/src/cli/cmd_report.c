@@ -126,7 +126,7 @@ cmd_report(int argc, char **argv)
 					return bad_option("agent-id", optarg);
 				break;
 			case OPT_MIN_INVOCATIONS:
-				if (dash_parse_min_invocations(optarg, &args.min_invocations) != 0)
+				if (parse_ulong(optarg, 0, DASH_MIN_INVOCATIONS_MAX, &args.min_invocations) != 0)
 					return bad_option("min-invocations", optarg);
 				break;
 			case OPT_AS_OF:

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "present/dash_params.h"
-#include "util/parse_num.h"
 
 const char *const dash_ranges[DASH_N_RANGES] = {"1h", "24h", "7d", "30d"};
 
@@ -20,18 +19,6 @@ dash_parse_range(const char *s, const char **out)
 			return 0;
 		}
 	return -1;
-}
-
-/* 0 .. 1e9. */
-int
-dash_parse_min_invocations(const char *s, long *out)
-{
-	unsigned long v;
-
-	if (parse_ulong(s, 0, DASH_MIN_INVOCATIONS_MAX, &v) != 0)
-		return -1;
-	*out = (long) v;
-	return 0;
 }
 
 /* Hex digits with dashes at 8, 13, 18 and 23. */

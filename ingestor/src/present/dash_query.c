@@ -121,7 +121,7 @@ format_args(const struct dash_args *args, char agent[24], char min_inv[24])
 	agent[0] = '\0';
 	if (args->agent_id > 0)
 		snprintf(agent, 24, "%" PRId64, args->agent_id);
-	snprintf(min_inv, 24, "%ld", args->min_invocations);
+	snprintf(min_inv, 24, "%lu", args->min_invocations);
 }
 
 /* Ranges as a text[] literal: they come from a fixed set, so no quoting is needed. */

@@ -34,10 +34,10 @@ struct dash_args
 {
 	const char *const *ranges; /* "1h", "24h", "7d", "30d" */
 	size_t n_ranges;
-	int64_t agent_id;     /* 0: all agents */
-	long min_invocations; /* 0 .. 1e9 */
-	const char *as_of;    /* timestamptz text, NULL: now() */
-	bool series;          /* the report holds latency_over_time */
+	int64_t agent_id;              /* 0: all agents */
+	unsigned long min_invocations; /* 0 .. DASH_MIN_INVOCATIONS_MAX */
+	const char *as_of;             /* timestamptz text, NULL: now() */
+	bool series;                   /* the report holds latency_over_time */
 };
 
 /* The report document for args; NULL with err set and *status not DASH_OK. */

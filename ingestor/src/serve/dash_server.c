@@ -81,7 +81,7 @@ check_param(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size
 	if (k < 0 || (q->seen & (1u << k)) || value == NULL || strlen(value) != value_size ||
 	    (k == 0 && dash_parse_range(value, &q->range) != 0) ||
 	    (k == 1 && parse_id(value, &q->args.agent_id) != 0) ||
-	    (k == 2 && dash_parse_min_invocations(value, &q->args.min_invocations) != 0))
+	    (k == 2 && parse_ulong(value, 0, DASH_MIN_INVOCATIONS_MAX, &q->args.min_invocations) != 0))
 	{
 		/* an unknown name is reported as it was sent, cut short */
 		q->bad = k >= 0 ? names[k] : "unknown parameter";
@@ -223,7 +223,7 @@ shared_report(struct dash_server *server, const struct query *q, bool page)
 	struct answer a;
 	char key[sizeof(f->key)];
 
-	snprintf(key, sizeof(key), "%d %s %" PRId64 " %ld", page, q->range, q->args.agent_id,
+	snprintf(key, sizeof(key), "%d %s %" PRId64 " %lu", page, q->range, q->args.agent_id,
 	         q->args.min_invocations);
 	pthread_mutex_lock(&server->flights_lock);
 	for (f = server->flights; f != NULL && strcmp(f->key, key) != 0; f = f->next)

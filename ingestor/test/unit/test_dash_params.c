@@ -35,23 +35,6 @@ ranges(void **state)
 	assert_string_equal(r, "unchanged");
 }
 
-/* 0 .. 1e9. */
-static void
-min_invocations(void **state)
-{
-	const char *bad[] = {"", "-1", "1000000001", "1e9", " 5", "5x", "18446744073709551616"};
-	long n = 7;
-
-	assert_int_equal(dash_parse_min_invocations("0", &n), 0);
-	assert_int_equal(n, 0);
-	assert_int_equal(dash_parse_min_invocations("1000000000", &n), 0);
-	assert_int_equal(n, 1000000000L);
-	n = 7;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(dash_parse_min_invocations(bad[i], &n), -1);
-	assert_int_equal(n, 7);
-}
-
 /* 8-4-4-4-12 hex. */
 static void
 uuids(void **state)
@@ -95,7 +78,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(ranges),
-	    cmocka_unit_test(min_invocations),
 	    cmocka_unit_test(uuids),
 	    cmocka_unit_test(durations),
 	};
