@@ -40,10 +40,12 @@ source "$(dirname "$0")/cluster.sh"
 bench_cluster -o shared_buffers=2GB -o jit=off
 
 # ---- inside the throwaway cluster ----
-loomlat=$bench/../ingestor/loomlat
 AS_OF=$(date -u +'%Y-%m-%d %H:%M:%S+00')
 psql_run() { psql -X -q -v ON_ERROR_STOP=1 -v as_of="$AS_OF" "$@"; }
 work=$(mktemp -d)
+# a copy: a rebuild during the run must not change what is measured
+cp "$(readlink -f "$bench/../ingestor/loomlat")" "$work/loomlat"
+loomlat=$work/loomlat
 server=
 cleanup() {
 	[ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
@@ -71,11 +73,15 @@ for _ in $(seq 50); do
 done
 port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.log")
 
-# Milliseconds the command takes.
+# Milliseconds the command takes; "failed" (and its error on stderr) when it fails.
 ms() {
 	local t0 t1
 	t0=$(date +%s%N)
-	"$@" >/dev/null
+	if ! "$@" >/dev/null 2>"$work/err"; then
+		head -c 300 "$work/err" >&2
+		echo failed
+		return
+	fi
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000000))
 }
@@ -97,16 +103,22 @@ for round in $(seq 0 "$ROUNDS"); do
 		echo "serve_errors $errors"
 	} | sed "s/^/$round /" >>"$times"
 done
-html_kb=$(python3 -c "import os; print(round(os.path.getsize('$work/page.html') / 1024, 1))")
+html_kb=$(python3 -c "import os; print(round(os.path.getsize('$work/page.html') / 1024, 1))" 2>/dev/null || echo nan)
 
 python3 - "$times" "$html_kb" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 m = {}
+failed = set()
 for r, name, v in rows:
-    if int(r) > 0:
+    if v == "failed":
+        failed.add(name)
+    elif int(r) > 0:
         m.setdefault(name, []).append(float(v))
-med = {k: statistics.median(v) for k, v in m.items()}
+med = {k: statistics.median(v) if k not in failed else float("nan") for k, v in m.items()}
+for k in failed:
+    med[k] = float("nan")
+    print("# %s failed in at least one round: not counted" % k)
 print("| median of rounds                                   |        |")
 print("|----------------------------------------------------|-------:|")
 for key, label in [("summary", "psql: latency_summary('30d'), ms"),

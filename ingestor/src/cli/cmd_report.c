@@ -17,6 +17,8 @@
 #include "util/log.h"
 #include "util/parse_num.h"
 
+#define REPORT_TIMEOUT_MS (10 * 60 * 1000) /* a month of many millions of rows takes seconds */
+
 enum
 {
 	OPT_RANGE = 256,
@@ -165,6 +167,7 @@ cmd_report(int argc, char **argv)
 	args.ranges = format == FORMAT_HTML ? dash_ranges : &range;
 	args.n_ranges = format == FORMAT_HTML ? DASH_N_RANGES : 1;
 	args.series = format != FORMAT_TEXT; /* the text has no chart over time */
+	args.timeout_ms = REPORT_TIMEOUT_MS;
 
 	conn = dash_cli_connect(db);
 	if (conn == NULL)

@@ -70,8 +70,8 @@ classify(const PGresult *res)
  * json value of its single row, NULL with *status set otherwise.  A NULL
  * value is DASH_NOT_FOUND. */
 static json_t *
-read_one(PGconn *conn, const char *sql, int n, const char *const *params, enum dash_status *status,
-         char *err, size_t errlen)
+read_one(PGconn *conn, int timeout_ms, const char *sql, int n, const char *const *params,
+         enum dash_status *status, char *err, size_t errlen)
 {
 	PGresult *res;
 	json_t *doc = NULL;
@@ -79,8 +79,7 @@ read_one(PGconn *conn, const char *sql, int n, const char *const *params, enum d
 	char begin[96];
 
 	/* bounded: a slow database is an error, never a hang */
-	snprintf(begin, sizeof(begin), "BEGIN READ ONLY; SET LOCAL statement_timeout = %d",
-	         DASH_STATEMENT_TIMEOUT_MS);
+	snprintf(begin, sizeof(begin), "BEGIN READ ONLY; SET LOCAL statement_timeout = %d", timeout_ms);
 	res = PQexec(conn, begin);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
@@ -144,7 +143,7 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	return read_one(conn, REPORT_SQL, 5, params, status, err, errlen);
+	return read_one(conn, args->timeout_ms, REPORT_SQL, 5, params, status, err, errlen);
 }
 
 /* latency_summary() itself, as_of defaulting to now(). */
@@ -159,7 +158,7 @@ dash_fetch_summary(PGconn *conn, const struct dash_args *args, enum dash_status 
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	return read_one(conn,
+	return read_one(conn, DASH_STATEMENT_TIMEOUT_MS,
 	                "SELECT loomlat.latency_summary($1, $2::bigint, $3::integer,"
 	                " coalesce($4::timestamptz, now()))",
 	                4, params, status, err, errlen);
@@ -172,6 +171,6 @@ dash_fetch_invocation(PGconn *conn, const char *uuid, enum dash_status *status, 
 {
 	const char *params[1] = {uuid};
 
-	return read_one(conn, "SELECT loomlat.invocation_detail($1::uuid)", 1, params, status, err,
-	                errlen);
+	return read_one(conn, DASH_STATEMENT_TIMEOUT_MS, "SELECT loomlat.invocation_detail($1::uuid)",
+	                1, params, status, err, errlen);
 }

@@ -20,7 +20,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#define DASH_STATEMENT_TIMEOUT_MS 10000
+#define DASH_STATEMENT_TIMEOUT_MS 10000 /* the summary and the detail; a report sets its own */
 
 enum dash_status
 {
@@ -38,6 +38,7 @@ struct dash_args
 	unsigned long min_invocations; /* 0 .. DASH_MIN_INVOCATIONS_MAX */
 	const char *as_of;             /* timestamptz text, NULL: now() */
 	bool series;                   /* the report holds latency_over_time */
+	int timeout_ms;                /* dash_fetch_report()'s statement_timeout */
 };
 
 /* The report document for args; NULL with err set and *status not DASH_OK. */

@@ -275,6 +275,7 @@ serve_report(struct dash_server *server, struct MHD_Connection *conn, bool page)
 	q.args.ranges = page ? dash_ranges : &q.range;
 	q.args.n_ranges = page ? DASH_N_RANGES : 1;
 	q.args.series = page;
+	q.args.timeout_ms = DASH_PAGE_TIMEOUT_MS;
 	return shared_report(server, &q, page);
 }
 

@@ -8,7 +8,8 @@
  * The first two take ?range=&agent_id=&min_invocations= (latency_summary()'s
  * defaults: 24h, all agents, 1).  A bad, unknown, repeated or NUL-carrying
  * parameter is 400 with {"error", "parameter"}; a database that is down or
- * slow is 503 within a bounded time (connect_timeout, statement_timeout, a
+ * slow is 503 within a bounded time (connect_timeout, statement_timeout:
+ * DASH_STATEMENT_TIMEOUT_MS, the page's DASH_PAGE_TIMEOUT_MS, a
  * bounded wait for one of the DASH_DB_SLOTS pooled connections).  Every read
  * is read-only with bound parameters.  Identical requests for / or
  * /api/admin/latency that arrive while one is being read share its answer
@@ -29,6 +30,7 @@
 #define DASH_CONNECTION_TIMEOUT 30 /* seconds a connection may stay idle */
 #define DASH_DB_SLOTS           16
 #define DASH_DB_WAIT_MS         5000
+#define DASH_PAGE_TIMEOUT_MS    60000 /* statement_timeout of the page's four ranges */
 #define DASH_DRAIN_MS           30000 /* the longest stop waits for requests in flight */
 
 struct dash_server;
