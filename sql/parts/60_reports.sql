@@ -79,7 +79,8 @@ BEGIN
 	END IF;
 
 	RETURN QUERY
-	WITH inv AS (
+	-- not materialized: a scan of the window is cheaper than writing it out
+	WITH inv AS NOT MATERIALIZED (
 		SELECT i.invocation_id, i.ttft_ms, i.client_duration_ms,
 			   CASE WHEN threshold IS NULL THEN i.was_cold_start
 					ELSE loomlat.is_cold_start(i.cold_start_latency_ms, threshold) END AS cold
@@ -103,7 +104,7 @@ BEGIN
 		SELECT l.phase, l.on_critical_path, l.overlaps_with FROM loomlat.phase_layout() l),
 	-- per invocation, the critical-path time outside token, first_token and stream
 	other AS (
-		SELECT inv.cold,
+		SELECT inv.cold, inv.ttft_ms, inv.client_duration_ms,
 			   inv.ttft_ms - coalesce(c.in_ttft, 0::float8) AS in_ttft,
 			   inv.client_duration_ms - coalesce(c.in_duration, 0::float8)
 				   AS in_duration
@@ -114,11 +115,14 @@ BEGIN
 							 JOIN layout l ON l.phase = pa.phase AND l.on_critical_path
 						GROUP BY pa.invocation_id) c
 			 ON c.invocation_id = inv.invocation_id),
-	-- grouping sets: class "all" (cold not grouped), then "cold" and "warm"
+	-- in one pass of grouping sets, class "all" (cold not grouped), then
+	-- "cold" and "warm": the totals the shares divide by and the "(other)" row
 	totals AS (
-		SELECT GROUPING(inv.cold) AS all_classes, inv.cold, sum(inv.ttft_ms) AS ttft_sum,
-			   sum(inv.client_duration_ms) AS duration_sum
-		FROM inv GROUP BY GROUPING SETS ((), (inv.cold))),
+		SELECT GROUPING(o.cold) AS all_classes, o.cold, sum(o.ttft_ms) AS ttft_sum,
+			   sum(o.client_duration_ms) AS duration_sum, count(*) AS n,
+			   loomlat.percentiles(o.in_duration, '{0.5,0.95}') AS q, avg(o.in_duration) AS mean_ms,
+			   sum(o.in_ttft) AS in_ttft, sum(o.in_duration) AS in_duration
+		FROM other o GROUP BY GROUPING SETS ((), (o.cold))),
 	phase_rows AS (
 		SELECT GROUPING(pa.cold) AS all_classes, pa.cold, pa.phase, count(*) AS n,
 			   loomlat.percentiles(pa.duration_ms, '{0.5,0.95}') AS q,
@@ -132,11 +136,9 @@ BEGIN
 		FROM parts pa
 		GROUP BY GROUPING SETS ((pa.phase), (pa.cold, pa.phase))
 		UNION ALL
-		SELECT GROUPING(o.cold), o.cold, '(other)', count(*),
-			   loomlat.percentiles(o.in_duration, '{0.5,0.95}'), avg(o.in_duration), NULL,
-			   sum(o.in_ttft), sum(o.in_duration), NULL, true
-		FROM other o GROUP BY GROUPING SETS ((), (o.cold))
-		HAVING count(*) > 0)
+		SELECT t.all_classes, t.cold, '(other)', t.n, t.q, t.mean_ms, NULL, t.in_ttft,
+			   t.in_duration, NULL, true
+		FROM totals t WHERE t.n > 0)
 	SELECT CASE WHEN r.all_classes = 1 THEN 'all'
 				WHEN r.cold THEN 'cold' ELSE 'warm' END AS class,
 		   r.phase, r.n, r.q[1], r.q[2], r.mean_ms, r.mean_start_ms,
@@ -206,29 +208,26 @@ BEGIN
 	END IF;
 
 	IF latency_over_time.source = 'loomlat.invocations'::regclass THEN
-		-- one scan: each row goes to bucket floor((as_of - time) / width)
+		-- each bucket aggregates its own index range: no GROUP BY, whose
+		-- estimate (a group per distinct time) would sort the whole window
 		RETURN QUERY
-		WITH per_bucket AS (
-			SELECT floor(extract(epoch FROM hi - i.client_invoke_time) / width)::bigint AS k,
-				   count(*) AS n,
-				   count(*) FILTER (WHERE CASE WHEN threshold IS NULL THEN i.was_cold_start
-					   ELSE loomlat.is_cold_start(i.cold_start_latency_ms, threshold) END) AS cold,
-				   loomlat.latency_percentiles(i.ttft_ms) AS q,
-				   count(*) FILTER (WHERE i.status =
-													 'error'::loomlat.invocation_status) AS errors
-			FROM loomlat.invocations i
-			WHERE i.client_invoke_time > w.window_start
-			  AND i.client_invoke_time <= hi
-			  AND (agent IS NULL OR i.agent_id = agent)
-			GROUP BY 1)
-		SELECT GREATEST(hi - make_interval(secs => ((k.k + 1)
-						* width)::float8), w.window_start),
-			   hi - make_interval(secs => (k.k * width)::float8),
-			   coalesce(p.n, 0), p.cold::float8 / p.n,
-			   p.q[1], p.q[2], p.q[3], coalesce(p.errors, 0)
-		FROM generate_series(0::bigint, n::bigint - 1) AS k(k)
-			 LEFT JOIN per_bucket p ON p.k = k.k
-		ORDER BY k.k DESC;
+		SELECT b.b_start, b.b_end, s.n, CASE WHEN s.n > 0 THEN s.cold::float8 / s.n END,
+			   s.q[1], s.q[2], s.q[3], s.errors
+		FROM (SELECT k, GREATEST(hi - make_interval(secs => ((k + 1) * width)::float8),
+								 w.window_start) AS b_start,
+					 hi - make_interval(secs => (k * width)::float8) AS b_end
+			  FROM generate_series(0::bigint, n::bigint - 1) AS k) b
+			 CROSS JOIN LATERAL (
+				 SELECT count(*) AS n,
+						count(*) FILTER (WHERE CASE WHEN threshold IS NULL THEN i.was_cold_start
+							ELSE loomlat.is_cold_start(i.cold_start_latency_ms, threshold) END) AS cold,
+						loomlat.latency_percentiles(i.ttft_ms) AS q,
+						count(*) FILTER (WHERE i.status = 'error'::loomlat.invocation_status) AS errors
+				 FROM loomlat.invocations i
+				 WHERE i.client_invoke_time > b.b_start
+				   AND i.client_invoke_time <= b.b_end
+				   AND (agent IS NULL OR i.agent_id = agent)) s
+		ORDER BY b.k DESC;
 		RETURN;
 	END IF;
 

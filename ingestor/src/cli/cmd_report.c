@@ -15,6 +15,9 @@
 #include "present/html_report.h"
 #include "present/text_report.h"
 #include "util/log.h"
+#include "util/parse_num.h"
+
+#define REPORT_TIMEOUT_MS (10 * 60 * 1000) /* a month of many millions of rows takes seconds */
 
 enum
 {
@@ -121,11 +124,11 @@ cmd_report(int argc, char **argv)
 					return bad_option("range", optarg);
 				break;
 			case OPT_AGENT_ID:
-				if (dash_parse_agent_id(optarg, &args.agent_id) != 0)
+				if (parse_id(optarg, &args.agent_id) != 0)
 					return bad_option("agent-id", optarg);
 				break;
 			case OPT_MIN_INVOCATIONS:
-				if (dash_parse_min_invocations(optarg, &args.min_invocations) != 0)
+				if (parse_ulong(optarg, 0, DASH_MIN_INVOCATIONS_MAX, &args.min_invocations) != 0)
 					return bad_option("min-invocations", optarg);
 				break;
 			case OPT_AS_OF:
@@ -163,6 +166,8 @@ cmd_report(int argc, char **argv)
 	/* the page holds every range, the other formats the one asked for */
 	args.ranges = format == FORMAT_HTML ? dash_ranges : &range;
 	args.n_ranges = format == FORMAT_HTML ? DASH_N_RANGES : 1;
+	args.series = format != FORMAT_TEXT; /* the text has no chart over time */
+	args.timeout_ms = REPORT_TIMEOUT_MS;
 
 	conn = dash_cli_connect(db);
 	if (conn == NULL)

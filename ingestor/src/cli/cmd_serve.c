@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "serve/dash_server.h"
 #include "sink/db.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 #include "util/wipe.h"
 
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
@@ -51,9 +53,10 @@ cmd_serve_usage(FILE *out)
 	    "  GET /api/invocations/UUID    loomlat.invocation_detail() as JSON\n"
 	    "  GET /healthz                 200 when the database answers, else 503\n"
 	    "\n"
-	    "  --listen ADDRESS:PORT  IPv4 address and port (default " DEFAULT_LISTEN
-	    "; port 0: any);\n"
-	    "                         an address outside 127.0.0.0/8 needs --token-file\n"
+	    "  --listen ADDRESS:PORT  IPv4 address and port, or [IPv6]:PORT (default " DEFAULT_LISTEN
+	    ";\n"
+	    "                         port 0: any); an address other than 127.0.0.0/8 and\n"
+	    "                         [::1] needs --token-file\n"
 	    "  --db CONNINFO|URI      database, else LOOMLAT_DATABASE_URL, else the PG* variables\n"
 	    "  --token-file FILE      require \"Authorization: Bearer <token>\" (the file's content)\n"
 	    "  -h, --help             show this help\n"
@@ -63,23 +66,47 @@ cmd_serve_usage(FILE *out)
 	    out);
 }
 
-/* "A.B.C.D:PORT" into addr. */
+/* "A.B.C.D:PORT" or "[IPv6]:PORT" into addr; the host part, brackets
+ * removed, into host. */
 static int
-parse_listen(const char *s, struct sockaddr_in *addr)
+parse_listen(const char *s, struct sockaddr_storage *addr, char host[INET6_ADDRSTRLEN])
 {
 	const char *colon = strrchr(s, ':');
-	char host[INET_ADDRSTRLEN];
+	bool bracketed = s[0] == '[';
+	size_t len = colon != NULL ? (size_t) (colon - s) : 0;
 	unsigned long port;
 
-	if (colon == NULL || (size_t) (colon - s) >= sizeof(host) ||
-	    opt_parse_ulong(colon + 1, 0, 65535, &port) != 0)
+	if (colon == NULL || (bracketed && (len < 2 || colon[-1] != ']')) ||
+	    len - 2 * bracketed >= INET6_ADDRSTRLEN || parse_ulong(colon + 1, 0, 65535, &port) != 0)
 		return -1;
-	memcpy(host, s, colon - s);
-	host[colon - s] = '\0';
+	memcpy(host, s + bracketed, len - 2 * bracketed);
+	host[len - 2 * bracketed] = '\0';
 	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_port = htons((uint16_t) port);
-	return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
+	if (bracketed)
+	{
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) addr;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t) port);
+		return inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 ? 0 : -1;
+	}
+	else
+	{
+		struct sockaddr_in *in = (struct sockaddr_in *) addr;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t) port);
+		return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : -1;
+	}
+}
+
+/* 127.0.0.0/8 or ::1. */
+static bool
+is_loopback(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *) addr)->sin6_addr);
+	return (ntohl(((const struct sockaddr_in *) addr)->sin_addr.s_addr) >> 24) == 127;
 }
 
 /* The token: the file without trailing white space; exit code on failure. */
@@ -113,7 +140,8 @@ cmd_serve(int argc, char **argv)
 	const char *listen = DEFAULT_LISTEN;
 	const char *db = NULL;
 	const char *token_file = NULL;
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr;
+	char host[INET6_ADDRSTRLEN];
 	struct dash_server *server;
 	char *token = NULL;
 	char err[512];
@@ -148,12 +176,12 @@ cmd_serve(int argc, char **argv)
 		log_error("unexpected argument \"%s\"; run \"loomlat help serve\"", argv[optind]);
 		return EX_USAGE;
 	}
-	if (parse_listen(listen, &addr) != 0)
+	if (parse_listen(listen, &addr, host) != 0)
 	{
-		log_error("invalid value \"%s\" for --listen: want an IPv4 ADDRESS:PORT", listen);
+		log_error("invalid value \"%s\" for --listen: want IPV4:PORT or [IPV6]:PORT", listen);
 		return EX_USAGE;
 	}
-	if ((ntohl(addr.sin_addr.s_addr) >> 24) != 127 && token_file == NULL)
+	if (!is_loopback(&addr) && token_file == NULL)
 	{
 		log_error("--listen %s is not a loopback address: it needs --token-file", listen);
 		return EX_USAGE;
@@ -168,15 +196,17 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	server = dash_server_start(&addr, db_conninfo(db), token, err, sizeof(err));
+	server = dash_server_start((const struct sockaddr *) &addr, db_conninfo(db), token, err,
+	                           sizeof(err));
 	if (token != NULL)
 		wipe_free(token);
 	if (server == NULL)
 	{
-		log_error("%s", err);
+		log_error("cannot listen on %s: %s", listen, err);
 		return EX_UNAVAILABLE;
 	}
-	fprintf(stderr, "loomlat: listening on http://%s:%u/\n", inet_ntoa(addr.sin_addr),
+	fprintf(stderr, "loomlat: listening on http://%s%s%s:%u/\n",
+	        addr.ss_family == AF_INET6 ? "[" : "", host, addr.ss_family == AF_INET6 ? "]" : "",
 	        dash_server_port(server));
 	sigwait(&stop, &sig);
 	log_info("%s: finishing the requests in flight", strsignal(sig));

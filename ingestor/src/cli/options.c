@@ -12,35 +12,6 @@
 #include "cli/options.h"
 #include "util/alloc.h"
 
-/* Digits only, then strtoul with overflow detection. */
-int
-opt_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (s == NULL || !isdigit((unsigned char) s[0]))
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* 1 .. INT64_MAX. */
-int
-opt_parse_id(const char *s, int64_t *out)
-{
-	unsigned long v;
-
-	if (opt_parse_ulong(s, 1, INT64_MAX, &v) != 0)
-		return -1;
-	*out = (int64_t) v;
-	return 0;
-}
-
 /* strtod, whole string, finite and positive. */
 int
 opt_parse_positive(const char *s, double *out)

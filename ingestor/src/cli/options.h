@@ -12,11 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A decimal integer in [min, max]. */
-int opt_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+#include "util/parse_num.h"
 
-/* A positive decimal integer that fits in a bigint. */
-int opt_parse_id(const char *s, int64_t *out);
+/* The integer parsers are util/parse_num.h's; cmd_invoke.c and cmd_ingest.c
+ * still call them by these names. */
+#define opt_parse_ulong parse_ulong
+#define opt_parse_id    parse_id
 
 /* A finite number > 0 (seconds, a rate). */
 int opt_parse_positive(const char *s, double *out);

@@ -2,8 +2,6 @@
  * dash_params.c - strict parsers of the dashboard's arguments (see dash_params.h).
  */
 #include <ctype.h>
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "present/dash_params.h"
@@ -21,51 +19,6 @@ dash_parse_range(const char *s, const char **out)
 			return 0;
 		}
 	return -1;
-}
-
-/* Digits only (no sign, no space), at most 19 of them, then strtoll with overflow detection. */
-static int
-parse_decimal(const char *s, long long min, long long max, long long *out)
-{
-	long long v;
-	char *end;
-	size_t len = s != NULL ? strlen(s) : 0;
-
-	if (len == 0 || len > 19)
-		return -1;
-	for (size_t i = 0; i < len; i++)
-		if (!isdigit((unsigned char) s[i]))
-			return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* 1 .. INT64_MAX. */
-int
-dash_parse_agent_id(const char *s, int64_t *out)
-{
-	long long v;
-
-	if (parse_decimal(s, 1, INT64_MAX, &v) != 0)
-		return -1;
-	*out = (int64_t) v;
-	return 0;
-}
-
-/* 0 .. 1e9. */
-int
-dash_parse_min_invocations(const char *s, long *out)
-{
-	long long v;
-
-	if (parse_decimal(s, 0, DASH_MIN_INVOCATIONS_MAX, &v) != 0)
-		return -1;
-	*out = (long) v;
-	return 0;
 }
 
 /* Hex digits with dashes at 8, 13, 18 and 23. */

@@ -1,9 +1,9 @@
 /*
  * dash_params.h - the dashboard's arguments, checked as untrusted input.
  *
- * Contract: the same parsers serve the command line and the HTTP query
- * string.  Each accepts the whole string or nothing and returns 0 on
- * success, -1 otherwise, leaving *out untouched then.
+ * Contract: the same checks serve the command line and the HTTP query
+ * string; the numbers (an agent id, min_invocations up to
+ * DASH_MIN_INVOCATIONS_MAX) go through util/parse_num.h.
  */
 #ifndef LOOMLAT_DASH_PARAMS_H
 #define LOOMLAT_DASH_PARAMS_H
@@ -12,19 +12,13 @@
 #include <stdint.h>
 
 #define DASH_N_RANGES            4
-#define DASH_MIN_INVOCATIONS_MAX 1000000000L
+#define DASH_MIN_INVOCATIONS_MAX 1000000000UL
 
 /* The four windows of the summaries, shortest first. */
 extern const char *const dash_ranges[DASH_N_RANGES];
 
-/* One of dash_ranges; *out points into dash_ranges. */
+/* One of dash_ranges; *out points into dash_ranges (0), or -1 and *out untouched. */
 int dash_parse_range(const char *s, const char **out);
-
-/* A positive decimal integer that fits in a bigint. */
-int dash_parse_agent_id(const char *s, int64_t *out);
-
-/* A decimal integer in 0 .. DASH_MIN_INVOCATIONS_MAX. */
-int dash_parse_min_invocations(const char *s, long *out);
 
 /* 8-4-4-4-12 hexadecimal digits. */
 bool dash_valid_uuid(const char *s);

@@ -8,8 +8,8 @@
 #include "present/dash_query.h"
 
 /* One document: every requested range, each with what latency_summary(),
- * phase_breakdown() and latency_over_time() return for it, plus the
- * window's TTFT percentiles per class (cold, warm) for the text report. */
+ * phase_breakdown() and (when $5) latency_over_time() return for it, plus
+ * the window's TTFT percentiles per class (cold, warm) for the text report. */
 static const char REPORT_SQL[] =
     "WITH a AS (SELECT $2::bigint AS agent, $3::integer AS min_inv,"
     "                  coalesce($4::timestamptz, now()) AS as_of)"
@@ -30,9 +30,11 @@ static const char REPORT_SQL[] =
     "              AND (a.agent IS NULL OR i.agent_id = a.agent)"
     "            GROUP BY i.was_cold_start) c),"
     "   'phase_breakdown', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'ordinality' ORDER BY p.ordinality), '[]')"
-    "      FROM loomlat.phase_breakdown(r.range, a.agent, a.as_of) WITH ORDINALITY p),"
-    "   'latency_over_time', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'ordinality' ORDER BY t.ordinality), '[]')"
-    "      FROM loomlat.latency_over_time(r.range, NULL, a.agent, a.as_of) WITH ORDINALITY t))"
+    "      FROM loomlat.phase_breakdown(r.range, a.agent, a.as_of) WITH ORDINALITY p))"
+    "   || CASE WHEN $5 THEN jsonb_build_object('latency_over_time',"
+    "      (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'ordinality' ORDER BY t.ordinality), '[]')"
+    "       FROM loomlat.latency_over_time(r.range, NULL, a.agent, a.as_of) WITH ORDINALITY t))"
+    "      ELSE '{}' END"
     "   ORDER BY r.n)"
     " FROM a, unnest($1::text[]) WITH ORDINALITY r(range, n)";
 
@@ -68,8 +70,8 @@ classify(const PGresult *res)
  * json value of its single row, NULL with *status set otherwise.  A NULL
  * value is DASH_NOT_FOUND. */
 static json_t *
-read_one(PGconn *conn, const char *sql, int n, const char *const *params, enum dash_status *status,
-         char *err, size_t errlen)
+read_one(PGconn *conn, int timeout_ms, const char *sql, int n, const char *const *params,
+         enum dash_status *status, char *err, size_t errlen)
 {
 	PGresult *res;
 	json_t *doc = NULL;
@@ -77,8 +79,7 @@ read_one(PGconn *conn, const char *sql, int n, const char *const *params, enum d
 	char begin[96];
 
 	/* bounded: a slow database is an error, never a hang */
-	snprintf(begin, sizeof(begin), "BEGIN READ ONLY; SET LOCAL statement_timeout = %d",
-	         DASH_STATEMENT_TIMEOUT_MS);
+	snprintf(begin, sizeof(begin), "BEGIN READ ONLY; SET LOCAL statement_timeout = %d", timeout_ms);
 	res = PQexec(conn, begin);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
@@ -119,7 +120,7 @@ format_args(const struct dash_args *args, char agent[24], char min_inv[24])
 	agent[0] = '\0';
 	if (args->agent_id > 0)
 		snprintf(agent, 24, "%" PRId64, args->agent_id);
-	snprintf(min_inv, 24, "%ld", args->min_invocations);
+	snprintf(min_inv, 24, "%lu", args->min_invocations);
 }
 
 /* Ranges as a text[] literal: they come from a fixed set, so no quoting is needed. */
@@ -130,7 +131,7 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 	char ranges[64] = "{";
 	char agent[24];
 	char min_inv[24];
-	const char *params[4] = {ranges, agent, min_inv, args->as_of};
+	const char *params[5] = {ranges, agent, min_inv, args->as_of, args->series ? "t" : "f"};
 
 	for (size_t i = 0; i < args->n_ranges; i++)
 	{
@@ -142,7 +143,7 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	return read_one(conn, REPORT_SQL, 4, params, status, err, errlen);
+	return read_one(conn, args->timeout_ms, REPORT_SQL, 5, params, status, err, errlen);
 }
 
 /* latency_summary() itself, as_of defaulting to now(). */
@@ -157,7 +158,7 @@ dash_fetch_summary(PGconn *conn, const struct dash_args *args, enum dash_status 
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	return read_one(conn,
+	return read_one(conn, DASH_STATEMENT_TIMEOUT_MS,
 	                "SELECT loomlat.latency_summary($1, $2::bigint, $3::integer,"
 	                " coalesce($4::timestamptz, now()))",
 	                4, params, status, err, errlen);
@@ -170,6 +171,6 @@ dash_fetch_invocation(PGconn *conn, const char *uuid, enum dash_status *status, 
 {
 	const char *params[1] = {uuid};
 
-	return read_one(conn, "SELECT loomlat.invocation_detail($1::uuid)", 1, params, status, err,
-	                errlen);
+	return read_one(conn, DASH_STATEMENT_TIMEOUT_MS, "SELECT loomlat.invocation_detail($1::uuid)",
+	                1, params, status, err, errlen);
 }

@@ -7,19 +7,20 @@
  * document is an array with one element per range asked for:
  *   {"range", "summary": latency_summary(...) verbatim,
  *    "ttft_by_class": [{class, invocations, ttft_p50_ms, ttft_p95_ms, ttft_p99_ms}],
- *    "phase_breakdown": [rows], "latency_over_time": [rows]}
+ *    "phase_breakdown": [rows], "latency_over_time": [rows] (only with series)}
  * Failures are classified so that commands and the server answer alike.
  */
 #ifndef LOOMLAT_DASH_QUERY_H
 #define LOOMLAT_DASH_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#define DASH_STATEMENT_TIMEOUT_MS 10000
+#define DASH_STATEMENT_TIMEOUT_MS 10000 /* the summary and the detail; a report sets its own */
 
 enum dash_status
 {
@@ -33,9 +34,11 @@ struct dash_args
 {
 	const char *const *ranges; /* "1h", "24h", "7d", "30d" */
 	size_t n_ranges;
-	int64_t agent_id;     /* 0: all agents */
-	long min_invocations; /* 0 .. 1e9 */
-	const char *as_of;    /* timestamptz text, NULL: now() */
+	int64_t agent_id;              /* 0: all agents */
+	unsigned long min_invocations; /* 0 .. DASH_MIN_INVOCATIONS_MAX */
+	const char *as_of;             /* timestamptz text, NULL: now() */
+	bool series;                   /* the report holds latency_over_time */
+	int timeout_ms;                /* dash_fetch_report()'s statement_timeout */
 };
 
 /* The report document for args; NULL with err set and *status not DASH_OK. */

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "present/dash_format.h"
@@ -33,12 +34,25 @@ static const char STYLE[] =
     "th{cursor:pointer;user-select:none;background:#f4f4f4}"
     "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}"
     "tr.slow td{background:#FBE3D6}tr.slow td:nth-child(2)::after{content:' (slow)';color:#A33F00}"
-    "svg[role=img]{width:100%;height:auto;max-width:900px}svg.hist{max-width:600px}"
+    "svg[role=img]{width:100%;height:auto;max-width:900px}"
     "svg text{font-size:12px;fill:#222}"
     "@media(max-width:600px){svg[role=img] text{font-size:20px}}"
     ".key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
     "vertical-align:middle}"
     "body.js section.range{display:none}body.js section.range.on{display:block}"
+    /* narrow: a table row is a card of labelled cells, the headers sort buttons */
+    "@media(max-width:600px){.wrap{overflow:visible}"
+    "table.agents,table.phases,table.agents tbody,table.phases tbody{display:block}"
+    "table.agents thead tr{display:flex;flex-wrap:wrap;gap:4px;margin-bottom:6px}"
+    "table.agents th{border:1px solid #ccc;border-radius:4px;padding:2px 6px;font-size:.85em}"
+    "table.phases thead{display:none}"
+    "table.agents tbody tr,table.phases tbody tr{display:grid;grid-template-columns:repeat(4,1fr);"
+    "border-bottom:1px solid #ccc;padding:4px 0}"
+    "table.phases tbody tr{grid-template-columns:repeat(2,1fr)}"
+    "table.agents td,table.phases td{border:0;text-align:left;white-space:normal;padding:2px 4px;"
+    "min-width:0;overflow-wrap:anywhere}"
+    "table.agents td::before,table.phases td::before{display:block;font-size:.75em;color:#555}"
+    "table.agents td:nth-child(2){grid-column:span 3}tr.slow{background:#FBE3D6}}"
     "@media print{nav{display:none}body.js section.range{display:block}"
     "section.range{page-break-before:always}th{cursor:auto}tr.slow td{background:none;"
     "font-weight:bold}}";
@@ -64,6 +78,14 @@ static const char SCRIPT[] =
     "if(x!==undefined&&y!==undefined){x=x===''?-Infinity:+x;y=y===''?-Infinity:+y;d=x-y}"
     "else d=a.cells[col].textContent.localeCompare(b.cells[col].textContent);"
     "return asc?d:-d});rows.forEach(function(r){tb.appendChild(r)})})});";
+
+/* The tables' columns, in order. */
+static const char *const AGENT_COLUMNS[] = {"id",  "agent", "invocations", "cold",    "p50",
+                                            "p95", "p99",   "cold p50",    "warm p50"};
+static const char *const PHASE_COLUMNS[] = {
+    "critical path", "phase", "cold: share of TTFT", "cold p50", "warm: share of TTFT", "warm p50"};
+#define N_AGENT_COLUMNS ((int) (sizeof(AGENT_COLUMNS) / sizeof(AGENT_COLUMNS[0])))
+#define N_PHASE_COLUMNS ((int) (sizeof(PHASE_COLUMNS) / sizeof(PHASE_COLUMNS[0])))
 
 /* s with & < > " ' as character references. */
 static void
@@ -107,36 +129,104 @@ put_card(FILE *out, const char *label, const char *value)
 	fprintf(out, "<div class=\"card\">%s<b>%s</b></div>", label, value);
 }
 
-/* The histogram's five buckets as vertical bars with their counts. */
+/* The largest finite rows[i][key], 0 when there is none. */
+static double
+column_max(const json_t *rows, const char *key)
+{
+	size_t i;
+	const json_t *r;
+	double max = 0;
+
+	json_array_foreach(rows, i, r)
+	{
+		max = fmax(max, dash_num(r, key)); /* fmax skips NAN */
+	}
+	return max;
+}
+
+/* A count as a whole number. */
+static const char *
+fmt_count(double n, char buf[DASH_FMT_LEN])
+{
+	snprintf(buf, DASH_FMT_LEN, "%.0f", n);
+	return buf;
+}
+
+/* One bar series of a chart: the member it reads and its colour. */
+struct bars
+{
+	const char *key;
+	const char *fill;
+};
+
+/* A horizontal bar chart: a row per element of rows, named by its label
+ * member, with a bar per series scaled to the largest value of them all and
+ * that value written after it by fmt (a missing value: no bar and "-"). */
+static void
+put_bar_chart(FILE *out, const char *title, const json_t *rows, const char *label,
+              const struct bars *series, int n_series, const char *(*fmt)(double, char *) )
+{
+	double row_h = n_series * 12 + 14;
+	double max = 0;
+	size_t i;
+	const json_t *r;
+	char buf[DASH_FMT_LEN];
+
+	for (int k = 0; k < n_series; k++)
+		max = fmax(max, column_max(rows, series[k].key));
+	fprintf(out, "<svg viewBox=\"0 0 600 %.0f\" role=\"img\"><title>%s</title>",
+	        (double) json_array_size(rows) * row_h + 10, title);
+	json_array_foreach(rows, i, r)
+	{
+		double y = (double) i * row_h + 5;
+
+		/* a nested svg clips a long name at the bars */
+		fprintf(out, "<svg y=\"%.0f\" width=\"165\" height=\"%.0f\"><text y=\"%d\">", y, row_h,
+		        8 + 6 * n_series);
+		put_escaped(out, dash_str(r, label));
+		fputs("</text></svg>", out);
+		for (int k = 0; k < n_series; k++)
+		{
+			double v = dash_num(r, series[k].key);
+			double w = isfinite(v) && max > 0 ? v / max * 340 : 0;
+
+			fprintf(out,
+			        "<rect x=\"170\" y=\"%.0f\" width=\"%.1f\" height=\"11\" fill=\"%s\"/>"
+			        "<text x=\"%.1f\" y=\"%.0f\">%s</text>",
+			        y + k * 12 + 4, w, series[k].fill, 174 + w, y + k * 12 + 14,
+			        isfinite(v) ? fmt(v, buf) : "-");
+		}
+	}
+	fputs("</svg>", out);
+}
+
+/* The histogram's five buckets with their counts. */
 static void
 put_histogram(FILE *out, const json_t *summary)
 {
-	const json_t *buckets = dash_array(summary, "ttft_histogram");
-	size_t i;
-	const json_t *b;
-	double max = 0;
+	static const struct bars counts[] = {{"count", WARM}};
 
-	json_array_foreach(buckets, i, b)
-	{
-		max = fmax(max, dash_num(b, "count"));
-	}
-	fputs("<svg class=\"hist\" viewBox=\"0 0 500 190\" role=\"img\"><title>TTFT histogram</title>",
-	      out);
-	json_array_foreach(buckets, i, b)
-	{
-		double n = dash_num(b, "count");
-		double h = max > 0 ? n / max * 140 : 0;
-		double x = 20 + (double) i * 96;
+	put_bar_chart(out, "TTFT histogram", dash_array(summary, "ttft_histogram"), "bucket", counts, 1,
+	              fmt_count);
+}
 
-		fprintf(out,
-		        "<rect x=\"%.0f\" y=\"%.1f\" width=\"80\" height=\"%.1f\" fill=\"" WARM "\"/>"
-		        "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>"
-		        "<text x=\"%.0f\" y=\"185\" text-anchor=\"middle\">",
-		        x, 160 - h, h, x + 40, 155 - h, n, x + 40);
-		put_escaped(out, dash_str(b, "bucket"));
-		fputs("</text>", out);
-	}
-	fputs("</svg>", out);
+/* The table's opening and its header row. */
+static void
+put_table_head(FILE *out, const char *table, const char *const *columns, int n)
+{
+	fprintf(out, "<div class=\"wrap\"><table class=\"%s\"><thead><tr>", table);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "<th>%s</th>", columns[i]);
+	fputs("</tr></thead><tbody>", out);
+}
+
+/* For the narrow layout, where a row is a card: each cell labelled with its
+ * column's name. */
+static void
+put_cell_labels(FILE *out, const char *table, const char *const *columns, int n)
+{
+	for (int i = 0; i < n; i++)
+		fprintf(out, "table.%s td:nth-child(%d)::before{content:\"%s\"}", table, i + 1, columns[i]);
 }
 
 /* A table cell with its sort value and its shown text. */
@@ -158,10 +248,7 @@ put_agents(FILE *out, const json_t *summary)
 	const json_t *a;
 	char pct[DASH_FMT_LEN];
 
-	fputs("<div class=\"wrap\"><table class=\"agents\"><thead><tr><th>id</th><th>agent</th>"
-	      "<th>invocations</th><th>cold</th><th>p50</th><th>p95</th><th>p99</th>"
-	      "<th>cold p50</th><th>warm p50</th></tr></thead><tbody>",
-	      out);
+	put_table_head(out, "agents", AGENT_COLUMNS, N_AGENT_COLUMNS);
 	json_array_foreach(dash_array(summary, "agents"), i, a)
 	{
 		bool slow = json_is_true(json_object_get(a, "slow"));
@@ -183,49 +270,17 @@ put_agents(FILE *out, const json_t *summary)
 	fputs("</tbody></table></div>", out);
 }
 
-/* Per agent, cold and warm TTFT p50 as two horizontal bars. */
+/* Per agent, cold and warm TTFT p50 as two bars. */
 static void
 put_cold_warm(FILE *out, const json_t *summary)
 {
-	const json_t *agents = dash_array(summary, "agents");
-	size_t i;
-	const json_t *a;
-	double max = 0;
-	char buf[DASH_FMT_LEN];
+	static const struct bars p50[] = {{"cold_start_ttft_p50_ms", COLD}, {"warm_ttft_p50_ms", WARM}};
 
-	json_array_foreach(agents, i, a)
-	{
-		max = fmax(max, dash_num(a, "cold_start_ttft_p50_ms"));
-		max = fmax(max, dash_num(a, "warm_ttft_p50_ms"));
-	}
-	fprintf(out,
-	        "<p class=\"key\"><span style=\"background:" COLD "\"></span>cold p50"
-	        "<span style=\"background:" WARM "\"></span>warm p50</p>"
-	        "<svg viewBox=\"0 0 600 %zu\" role=\"img\"><title>Cold vs warm TTFT p50 per agent"
-	        "</title>",
-	        json_array_size(agents) * 30 + 10);
-	json_array_foreach(agents, i, a)
-	{
-		double y = (double) i * 30 + 5;
-		static const char *const keys[2] = {"cold_start_ttft_p50_ms", "warm_ttft_p50_ms"};
-		static const char *const fills[2] = {COLD, WARM};
-
-		/* a nested svg clips a long name at the bars */
-		fprintf(out, "<svg y=\"%.0f\" width=\"165\" height=\"30\"><text y=\"16\">", y);
-		put_escaped(out, dash_str(a, "agent_name"));
-		fputs("</text></svg>", out);
-		for (int k = 0; k < 2; k++)
-		{
-			double v = dash_num(a, keys[k]);
-			double w = isfinite(v) && max > 0 ? v / max * 340 : 0;
-
-			fprintf(out,
-			        "<rect x=\"170\" y=\"%.0f\" width=\"%.1f\" height=\"11\" fill=\"%s\"/>"
-			        "<text x=\"%.1f\" y=\"%.0f\">%s</text>",
-			        y + k * 12, w, fills[k], 174 + w, y + k * 12 + 10, dash_fmt_ms(v, buf));
-		}
-	}
-	fputs("</svg>", out);
+	fputs("<p class=\"key\"><span style=\"background:" COLD "\"></span>cold p50"
+	      "<span style=\"background:" WARM "\"></span>warm p50</p>",
+	      out);
+	put_bar_chart(out, "Cold vs warm TTFT p50 per agent", dash_array(summary, "agents"),
+	              "agent_name", p50, 2, dash_fmt_ms);
 }
 
 /* The x of bucket i of n on the time axis (50 .. 590). */
@@ -277,15 +332,9 @@ static void
 put_over_time(FILE *out, const json_t *report)
 {
 	const json_t *rows = dash_array(report, "latency_over_time");
-	size_t i;
-	const json_t *r;
-	double max = 0;
+	double max = column_max(rows, "ttft_p95_ms");
 	char buf[DASH_FMT_LEN];
 
-	json_array_foreach(rows, i, r)
-	{
-		max = fmax(max, dash_num(r, "ttft_p95_ms"));
-	}
 	fputs("<p class=\"key\"><span style=\"background:" WARM "\"></span>p50"
 	      "<span style=\"background:" P95 "\"></span>p95</p>"
 	      "<svg viewBox=\"0 0 600 210\" role=\"img\"><title>TTFT p50 and p95 over time</title>"
@@ -330,10 +379,7 @@ put_phases(FILE *out, const json_t *report)
 		fputs("<p>No phases in this window.</p>", out);
 		return;
 	}
-	fputs("<div class=\"wrap\"><table class=\"phases\"><thead><tr><th>critical path</th>"
-	      "<th>phase</th><th>cold: share of TTFT</th><th>cold p50</th>"
-	      "<th>warm: share of TTFT</th><th>warm p50</th></tr></thead><tbody>",
-	      out);
+	put_table_head(out, "phases", PHASE_COLUMNS, N_PHASE_COLUMNS);
 	json_array_foreach(rows, i, row)
 	{
 		if (strcmp(dash_str(row, "class"), "all") != 0)
@@ -410,7 +456,10 @@ html_report(FILE *out, const json_t *reports, const char *selected)
 	      "<title>loomlat latency</title><style>",
 	      out);
 	fputs(STYLE, out);
-	fputs("</style></head><body data-selected=\"", out);
+	fputs("@media(max-width:600px){", out);
+	put_cell_labels(out, "agents", AGENT_COLUMNS, N_AGENT_COLUMNS);
+	put_cell_labels(out, "phases", PHASE_COLUMNS, N_PHASE_COLUMNS);
+	fputs("}</style></head><body data-selected=\"", out);
 	put_escaped(out, selected);
 	fputs("\"><h1>loomlat: time to first token and cold starts</h1><nav>", out);
 	json_array_foreach(reports, i, r)

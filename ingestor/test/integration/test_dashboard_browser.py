@@ -3,10 +3,12 @@
 reorders the agents, the range selector switches sections, the slow agent's
 row is highlighted, and the page makes no network request (Chromium is
 pointed at a counting proxy, and the page's own Resource Timing and CSP
-violation events are checked).  Screenshots at 1280 and 390 px go to
+violation events are checked); at a 390 px phone width every cell of the
+agents table is inside the viewport and labelled.  Screenshots at 1280 and 390 px go to
 $LOOMLAT_ARTIFACTS (default /tmp/loomlat-screenshots).  Skipped when no
 chromium is installed (scripts/install-deps.sh installs it)."""
 
+from html import escape as html_escape
 import json
 import os
 import re
@@ -47,6 +49,36 @@ var pre=document.createElement('pre');pre.id='probe';
 setTimeout(function(){pre.textContent=JSON.stringify(out);document.body.appendChild(pre)},0);
 })();
 </script>"""
+
+# At a phone's width: the page in a 390 px wide frame (headless Chromium's
+# window is at least 500 px wide), and a probe asking whether every cell of
+# the shown agents table is inside the frame's viewport, wide enough for
+# its text and labelled with its column's name, and whether the document
+# scrolls sideways.  (The page's srcdoc frame shares this document's origin.)
+NARROW = r"""<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" style="width:390px;height:2400px;border:0" srcdoc="%s"></iframe>
+<script>
+document.getElementById('f').addEventListener('load',function(){
+var w=this.contentWindow, d=this.contentDocument, out={}, err=null;
+try{
+ var vw=d.documentElement.clientWidth, t=d.querySelector('section.range.on table.agents');
+ var names=Array.prototype.map.call(t.tHead.rows[0].cells,function(th){return th.textContent});
+ out.viewport=vw; out.scroll_width=d.documentElement.scrollWidth; out.cells=0; out.bad=[];
+ Array.prototype.forEach.call(t.tBodies[0].rows,function(r){
+  Array.prototype.forEach.call(r.cells,function(c,i){
+   var b=c.getBoundingClientRect(), label=w.getComputedStyle(c,'::before').content;
+   out.cells++;
+   if(!(b.width>0&&b.height>0&&b.left>=0&&b.right<=vw&&c.scrollWidth<=c.clientWidth+1
+        &&label===JSON.stringify(names[i])))
+    out.bad.push([r.cells[0].textContent,names[i],Math.round(b.left),Math.round(b.right),label]);
+  })});
+ out.columns=names.length;
+}catch(e){err=String(e)}
+out.error=err;
+var pre=document.createElement('pre');pre.id='probe';pre.textContent=JSON.stringify(out);
+document.body.appendChild(pre);
+});
+</script></body></html>"""
 
 # Chromium's own background requests (component updates, network time,
 # sign-in), which no flag fully silences; every other host is the page's.
@@ -139,6 +171,23 @@ def main():
         tap.eq(got["slow_text"], '" (slow)"', "the slow row says so in words too")
         tap.eq(got["resources"], 0, "the page loaded no resource (Resource Timing)")
         tap.eq(got["violations"], 0, "the page tried nothing its CSP forbids")
+        narrow = os.path.join(tmp, "narrow.html")
+        with open(narrow, "w", encoding="utf-8") as f:
+            f.write(NARROW % html_escape(html, quote=True))
+        run = run_chromium(exe, os.path.join(tmp, "profile"), proxy, "--virtual-time-budget=3000",
+                           "--dump-dom", "file://" + narrow)
+        m = re.search(r'<pre id="probe">(.*?)</pre>', run.stdout, re.S)
+        if tap.ok(m, "chromium ran the page at 390 px", run.stderr[-2000:]):
+            got = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+            tap.eq(got["error"], None, "the 390 px probe ran without a script error")
+            tap.eq(got["viewport"], 390, "the viewport is 390 px wide")
+            tap.ok(got["scroll_width"] <= got["viewport"],
+                   "at 390 px the document does not scroll sideways (%s px wide)"
+                   % got["scroll_width"])
+            tap.ok(got["cells"] == 2 * got["columns"] and got["columns"] == 9 and got["bad"] == [],
+                   "at 390 px all %d cells of the agents' %d columns lie inside the viewport, "
+                   "whole and labelled with their column" % (got["cells"], got["columns"]),
+                   got["bad"])
         for width in (1280, 390):
             path = os.path.join(shots, "dashboard-%d.png" % width)
             if os.path.exists(path):

@@ -26,9 +26,10 @@ START_S = 10
 
 
 class Server:
-    """A running "loomlat serve": its port, and requests to it on 127.0.0.1."""
+    """A running "loomlat serve": its port, and requests to it on host."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, host="127.0.0.1"):
+        self.host = host
         self.proc = subprocess.Popen([harness.binary(), "serve", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         harness._children.append(self.proc)
@@ -36,6 +37,7 @@ class Server:
         line = self.proc.stderr.readline() if ready else ""
         if "listening on http://" not in line:
             raise RuntimeError("serve did not start: %r" % line)
+        self.banner = line
         self.port = int(line.rsplit(":", 1)[1].strip("/\n"))
         self.log = []
         self.reader = threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True)
@@ -43,7 +45,7 @@ class Server:
 
     def get(self, path, headers=None, timeout=30):
         """(status, headers, body) of GET path."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request("GET", path, headers=headers or {})
             res = conn.getresponse()
@@ -187,6 +189,72 @@ def token_rule(tap, db, tmp):
     tap.ok(rc == 0 and token not in err, "stopped with exit 0; the token is not in its output")
 
 
+def ipv6(tap, db, tmp):
+    """[::1] is loopback like 127.0.0.0/8; any other IPv6 address needs a token."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        tap.ok(True, "IPv6 # SKIP this machine has no IPv6 loopback")
+        return
+    srv = Server("--listen", "[::1]:0", "--db", db.conninfo, host="::1")
+    status, got = srv.json("/api/admin/latency?range=1h")
+    want = db.value("SELECT loomlat.latency_summary('1h')")
+    tap.ok(status == 200 and without_as_of(got) == without_as_of(want),
+           "--listen [::1]:0: latency_summary('1h') over IPv6 loopback, no token", status)
+    tap.ok(srv.banner.startswith("loomlat: listening on http://[::1]:"),
+           "it names its address in brackets", srv.banner)
+    rc, _ = srv.stop()
+    tap.eq(rc, 0, "... and stops with exit 0")
+    for listen in ("[::]:%d" % harness.free_port(), "[::ffff:127.0.0.1]:%d" % harness.free_port()):
+        res = harness.loomlat("serve", "--listen", listen, "--db", db.conninfo, timeout=10)
+        tap.ok(res.rc == 64 and "--token-file" in res.stderr,
+               "--listen %s without --token-file: exit 64 naming --token-file" % listen,
+               *res.explain())
+    for listen in ("[::1:8080", "::1:8080", "[::1]", "[]:8080", "[127.0.0.1]:8080"):
+        res = harness.loomlat("serve", "--listen", listen, timeout=10)
+        tap.ok(res.rc == 64 and "--listen" in res.stderr, "--listen %s: exit 64" % listen,
+               *res.explain())
+    token = "t0k3n-" + os.urandom(12).hex()
+    path = harness.secret_file(tmp, "token6", token + "\n")
+    srv = Server("--listen", "[::]:0", "--db", db.conninfo, "--token-file", path, host="::1")
+    status, _ = srv.json("/api/admin/latency?range=1h")
+    tap.eq(status, 401, "--listen [::]:0 with a token: no Authorization, 401")
+    status, _ = srv.json("/api/admin/latency?range=1h", headers={"Authorization": "Bearer " + token})
+    tap.eq(status, 200, "... the right token, 200")
+    srv.stop()
+
+
+def pooled_connections(tap, db):
+    """Connections are reused, and when the database goes away mid-run the
+    broken ones are dropped: 503 while it is away, 200 again once it is back,
+    with no restart of serve."""
+    proxy = harness.TcpProxy(*harness.pg_target())
+    srv = Server("--listen", "127.0.0.1:0", "--db",
+                 "host=127.0.0.1 port=%d dbname=%s connect_timeout=2" % (proxy.port, db.name))
+    statuses = [srv.json("/api/admin/latency?range=1h")[0] for _ in range(20)]
+    tap.ok(statuses == [200] * 20 and proxy.accepted <= 2,
+           "20 requests one after another: all 200 over %d database connection(s)"
+           % proxy.accepted, statuses)
+    proxy.cut()  # the idle pooled connection dies while nobody asks
+    proxy.restore()
+    status, _ = srv.json("/api/admin/latency?range=1h")
+    tap.eq(status, 200, "database connections cut while idle: the next request is 200 "
+           "(the dead idle connection is dropped before use)")
+    proxy.cut()
+    start = time.monotonic()
+    statuses = [srv.json("/api/admin/latency?range=1h", timeout=20)[0] for _ in range(3)]
+    tap.ok(statuses == [503] * 3 and time.monotonic() - start < 10,
+           "database gone mid-run: 503 in %.1f s for 3 requests" % (time.monotonic() - start),
+           statuses)
+    proxy.restore()
+    statuses = [srv.json("/api/admin/latency?range=1h", timeout=20)[0] for _ in range(2)]
+    tap.eq(statuses, [200, 200], "database back: 200 again, the broken connection dropped")
+    rc, _ = srv.stop()
+    tap.eq(rc, 0, "... and serve stops with exit 0")
+    proxy.close()
+
+
 def blackhole():
     """A socket that accepts connections and never answers."""
     sock = socket.socket()
@@ -248,6 +316,8 @@ def main():
     tap.eq(rc, 0, "SIGTERM: exit 0") or tap.diag(log)
     with tempfile.TemporaryDirectory() as tmp:
         token_rule(tap, db, tmp)
+        ipv6(tap, db, tmp)
+    pooled_connections(tap, db)
     database_down(tap)
 
 

@@ -35,53 +35,6 @@ ranges(void **state)
 	assert_string_equal(r, "unchanged");
 }
 
-/* 1 .. INT64_MAX, digits only. */
-static void
-agent_ids(void **state)
-{
-	const char *bad[] = {"",
-	                     "0",
-	                     "-1",
-	                     "+1",
-	                     " 1",
-	                     "1 ",
-	                     "1e3",
-	                     "0x10",
-	                     "1;DROP",
-	                     "1.0",
-	                     "9223372036854775808",
-	                     "99999999999999999999",
-	                     "١"};
-	int64_t id = 42;
-
-	assert_int_equal(dash_parse_agent_id("1", &id), 0);
-	assert_int_equal(id, 1);
-	assert_int_equal(dash_parse_agent_id("9223372036854775807", &id), 0);
-	assert_true(id == INT64_MAX);
-	id = 42;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(dash_parse_agent_id(bad[i], &id), -1);
-	assert_int_equal(dash_parse_agent_id(NULL, &id), -1);
-	assert_int_equal(id, 42);
-}
-
-/* 0 .. 1e9. */
-static void
-min_invocations(void **state)
-{
-	const char *bad[] = {"", "-1", "1000000001", "1e9", " 5", "5x", "18446744073709551616"};
-	long n = 7;
-
-	assert_int_equal(dash_parse_min_invocations("0", &n), 0);
-	assert_int_equal(n, 0);
-	assert_int_equal(dash_parse_min_invocations("1000000000", &n), 0);
-	assert_int_equal(n, 1000000000L);
-	n = 7;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(dash_parse_min_invocations(bad[i], &n), -1);
-	assert_int_equal(n, 7);
-}
-
 /* 8-4-4-4-12 hex. */
 static void
 uuids(void **state)
@@ -124,8 +77,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(ranges), cmocka_unit_test(agent_ids), cmocka_unit_test(min_invocations),
-	    cmocka_unit_test(uuids),  cmocka_unit_test(durations),
+	    cmocka_unit_test(ranges),
+	    cmocka_unit_test(uuids),
+	    cmocka_unit_test(durations),
 	};
 
 	return cmocka_run_group_tests_name("dash_params", tests, NULL, NULL);

@@ -15,40 +15,6 @@
 
 #include "cli/options.h"
 
-/* Whole-string integers within bounds; *out untouched on failure. */
-static void
-parse_ulong(void **state)
-{
-	unsigned long v = 77;
-
-	assert_int_equal(opt_parse_ulong("1", 1, 10, &v), 0);
-	assert_int_equal(v, 1);
-	assert_int_equal(opt_parse_ulong("10", 1, 10, &v), 0);
-	assert_int_equal(v, 10);
-	v = 77;
-	assert_int_equal(opt_parse_ulong("0", 1, 10, &v), -1);
-	assert_int_equal(opt_parse_ulong("11", 1, 10, &v), -1);
-	assert_int_equal(opt_parse_ulong("-1", 0, 10, &v), -1);
-	assert_int_equal(opt_parse_ulong(" 5", 0, 10, &v), -1);
-	assert_int_equal(opt_parse_ulong("5x", 0, 10, &v), -1);
-	assert_int_equal(opt_parse_ulong("", 0, 10, &v), -1);
-	assert_int_equal(opt_parse_ulong("99999999999999999999999", 0, ULONG_MAX, &v), -1);
-	assert_int_equal(v, 77);
-}
-
-/* Agent ids: positive and within bigint. */
-static void
-parse_id(void **state)
-{
-	int64_t id = 0;
-
-	assert_int_equal(opt_parse_id("9223372036854775807", &id), 0);
-	assert_true(id == INT64_MAX);
-	assert_int_equal(opt_parse_id("9223372036854775808", &id), -1);
-	assert_int_equal(opt_parse_id("0", &id), -1);
-	assert_int_equal(opt_parse_id("+3", &id), -1);
-}
-
 /* Positive finite numbers only. */
 static void
 parse_positive(void **state)
@@ -123,8 +89,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(parse_ulong), cmocka_unit_test(parse_id), cmocka_unit_test(parse_positive),
-	    cmocka_unit_test(headers),     cmocka_unit_test(urls),     cmocka_unit_test(read_file),
+	    cmocka_unit_test(parse_positive),
+	    cmocka_unit_test(headers),
+	    cmocka_unit_test(urls),
+	    cmocka_unit_test(read_file),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
