@@ -5,9 +5,16 @@
 # throwaway cluster (pg_virtualenv), runs bench/ingestor_bench.py: 100 and
 # 1,000 concurrent streams from one client process pinned to one core, the
 # measurement error of every first token against the mock agent's own send
-# time, and the token requests with a warm and with a cold cache.  Prints
-# one table with PASS/FAIL per target (and the 100-stream jittered run again
-# with --no-journal, for the journal's cost); exits 1 if any target is missed.
+# time, and the token requests with a warm and with a cold cache; and the
+# journal's cost: interleaved rounds of the 100-stream jittered run with the
+# journal on and with --no-journal, medians side by side and their ratio
+# (target: p99 on/off <= 1.05).  Prints one table with PASS/FAIL per target;
+# exits 1 if any target is missed.
+#
+#   bench/ingestor.sh [--quick]    --quick: a quarter of the calls, 2 rounds
+#
+# A full run must hold the benchmark lock for its whole duration:
+#   flock -w 3000 /tmp/loomlat-bench.lock bench/ingestor.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -24,4 +31,4 @@ flock -w 600 /tmp/loomlat-ext.lock -c "make -s PG_CONFIG=$PG_CONFIG && make -s i
 [ "$(ulimit -n)" -ge 4096 ] || ulimit -n "$(ulimit -Hn)"
 export LOOMLAT_BIN=$PWD/ingestor/build/release/loomlat
 # A shared hold on the install lock: nobody reinstalls the extension under us.
-flock -s -w 600 /tmp/loomlat-ext.lock pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py
+flock -s -w 600 /tmp/loomlat-ext.lock pg_virtualenv -t -v 15 python3 bench/ingestor_bench.py "$@"

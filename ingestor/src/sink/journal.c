@@ -3,16 +3,29 @@
  *
  * The writer side keeps its segments in an array, oldest first, each with
  * the first seq it holds and how many of its rows are not done; the last is
- * the one appended to.  Appends and done marks go to one buffer, written to
- * the last segment by journal_sync() (on a timer set by the first append
- * after a sync); only then may segments rotate or be deleted.
+ * the one appended to.  Appends and done marks go to one buffer.  A sync
+ * hands that buffer to the sync thread as a job (a fresh buffer takes new
+ * appends meanwhile); the job writes it to the last segment, fdatasyncs it,
+ * creates the next segment when the last is full and deletes the all-done
+ * ones, then signals the loop through an eventfd.  Every file operation of
+ * the writer is in the job, so the loop thread never waits on the disk: a
+ * write() into the page cache can block too (dirty-page throttling, a page
+ * under writeback).  The job is the only state the two threads share; the
+ * mutex orders its hand-over and its return, the thread touches nothing
+ * else.  One job at a time: appends made while it runs form the next one (a
+ * group commit).  Without a loop there is no thread and journal_sync() runs
+ * the job itself.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,18 +46,55 @@
 
 struct segment
 {
-	int fd;
+	int fd; /* -1 while the job that creates it runs */
 	char *path;
 	uint64_t first_seq;
-	uint64_t size;
+	uint64_t size; /* including what the running job writes */
 	size_t live;
 };
 
-/* A file read by recovery, deleted by journal_recover_commit(). */
-struct recovered
+/* An open file and its name: a file read by recovery (deleted by
+ * journal_recover_commit()), or an all-done segment a job deletes. */
+struct open_file
 {
 	int fd;
 	char *path;
+};
+
+/* One sync: prepared on the loop, run by the sync thread (or by
+ * journal_sync()), its outcome read back on the loop. */
+struct sync_job
+{
+	const char *dir;
+	uint64_t target;
+	int fd;        /* the segment written to */
+	uint64_t base; /* its size before the write */
+	char *buf;     /* the buffer taken from the journal */
+	size_t len, cap;
+	uint64_t last_seq; /* the last row in buf */
+	char *seg_tmp;     /* non-NULL: then create the next segment */
+	char *seg_path;
+	struct open_file *drop; /* all-done segments to delete */
+	size_t ndrop;
+
+	int seg_fd; /* out: the segment created */
+	int err;    /* out: errno of the failure, 0 when none */
+	const char *what;
+};
+
+enum job_state
+{
+	JOB_IDLE,
+	JOB_QUEUED, /* handed to the thread */
+	JOB_DONE    /* finished, not yet collected by the loop */
+};
+
+/* A caller waiting for a row to be durable. */
+struct waiter
+{
+	uint64_t seq;
+	loop_fn fn;
+	void *arg;
 };
 
 struct journal
@@ -57,17 +107,34 @@ struct journal
 	long long group_time; /* wall-clock ns at open: with the pid, names the group */
 	unsigned next_index;
 	uint64_t next_seq;
+	uint64_t synced; /* every row up to this seq is durable */
 	struct segment *segs;
 	size_t nsegs;
-	char *buf;
+	char *buf; /* appends since the last job started */
 	size_t len, cap;
+	char *spare; /* the last job's buffer, for the next swap */
+	size_t spare_cap;
 	uint64_t bytes; /* segments plus buffer */
 	size_t live;
-	struct loop_timer *sync_timer; /* set while the buffer waits for its sync */
+	struct loop_timer *sync_timer; /* set while the buffer waits for its window */
+	bool sync_due;                 /* the window ended while a job ran */
 	bool failed;
+	struct waiter *waiters;
+	size_t nwaiters, wcap;
+
+	/* The sync thread (only with a loop). */
+	bool threaded;
+	bool busy; /* a job is with the thread */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	enum job_state state; /* under mu */
+	bool quit;            /* under mu */
+	int event_fd;         /* written by the thread when a job is done */
+	struct sync_job job;
 
 	int lock_fd; /* held while recovered files are pending */
-	struct recovered *rec;
+	struct open_file *rec;
 	size_t nrec;
 };
 
@@ -190,133 +257,299 @@ fail(struct journal *j, const char *what)
 	j->len = 0;
 }
 
-/* Create the next segment: made under a temporary name, locked, headed and
- * synced, then renamed, so no other process ever sees it unlocked. */
-static int
-new_segment(struct journal *j)
+/* A segment file name of this group: "j-<time>-<pid>-<index>.<ext>". */
+static char *
+segment_name(const struct journal *j, const char *ext)
 {
-	char *tmp =
-	    xasprintf("%s/j-%lld-%ld-%u.tmp", j->dir, j->group_time, (long) getpid(), j->next_index);
-	char *path =
-	    xasprintf("%s/j-%lld-%ld-%u.seg", j->dir, j->group_time, (long) getpid(), j->next_index);
+	return xasprintf("%s/j-%lld-%ld-%u.%s", j->dir, j->group_time, (long) getpid(), j->next_index,
+	                 ext);
+}
+
+/* Create a segment: made under a temporary name, locked, headed and synced,
+ * then renamed, so no other process ever sees it unlocked.  Its fd, or -1
+ * with errno. */
+static int
+create_segment(const char *dir, uint64_t target, const char *tmp, const char *path)
+{
 	unsigned char header[HEADER_BYTES];
 	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
 	memcpy(header, MAGIC, 8);
-	put_u64(header + 8, j->target);
+	put_u64(header + 8, target);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 ||
 	    durable_write_all(fd, (const char *) header, HEADER_BYTES) != 0 || fdatasync(fd) != 0 ||
-	    rename(tmp, path) != 0 || durable_sync_dir(j->dir) != 0)
+	    rename(tmp, path) != 0 || durable_sync_dir(dir) != 0)
 	{
 		int saved = errno;
 
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
-		free(tmp);
-		free(path);
 		errno = saved;
 		return -1;
 	}
-	free(tmp);
+	return fd;
+}
+
+/* Count a new last segment (fd -1 until its job created it). */
+static void
+add_segment(struct journal *j, int fd, char *path)
+{
 	j->next_index++;
 	j->segs = xrealloc(j->segs, (j->nsegs + 1) * sizeof(*j->segs));
 	j->segs[j->nsegs++] = (struct segment){fd, path, j->next_seq, HEADER_BYTES, 0};
 	j->bytes += HEADER_BYTES;
-	return 0;
 }
 
-/* Remove segment i (closing it drops its lock). */
+/* The job's I/O: no journal state is touched here (it runs on the thread). */
 static void
-drop_segment(struct journal *j, size_t i)
+run_job(struct sync_job *job)
 {
-	struct segment *s = &j->segs[i];
-
-	unlink(s->path);
-	close(s->fd);
-	free(s->path);
-	j->bytes -= s->size;
-	memmove(s, s + 1, (j->nsegs - i - 1) * sizeof(*s));
-	j->nsegs--;
-}
-
-/* Delete the oldest segments while all their rows are done; rotate a full one. */
-static void
-reclaim(struct journal *j)
-{
-	bool dropped = false;
-
-	while (j->nsegs > 1 && j->segs[0].live == 0)
+	job->err = 0;
+	if (durable_write_all(job->fd, job->buf, job->len) != 0 || fdatasync(job->fd) != 0)
 	{
-		drop_segment(j, 0);
-		dropped = true;
+		job->err = errno;
+		job->what = "write the journal";
+		if (ftruncate(job->fd, (off_t) job->base) == 0) /* leave no half record behind */
+			lseek(job->fd, (off_t) job->base, SEEK_SET);
+	}
+	else if (job->seg_tmp != NULL &&
+	         (job->seg_fd = create_segment(job->dir, job->target, job->seg_tmp, job->seg_path)) < 0)
+	{
+		job->err = errno;
+		job->what = "create a segment";
+	}
+	/* Their rows are committed: deleting them is right whatever the write did. */
+	for (size_t i = 0; i < job->ndrop; i++)
+	{
+		unlink(job->drop[i].path);
+		close(job->drop[i].fd);
+	}
+	if (job->ndrop > 0)
+		durable_sync_dir(job->dir);
+}
+
+/* Take the buffer into a job, with the segment rotation and deletions due. */
+static void
+prepare_job(struct journal *j)
+{
+	struct sync_job *job = &j->job;
+	struct segment *last = &j->segs[j->nsegs - 1];
+	size_t ndrop = 0;
+
+	if (j->loop != NULL)
+		loop_cancel_timer(j->loop, j->sync_timer);
+	j->sync_timer = NULL;
+	j->sync_due = false;
+	*job = (struct sync_job){.dir = j->dir,
+	                         .target = j->target,
+	                         .fd = last->fd,
+	                         .base = last->size,
+	                         .buf = j->buf,
+	                         .len = j->len,
+	                         .cap = j->cap,
+	                         .last_seq = j->next_seq - 1,
+	                         .seg_fd = -1};
+	last->size += j->len;
+	j->buf = j->spare;
+	j->cap = j->spare_cap;
+	j->len = 0;
+	j->spare = NULL;
+	j->spare_cap = 0;
+	while (ndrop + 1 < j->nsegs && j->segs[ndrop].live == 0)
+		ndrop++;
+	if (ndrop > 0)
+	{
+		job->drop = xmalloc(ndrop * sizeof(*job->drop));
+		for (size_t i = 0; i < ndrop; i++)
+		{
+			job->drop[i] = (struct open_file){j->segs[i].fd, j->segs[i].path};
+			j->bytes -= j->segs[i].size;
+		}
+		job->ndrop = ndrop;
+		j->nsegs -= ndrop;
+		memmove(j->segs, j->segs + ndrop, j->nsegs * sizeof(*j->segs));
 	}
 	if (j->segs[j->nsegs - 1].size >= j->seg_bytes)
 	{
-		if (new_segment(j) != 0)
-		{
-			fail(j, "create a segment");
-			return;
-		}
-		if (j->segs[0].live == 0)
-		{
-			drop_segment(j, 0);
-			dropped = true;
-		}
+		job->seg_tmp = segment_name(j, "tmp");
+		job->seg_path = segment_name(j, "seg");
+		add_segment(j, -1, xstrdup(job->seg_path));
 	}
-	if (dropped)
-		durable_sync_dir(j->dir);
 }
 
-/* Write the buffer and make it durable. */
+/* Back on the loop's side: adopt what the job made, wake the waiters it served. */
+static void
+finish_job(struct journal *j)
+{
+	struct sync_job *job = &j->job;
+	size_t kept = 0;
+
+	free(j->spare);
+	j->spare = job->buf;
+	j->spare_cap = job->cap;
+	if (job->seg_tmp != NULL)
+		j->segs[j->nsegs - 1].fd = job->seg_fd;
+	for (size_t i = 0; i < job->ndrop; i++)
+		free(job->drop[i].path);
+	free(job->drop);
+	free(job->seg_tmp);
+	free(job->seg_path);
+	if (job->err != 0)
+	{
+		errno = job->err;
+		fail(j, job->what);
+	}
+	else
+		j->synced = job->last_seq;
+	*job = (struct sync_job){0};
+	for (size_t i = 0; i < j->nwaiters; i++)
+	{
+		if (j->failed || j->waiters[i].seq <= j->synced)
+			loop_defer(j->loop, j->waiters[i].fn, j->waiters[i].arg);
+		else
+			j->waiters[kept++] = j->waiters[i];
+	}
+	j->nwaiters = kept;
+}
+
+/* The sync thread: run each job handed over, then say so on the eventfd. */
+static void *
+sync_thread(void *arg)
+{
+	struct journal *j = arg;
+	const uint64_t one = 1;
+
+	pthread_mutex_lock(&j->mu);
+	for (;;)
+	{
+		while (j->state != JOB_QUEUED && !j->quit)
+			pthread_cond_wait(&j->cond, &j->mu);
+		if (j->state != JOB_QUEUED)
+			break;
+		pthread_mutex_unlock(&j->mu);
+		run_job(&j->job);
+		pthread_mutex_lock(&j->mu);
+		j->state = JOB_DONE;
+		pthread_cond_broadcast(&j->cond);
+		/* Fails only when the counter is full: then the loop is woken already. */
+		if (write(j->event_fd, &one, sizeof(one)) < 0)
+			continue;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+/* Start a job on the thread when a sync is wanted (a waiter, or the window
+ * ended) and none runs. */
+static void
+kick(struct journal *j)
+{
+	if (j->busy || j->failed || j->len == 0 || (!j->sync_due && j->nwaiters == 0))
+		return;
+	prepare_job(j);
+	j->busy = true;
+	loop_hold(j->loop); /* the loop does not end with a sync under way */
+	pthread_mutex_lock(&j->mu);
+	j->state = JOB_QUEUED;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* Take the thread's finished job back; with wait, block until it is done.
+ * Returns whether a job was collected. */
+static bool
+collect_job(struct journal *j, bool wait)
+{
+	bool done;
+
+	if (!j->busy)
+		return false;
+	pthread_mutex_lock(&j->mu);
+	while (wait && j->state != JOB_DONE)
+		pthread_cond_wait(&j->cond, &j->mu);
+	done = j->state == JOB_DONE;
+	if (done)
+		j->state = JOB_IDLE;
+	pthread_mutex_unlock(&j->mu);
+	if (!done)
+		return false;
+	j->busy = false;
+	loop_release(j->loop);
+	finish_job(j);
+	return true;
+}
+
+/* The eventfd: a job is done. */
+static void
+on_job_done(void *arg, int fd, short revents)
+{
+	struct journal *j = arg;
+	uint64_t count;
+
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warning("journal: reading the sync thread's eventfd: %s", strerror(errno));
+	if (collect_job(j, false))
+		kick(j);
+}
+
+/* Write and fdatasync everything appended, here and now. */
 int
 journal_sync(struct journal *j)
 {
-	struct segment *s;
-
-	if (j->loop != NULL)
+	collect_job(j, true);
+	if (!j->failed && j->len > 0)
 	{
-		loop_cancel_timer(j->loop, j->sync_timer);
-		j->sync_timer = NULL;
+		prepare_job(j);
+		run_job(&j->job);
+		finish_job(j);
 	}
-	if (j->failed)
-		return -1;
-	if (j->len == 0)
-		return 0;
-	s = &j->segs[j->nsegs - 1];
-	if (durable_write_all(s->fd, j->buf, j->len) != 0 || fdatasync(s->fd) != 0)
-	{
-		int saved = errno;
-
-		if (ftruncate(s->fd, (off_t) s->size) == 0) /* leave no half record behind */
-			lseek(s->fd, (off_t) s->size, SEEK_SET);
-		errno = saved;
-		fail(j, "write the journal");
-		return -1;
-	}
-	s->size += j->len;
-	j->len = 0;
-	reclaim(j);
 	return j->failed ? -1 : 0;
 }
 
 /* The group commit's window is over. */
 static void
-timed_sync(void *arg)
+window_ended(void *arg)
 {
 	struct journal *j = arg;
 
 	j->sync_timer = NULL;
-	journal_sync(j);
+	j->sync_due = true;
+	kick(j);
 }
 
 /* Make sure a sync follows the appends within the window. */
 static void
 schedule_sync(struct journal *j)
 {
-	if (j->loop != NULL && j->sync_timer == NULL)
+	if (j->loop != NULL && j->sync_timer == NULL && !j->sync_due)
 		j->sync_timer = loop_add_timer(
-		    j->loop, clock_mono_ns() + JOURNAL_SYNC_WINDOW_MS * NS_PER_MS, timed_sync, j);
+		    j->loop, clock_mono_ns() + JOURNAL_SYNC_WINDOW_MS * NS_PER_MS, window_ended, j);
+}
+
+/* Every row up to the returned seq may go to the database. */
+uint64_t
+journal_synced(const struct journal *j)
+{
+	return j->failed ? UINT64_MAX : j->synced;
+}
+
+/* Call fn once seq is durable, starting a sync now if none runs. */
+void
+journal_wait(struct journal *j, uint64_t seq, loop_fn fn, void *arg)
+{
+	if (seq <= journal_synced(j))
+	{
+		loop_defer(j->loop, fn, arg);
+		return;
+	}
+	if (j->nwaiters == j->wcap)
+	{
+		j->wcap = j->wcap ? j->wcap * 2 : 4;
+		j->waiters = xrealloc(j->waiters, j->wcap * sizeof(*j->waiters));
+	}
+	j->waiters[j->nwaiters++] = (struct waiter){seq, fn, arg};
+	kick(j);
 }
 
 /* A row: buffered, counted live in the last segment. */
@@ -432,13 +665,67 @@ make_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Create the directory and the group's first segment. */
+/* Start the sync thread with every signal blocked (the loop takes them). */
+static int
+start_thread(struct journal *j)
+{
+	sigset_t all, old;
+	int rc;
+
+	j->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (j->event_fd < 0)
+		return -1;
+	if (loop_watch_fd(j->loop, j->event_fd, POLLIN | LOOP_WEAK, on_job_done, j) != 0)
+	{
+		close(j->event_fd);
+		return -1;
+	}
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&j->thread, NULL, sync_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+	{
+		loop_watch_fd(j->loop, j->event_fd, 0, NULL, NULL);
+		close(j->event_fd);
+		pthread_mutex_destroy(&j->mu);
+		pthread_cond_destroy(&j->cond);
+		errno = rc;
+		return -1;
+	}
+	j->threaded = true;
+	return 0;
+}
+
+/* Join the sync thread (its job collected already). */
+static void
+stop_thread(struct journal *j)
+{
+	if (!j->threaded)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->quit = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(j->thread, NULL);
+	loop_watch_fd(j->loop, j->event_fd, 0, NULL, NULL);
+	close(j->event_fd);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cond);
+	j->threaded = false;
+}
+
+/* Create the directory, the group's first segment and, with a loop, the sync thread. */
 struct journal *
 journal_open(struct loop *loop, const char *dir, uint64_t target, uint64_t max_bytes, char *err,
              size_t errlen)
 {
 	struct journal *j;
 	struct timespec now;
+	char *tmp, *path;
+	int fd;
 
 	if (make_dir(dir, err, errlen) != 0)
 		return NULL;
@@ -456,11 +743,23 @@ journal_open(struct loop *loop, const char *dir, uint64_t target, uint64_t max_b
 	j->group_time = (long long) now.tv_sec * 1000000000 + now.tv_nsec;
 	j->next_seq = 1;
 	j->lock_fd = -1;
-	if (new_segment(j) != 0)
+	tmp = segment_name(j, "tmp");
+	path = segment_name(j, "seg");
+	fd = create_segment(j->dir, j->target, tmp, path);
+	free(tmp);
+	if (fd < 0)
 	{
 		snprintf(err, errlen, "journal: cannot create a segment in %s: %s", dir, strerror(errno));
+		free(path);
 		free(j->dir);
 		free(j);
+		return NULL;
+	}
+	add_segment(j, fd, path);
+	if (loop != NULL && start_thread(j) != 0)
+	{
+		snprintf(err, errlen, "journal: cannot start its sync thread: %s", strerror(errno));
+		journal_close(j, true);
 		return NULL;
 	}
 	return j;
@@ -611,7 +910,7 @@ read_group(struct journal *j, struct seg_name *names, int *fds, size_t n, journa
 		if (fds[i] >= 0)
 		{
 			j->rec = xrealloc(j->rec, (j->nrec + 1) * sizeof(*j->rec));
-			j->rec[j->nrec++] = (struct recovered){fds[i], path};
+			j->rec[j->nrec++] = (struct open_file){fds[i], path};
 		}
 		else
 			free(path);
@@ -762,7 +1061,8 @@ journal_recover_commit(struct journal *j)
 	return rc;
 }
 
-/* Last sync; an all-done journal leaves no file. */
+/* Last sync; an all-done journal leaves no file.  Waiters are dropped
+ * uncalled (their owners are going too). */
 size_t
 journal_close(struct journal *j, bool all_written)
 {
@@ -771,31 +1071,35 @@ journal_close(struct journal *j, bool all_written)
 
 	if (j == NULL)
 		return 0;
+	j->nwaiters = 0;
 	journal_sync(j);
+	stop_thread(j);
+	if (j->loop != NULL)
+		loop_cancel_timer(j->loop, j->sync_timer);
 	live = all_written ? 0 : j->live;
 	remove = all_written || (live == 0 && !j->failed);
-	if (j->nrec > 0 || j->lock_fd >= 0)
+	for (size_t i = 0; i < j->nrec; i++)
 	{
-		for (size_t i = 0; i < j->nrec; i++)
-		{
-			close(j->rec[i].fd);
-			free(j->rec[i].path);
-		}
-		free(j->rec);
-		if (j->lock_fd >= 0)
-			close(j->lock_fd);
+		close(j->rec[i].fd);
+		free(j->rec[i].path);
 	}
+	free(j->rec);
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
 	for (size_t i = 0; i < j->nsegs; i++)
 	{
 		if (remove)
 			unlink(j->segs[i].path);
-		close(j->segs[i].fd);
+		if (j->segs[i].fd >= 0)
+			close(j->segs[i].fd);
 		free(j->segs[i].path);
 	}
 	if (remove)
 		durable_sync_dir(j->dir);
 	free(j->segs);
 	free(j->buf);
+	free(j->spare);
+	free(j->waiters);
 	free(j->dir);
 	free(j);
 	return live;

@@ -3,12 +3,16 @@
  *
  * A row is appended before it is sent and counts as taken only once it is
  * on disk: appends go to a buffer that one write() and one fdatasync() make
- * durable, a group commit: at most JOURNAL_SYNC_WINDOW_MS after the first
- * append, or before the writer sends a batch, whichever comes first (the
- * window bounds how often the loop blocks in fdatasync with many streams).  A row's record is
- * marked done when its transaction has committed (and, for a held row, when its holder released
- * it); a segment file whose records are all done is deleted once every older one is, so the journal
- * holds what the database may not have.
+ * durable, a group commit, at most JOURNAL_SYNC_WINDOW_MS after the first
+ * append, or as soon as a caller waits for a row (journal_wait()), whichever
+ * comes first; the writer sends a row only once journal_synced() covers it.
+ * With a loop, that I/O runs on the journal's own sync thread, and the loop
+ * hears through an eventfd that it is done: the loop thread never waits for
+ * the disk, so a sync does not delay a first-token timestamp.  Appends made
+ * while a sync runs form the next one.  A row's record is marked done when
+ * its transaction has committed (and, for a held row, when its holder
+ * released it); a segment file whose records are all done is deleted once
+ * every older one is, so the journal holds what the database may not have.
  *
  * Files, in one directory: "lock" (flock'd by a process replaying), and the
  * segments "j-<unix time ns>-<pid>-<n>.seg" of each process (a group), each
@@ -83,8 +87,8 @@ char *journal_default_dir(void);
 
 /* Open a new segment group in dir (created 0700, must be the user's own).
  * target names the database; max_bytes bounds the segments' total size.
- * loop may be NULL (then only journal_sync() writes).  NULL with a message
- * in err. */
+ * loop may be NULL (then there is no sync thread and only journal_sync()
+ * writes).  NULL with a message in err. */
 struct journal *journal_open(struct loop *loop, const char *dir, uint64_t target,
                              uint64_t max_bytes, char *err, size_t errlen);
 
@@ -94,9 +98,20 @@ uint64_t journal_append(struct journal *j, const char *data, size_t len);
 /* The row with this seq needs keeping no longer (0 is ignored). */
 void journal_done(struct journal *j, uint64_t seq);
 
-/* Write and fdatasync what was appended; delete what is all done.  0, or -1
- * when the journal has failed (said once on stderr). */
+/* Write and fdatasync what was appended, on the calling thread (after the
+ * sync thread's job, if one runs); delete what is all done.  0, or -1 when
+ * the journal has failed (said once on stderr).  Blocks: for start-up and
+ * shutdown, and for journals without a loop. */
 int journal_sync(struct journal *j);
+
+/* Every row up to this seq is durable and may go to the database (after a
+ * failure, every row may: UINT64_MAX). */
+uint64_t journal_synced(const struct journal *j);
+
+/* Call fn(arg) on the loop (deferred, never from inside this call) once the
+ * row seq is durable or the journal has failed; starts a sync now unless
+ * one runs (the next follows it).  Needs a loop. */
+void journal_wait(struct journal *j, uint64_t seq, loop_fn fn, void *arg);
 
 /* The total size reached max_bytes: take no new work until rows are done. */
 bool journal_full(const struct journal *j);
@@ -134,9 +149,10 @@ int journal_recover(struct journal *j, journal_row_fn fn, void *arg,
  * other processes replay again.  0, or -1 when j failed (the files stay). */
 int journal_recover_commit(struct journal *j);
 
-/* Sync; when no row is left, or the caller knows every row reached the
- * database (all_written), delete the group's files; free.  Returns how many
- * rows were left in the journal. */
+/* Sync and stop the sync thread (waiters are dropped uncalled); when no
+ * row is left, or the caller knows every row reached the database
+ * (all_written), delete the group's files; free.  Returns how many rows
+ * were left in the journal. */
 size_t journal_close(struct journal *j, bool all_written);
 
 #endif

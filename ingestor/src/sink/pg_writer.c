@@ -323,14 +323,21 @@ send_batch(void *arg)
 	size_t n = 0;
 	char *text;
 	char *p;
+	uint64_t synced = w->journal != NULL ? journal_synced(w->journal) : UINT64_MAX;
 
 	w->send_deferred = false;
 	if (w->state != W_IDLE || w->head == NULL)
 		return;
-	if (w->journal != NULL)
-		journal_sync(w->journal); /* no row reaches the database before the journal */
-	for (struct item *item = w->head; item != NULL && n < limit; item = item->next, n++)
+	if (w->head->seq > synced) /* no row reaches the database before its journal record */
+	{
+		w->send_deferred = true;
+		journal_wait(w->journal, w->head->seq, send_batch, w);
+		return;
+	}
+	for (struct item *item = w->head; item != NULL && n < limit && item->seq <= synced;
+	     item = item->next, n++)
 		total += item->len + 1;
+	limit = n;
 	text = xmalloc(total);
 	p = text;
 	*p++ = '[';

@@ -11,7 +11,8 @@
  * (arrival of the event's first byte), never from the time of decoding.  A
  * body that is not an event stream is buffered, within the event limit, and
  * read as one answer at finish, stamped with its last byte: its text can
- * be read only once the body is complete.
+ * be read only once the body is complete.  Memory follows util/alloc.h:
+ * running out exits, so no path here reports it.
  */
 #include <math.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 
 #include "stream/agent_format.h"
 #include "stream/format.h"
+#include "util/alloc.h"
 
 #define JSON_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
 
@@ -93,9 +95,9 @@ agent_format_request_body(enum agent_format format, const struct agent_request *
 	root = ops->request(request);
 	if (root == NULL)
 		return NULL;
-	body = json_dumps(root, JSON_COMPACT);
+	body = xcheck(json_dumps(root, JSON_COMPACT));
 	json_decref(root);
-	if (body != NULL && len != NULL)
+	if (len != NULL)
 		*len = strlen(body);
 	return body;
 }
@@ -114,26 +116,17 @@ header_value_ok(const char *value)
 	return true;
 }
 
-/* Append "name: value"; NULL when out of memory. */
-static struct curl_slist *
-append_header(struct curl_slist *list, const char *name, const char *value)
+/* Append one header line to a list that is not empty. */
+static void
+append_header(struct curl_slist *list, const char *line)
 {
-	size_t len = strlen(name) + strlen(": ") + strlen(value) + 1;
-	char *line = malloc(len);
-	struct curl_slist *grown;
-
-	if (line == NULL)
-		return NULL;
-	snprintf(line, len, "%s: %s", name, value);
-	grown = curl_slist_append(list, line);
-	free(line);
-	return grown;
+	xcheck(curl_slist_append(list, line));
 }
 
 /*
  * Our headers are built in a list of their own and linked to the caller's
- * only when complete, so on failure (NULL: no memory, or a session id that
- * is not a valid header value) the caller's list is left exactly as it was.
+ * only when complete, so on failure (NULL: a session id that is not a valid
+ * header value) the caller's list is left exactly as it was.
  */
 struct curl_slist *
 agent_format_request_headers(enum agent_format format, const struct agent_request *request,
@@ -147,16 +140,16 @@ agent_format_request_headers(enum agent_format format, const struct agent_reques
 		return NULL;
 	if (ops->session_header != NULL && session != NULL && !header_value_ok(session))
 		return NULL;
-	ours = curl_slist_append(NULL, "Content-Type: application/json");
-	if (ours == NULL)
-		return NULL;
-	if (curl_slist_append(ours, "Accept: text/event-stream") == NULL ||
-	    (ops->version_header != NULL && curl_slist_append(ours, ops->version_header) == NULL) ||
-	    (ops->session_header != NULL && session != NULL &&
-	     append_header(ours, ops->session_header, session) == NULL))
+	ours = xcheck(curl_slist_append(NULL, "Content-Type: application/json"));
+	append_header(ours, "Accept: text/event-stream");
+	if (ops->version_header != NULL)
+		append_header(ours, ops->version_header);
+	if (ops->session_header != NULL && session != NULL)
 	{
-		curl_slist_free_all(ours);
-		return NULL;
+		char *line = xasprintf("%s: %s", ops->session_header, session);
+
+		append_header(ours, line);
+		free(line);
 	}
 	if (list == NULL)
 		return ours;
@@ -582,9 +575,7 @@ stream_observer_new(enum agent_format format, size_t max_event_bytes)
 
 	if (ops == NULL)
 		return NULL;
-	obs = calloc(1, sizeof(*obs));
-	if (obs == NULL)
-		return NULL;
+	obs = xcalloc(1, sizeof(*obs));
 	obs->ops = ops;
 	obs->max_event_bytes = max_event_bytes;
 	obs->event_stream = true;
@@ -641,17 +632,10 @@ observer_buffer_answer(struct stream_observer *obs, const char *buf, size_t len)
 	if (need > obs->answer_cap)
 	{
 		size_t cap = obs->answer_cap ? obs->answer_cap : 4096;
-		char *grown;
 
 		while (cap < need)
 			cap = cap > obs->max_event_bytes / 2 ? obs->max_event_bytes : cap * 2;
-		grown = realloc(obs->answer, cap);
-		if (grown == NULL)
-		{
-			observer_fail(obs, "out of memory");
-			return;
-		}
-		obs->answer = grown;
+		obs->answer = xrealloc(obs->answer, cap);
 		obs->answer_cap = cap;
 	}
 	memcpy(obs->answer + obs->answer_len, buf, len);
@@ -674,21 +658,9 @@ stream_observer_feed(struct stream_observer *observer, const char *buf, size_t l
 		return r->failed ? -1 : 0;
 	if (!observer->event_stream)
 		observer_buffer_answer(observer, buf, len);
-	else
-	{
-		switch (sse_feed(observer->sse, buf, len, now_ns))
-		{
-			case SSE_TOO_LARGE:
-				observer_fail(observer, "%s event larger than the event size limit (%zu bytes)",
-				              observer->ops->name, observer->max_event_bytes);
-				break;
-			case SSE_NOMEM:
-				observer_fail(observer, "out of memory");
-				break;
-			default:
-				break;
-		}
-	}
+	else if (sse_feed(observer->sse, buf, len, now_ns) == SSE_TOO_LARGE)
+		observer_fail(observer, "%s event larger than the event size limit (%zu bytes)",
+		              observer->ops->name, observer->max_event_bytes);
 	return r->failed ? -1 : 0;
 }
 

@@ -64,14 +64,15 @@ struct agent_request
 };
 
 /* The JSON request body (malloc'd, NUL-terminated, *len without the NUL);
- * NULL when out of memory or the prompt (or model) is not valid UTF-8. */
+ * NULL for an unknown format, or a prompt (or model) missing or not valid
+ * UTF-8. */
 char *agent_format_request_body(enum agent_format format, const struct agent_request *request,
                                 size_t *len);
 
 /* Append this format's request headers (Content-Type, Accept, session id
  * header, anthropic-version, ...) to list; returns the new list head.  On
- * failure (no memory, or a session id with control characters, which
- * would inject headers) returns NULL and list is left unchanged. */
+ * failure (a session id with control characters, which would inject
+ * headers) returns NULL and list is left unchanged. */
 struct curl_slist *agent_format_request_headers(enum agent_format format,
                                                 const struct agent_request *request,
                                                 struct curl_slist *list);
@@ -120,6 +121,7 @@ struct stream_result
 
 struct stream_observer;
 
+/* NULL only for an unknown format or a max_event_bytes sse_parser_new() refuses. */
 struct stream_observer *stream_observer_new(enum agent_format format, size_t max_event_bytes);
 void stream_observer_free(struct stream_observer *observer);
 

@@ -69,7 +69,7 @@ struct format_ops
 	                             * stream that carried text is complete without it */
 	const char *version_header; /* one fixed extra request header, or NULL */
 	const char *session_header; /* the header carrying the session id, or NULL */
-	/* The request body object, or NULL (no memory, prompt not UTF-8). */
+	/* The request body object, or NULL (prompt or model not UTF-8). */
 	json_t *(*request)(const struct agent_request *request);
 	/* Classify one event whose data decoded to root. */
 	void (*classify)(const struct sse_event *event, json_t *root, struct stream_facts *facts);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "stream/sse.h"
+#include "util/alloc.h"
 
 /* A line may exceed the event limit by its field name and ": ". */
 #define SSE_LINE_SLACK 16
@@ -71,7 +72,6 @@ static enum sse_status
 sse_buf_reserve(struct sse_buf *buf, size_t len, size_t limit)
 {
 	size_t cap;
-	char *grown;
 
 	if (len > limit)
 		return SSE_TOO_LARGE;
@@ -80,10 +80,7 @@ sse_buf_reserve(struct sse_buf *buf, size_t len, size_t limit)
 	cap = buf->cap ? buf->cap : 64;
 	while (cap <= len)
 		cap = cap > (limit + 1) / 2 ? limit + 1 : cap * 2;
-	grown = realloc(buf->ptr, cap);
-	if (grown == NULL)
-		return SSE_NOMEM;
-	buf->ptr = grown;
+	buf->ptr = xrealloc(buf->ptr, cap);
 	buf->cap = cap;
 	return SSE_OK;
 }
@@ -123,9 +120,7 @@ sse_parser_new(size_t max_event_bytes, sse_event_fn on_event, void *arg)
 
 	if (on_event == NULL || max_event_bytes == 0 || max_event_bytes > SIZE_MAX / 2 - SSE_LINE_SLACK)
 		return NULL;
-	parser = calloc(1, sizeof(*parser));
-	if (parser == NULL)
-		return NULL;
+	parser = xcalloc(1, sizeof(*parser));
 	parser->max_event_bytes = max_event_bytes;
 	parser->max_line_bytes = max_event_bytes + SSE_LINE_SLACK;
 	parser->on_event = on_event;

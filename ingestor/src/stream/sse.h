@@ -19,6 +19,7 @@
  *
  * Limits: an event whose data grows beyond max_event_bytes makes sse_feed()
  * return SSE_TOO_LARGE and the parser stops; nothing grows without bound.
+ * Memory comes from util/alloc.h: running out of it exits the process.
  */
 #ifndef LOOMLAT_SSE_H
 #define LOOMLAT_SSE_H
@@ -44,12 +45,12 @@ enum sse_status
 {
 	SSE_OK = 0,
 	SSE_TOO_LARGE = -1,
-	SSE_STOPPED = -2,
-	SSE_NOMEM = -3
+	SSE_STOPPED = -2
 };
 
 struct sse_parser;
 
+/* NULL only for bad arguments: no on_event, a max_event_bytes of 0 or near SIZE_MAX. */
 struct sse_parser *sse_parser_new(size_t max_event_bytes, sse_event_fn on_event, void *arg);
 void sse_parser_free(struct sse_parser *parser);
 

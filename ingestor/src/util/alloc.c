@@ -19,8 +19,8 @@ out_of_memory(void)
 }
 
 /* p, or exit when the allocation behind it failed. */
-static void *
-check(void *p)
+void *
+xcheck(void *p)
 {
 	if (p == NULL)
 		out_of_memory();
@@ -31,35 +31,35 @@ check(void *p)
 void *
 xmalloc(size_t size)
 {
-	return check(malloc(size ? size : 1));
+	return xcheck(malloc(size ? size : 1));
 }
 
 /* calloc(n, size), at least one byte. */
 void *
 xcalloc(size_t n, size_t size)
 {
-	return check(calloc(n ? n : 1, size ? size : 1));
+	return xcheck(calloc(n ? n : 1, size ? size : 1));
 }
 
 /* realloc(p, size), at least one byte. */
 void *
 xrealloc(void *p, size_t size)
 {
-	return check(realloc(p, size ? size : 1));
+	return xcheck(realloc(p, size ? size : 1));
 }
 
 /* strdup(s). */
 char *
 xstrdup(const char *s)
 {
-	return check(strdup(s));
+	return xcheck(strdup(s));
 }
 
 /* strndup(s, n). */
 char *
 xstrndup(const char *s, size_t n)
 {
-	return check(strndup(s, n));
+	return xcheck(strndup(s, n));
 }
 
 /* A malloc'd string formatted as by printf. */

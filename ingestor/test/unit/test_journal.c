@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "event/loop.h"
 #include "sink/journal.h"
 #include "util/crc32c.h"
 
@@ -359,6 +362,121 @@ compaction_and_limit(void **state)
 	assert_int_equal(count_files(".seg"), 0);
 }
 
+/* A waiter's callback: stop the loop. */
+static void
+woken(void *arg)
+{
+	loop_stop(arg);
+}
+
+/* Append n rows of size bytes; the last seq. */
+static uint64_t
+append_rows(struct journal *j, int n, size_t size, uint64_t *seqs)
+{
+	char row[1024];
+	uint64_t seq = 0;
+
+	assert_true(size <= sizeof(row));
+	memset(row, 'y', size);
+	for (int i = 0; i < n; i++)
+	{
+		seq = journal_append(j, row, size);
+		assert_int_not_equal(seq, 0);
+		if (seqs != NULL)
+			seqs[i] = seq;
+	}
+	return seq;
+}
+
+/* The sync thread: a waiter is called once its row is durable, the window
+ * alone makes rows durable (and keeps the loop alive until then), a
+ * blocking sync takes over from a running job, segments rotate and are
+ * deleted off the loop thread, and what it synced is what a replay finds. */
+static void
+sync_thread_durability(void **state)
+{
+	char err[256];
+	struct loop *loop = loop_new();
+	struct journal *j = journal_open(loop, dir, TARGET, 512 << 10, err, sizeof(err));
+	static uint64_t seqs[300];
+	struct got got;
+	uint64_t last;
+
+	assert_non_null(j);
+	last = append_rows(j, 3, 10, NULL);
+	assert_true(journal_synced(j) < last);
+	journal_wait(j, last, woken, loop);
+	assert_int_equal(loop_run(loop), 0);
+	assert_true(journal_synced(j) >= last);
+
+	last = append_rows(j, 2, 10, NULL);  /* no waiter: the window syncs them */
+	assert_int_equal(loop_run(loop), 0); /* returns once nothing is left, the sync included */
+	assert_true(journal_synced(j) >= last);
+
+	last = append_rows(j, 2, 10, NULL);
+	journal_wait(j, last, woken, loop); /* a job starts on the thread */
+	last = append_rows(j, 2, 10, NULL);
+	assert_int_equal(journal_sync(j), 0); /* waits for that job, then syncs the rest */
+	assert_true(journal_synced(j) >= last);
+	assert_int_equal(loop_run(loop), 0); /* the waiter, called from the loop */
+
+	for (int i = 0; i < 300; i += 10)
+	{
+		last = append_rows(j, 10, 1000, seqs + i);
+		journal_wait(j, last, woken, loop);
+		assert_int_equal(loop_run(loop), 0);
+	}
+	assert_true(count_files(".seg") >= 4);
+	for (uint64_t seq = 1; seq <= 9; seq++) /* the first rows */
+		journal_done(j, seq);
+	for (int i = 0; i < 300; i++)
+		journal_done(j, seqs[i]);
+	last = append_rows(j, 1, 10, NULL);
+	journal_wait(j, last, woken, loop); /* the done marks go, all-done segments are deleted */
+	assert_int_equal(loop_run(loop), 0);
+	last = append_rows(j, 1, 10, NULL);
+	journal_wait(j, last, woken, loop);
+	assert_int_equal(loop_run(loop), 0);
+	assert_true(count_files(".seg") <= 2);
+	assert_int_equal(journal_live(j), 2);
+	assert_int_equal(journal_close(j, false), 2);
+	loop_free(loop);
+	recover(TARGET, &got);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(count_files(".seg"), 0);
+}
+
+/* A write that fails on the sync thread (here: past RLIMIT_FSIZE) fails the
+ * journal: the waiter is called, every row may go to the database, nothing
+ * more is appended. */
+static void
+sync_thread_write_error(void **state)
+{
+	char err[256];
+	struct loop *loop = loop_new();
+	struct journal *j = journal_open(loop, dir, TARGET, JOURNAL_DEFAULT_MAX_BYTES, err, 256);
+	struct rlimit old, small;
+	uint64_t last;
+
+	assert_non_null(j);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = (struct rlimit){32 << 10, old.rlim_max};
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	last = append_rows(j, 40, 1000, NULL);
+	journal_wait(j, last, woken, loop);
+	assert_int_equal(loop_run(loop), 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_true(journal_failed(j));
+	assert_true(journal_synced(j) == UINT64_MAX);
+	assert_int_equal(journal_append(j, "{}", 2), 0);
+	assert_int_equal(journal_sync(j), -1);
+	journal_close(j, true);
+	loop_free(loop);
+	assert_int_equal(count_files(".seg"), 0);
+}
+
 int
 main(void)
 {
@@ -366,7 +484,8 @@ main(void)
 	    cmocka_unit_test(crc_check_value),          cmocka_unit_test(dead_process_replayed),
 	    cmocka_unit_test(live_and_foreign_skipped), cmocka_unit_test(torn_at_every_byte),
 	    cmocka_unit_test(zero_tail_is_torn),        cmocka_unit_test(checksum_mismatch),
-	    cmocka_unit_test(compaction_and_limit),
+	    cmocka_unit_test(compaction_and_limit),     cmocka_unit_test(sync_thread_durability),
+	    cmocka_unit_test(sync_thread_write_error),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, setup, teardown);
