@@ -507,6 +507,8 @@ ReadPhases(RecordRows *rr, int ord, JsonbContainer *array)
 			         RowPlace(rr, ord), i + 1, PHASE_IS, JsonText(entries[i]))));
 		values[PHASE_ROUND] = Int32GetDatum(rr->rounds[ord - 1]);
 		values[PHASE_INVOCATION_ID] = rr->ids[ord - 1];
+		/* a row without an id fails in ReadRow() once its values are checked */
+		nulls[PHASE_INVOCATION_ID] = rr->ids[ord - 1] == (Datum) 0;
 		values[PHASE_NAME] =
 		    PointerGetDatum(cstring_to_text_with_len(name->val.string.val, name->val.string.len));
 		values[PHASE_START_MS] = Float8GetDatum(startMs);
