@@ -103,7 +103,6 @@ DECLARE
 	batch     record;             -- loomlat.record_rows(rows)
 	fresh     uuid[] := '{}';
 	changed   uuid[] := '{}';
-	renamed   bigint[];           -- agents this round created or renamed
 	-- the diagnostic pass
 	r         loomlat.record_row;
 	at        text;
@@ -117,24 +116,25 @@ BEGIN
 			-- Round step.  Agents named in it: created or renamed, the last name wins.
 			-- A separate statement, so that writing without agent_name needs no
 			-- privilege on loomlat.agents beyond SELECT.
-			renamed := '{}';
 			IF batch.named THEN
-				WITH agent AS (
-					INSERT INTO loomlat.agents AS a (agent_id, name)
-					SELECT DISTINCT ON (g.agent_id) g.agent_id, g.agent_name
-					  FROM unnest(batch.invocation_rows) AS g
+				WITH named AS (
+					SELECT g.* FROM unnest(batch.invocation_rows) AS g
 					 WHERE g.round = step AND g.agent_name IS NOT NULL
-					 ORDER BY g.agent_id, g.ord DESC
+				), agent AS (
+					INSERT INTO loomlat.agents AS a (agent_id, name)
+					SELECT DISTINCT ON (n.agent_id) n.agent_id, n.agent_name
+					  FROM named n
+					 ORDER BY n.agent_id, n.ord DESC
 					ON CONFLICT (agent_id) DO UPDATE SET name = EXCLUDED.name
 					 WHERE a.name <> EXCLUDED.name
 					RETURNING a.agent_id
 				)
-				SELECT coalesce(array_agg(agent.agent_id), '{}') INTO renamed FROM agent;
+				-- the invocations whose rows named them count as updated
+				SELECT changed || ARRAY(SELECT n.invocation_id FROM named n JOIN agent USING (agent_id))
+				  INTO changed;
 			END IF;
 
-			WITH given AS (
-				SELECT g.* FROM unnest(batch.invocation_rows) AS g WHERE g.round = step
-			), written AS (
+			WITH written AS (
 				-- A pending row fills in; others replace what they know.  An update
 				-- that would change nothing is skipped (and counts as unchanged).
 				INSERT INTO loomlat.invocations AS t (invocation_id, agent_id, session_id, status,
@@ -152,10 +152,11 @@ BEGIN
 					   g.ttft_ms,
 					   g.client_duration_ms, g.input_tokens, g.output_tokens, g.token_cache_hit, g.error_message,
 					   started
-				  FROM given g,
+				  FROM unnest(batch.invocation_rows) AS g,
 					   LATERAL (SELECT coalesce(g.client_invoke_time,
 												(SELECT s.client_invoke_time FROM loomlat.invocations s
 												  WHERE s.invocation_id = g.invocation_id)) AS client_invoke_time) k
+				 WHERE g.round = step
 				ON CONFLICT (invocation_id) DO UPDATE SET
 					status = CASE WHEN LEAST(EXCLUDED.status, 'complete') >= LEAST(t.status, 'complete')
 								  THEN EXCLUDED.status ELSE t.status END,
@@ -202,17 +203,14 @@ BEGIN
 				RETURNING t.invocation_id
 			)
 			SELECT fresh || ARRAY(SELECT w.invocation_id FROM written w WHERE w.fresh),
-				   changed || ARRAY(
-					   SELECT w.invocation_id FROM written w WHERE NOT w.fresh
-					   UNION SELECT p.invocation_id FROM phase p
-					   UNION SELECT g.invocation_id FROM given g
-							  WHERE g.agent_name IS NOT NULL
-								AND g.agent_id = ANY (renamed))
+				   changed || ARRAY(SELECT w.invocation_id FROM written w WHERE NOT w.fresh
+									UNION SELECT p.invocation_id FROM phase p)
 			  INTO fresh, changed;
 		END LOOP;
 
-		inserted := (SELECT count(DISTINCT f.id) FROM unnest(fresh) AS f(id));
-		updated := (SELECT count(*) FROM (SELECT unnest(changed) EXCEPT SELECT unnest(fresh)) AS c);
+		SELECT (SELECT count(DISTINCT f.id) FROM unnest(fresh) AS f(id)),
+			   (SELECT count(*) FROM (SELECT unnest(changed) EXCEPT SELECT unnest(fresh)) AS c)
+		  INTO inserted, updated;
 		unchanged := batch.invocations - inserted - updated;
 	EXCEPTION WHEN OTHERS THEN
 		-- Nothing was written, and every value is good.  Walk the rows in order
