@@ -17,25 +17,9 @@ q() { psql -qXtA -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
 psql -qX -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst" >/dev/null
 
-q $src "
-CREATE EXTENSION loomlat;
-INSERT INTO loomlat.agents (agent_id, name, region) VALUES (1, 'Support', 'us-east-1'), (2, 'Research', NULL);
-INSERT INTO loomlat.invocations (invocation_id, agent_id, session_id, status, client_invoke_time,
-	cold_start_latency_ms, ttft_ms, client_duration_ms, token_cache_hit)
-SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, 1 + i % 2, 's' || i,
-	   'complete', '2026-11-01 00:00:00+00'::timestamptz + i * interval '1 minute',
-	   (i * 37) % 3000 - 100, 200 + i * 3.5, 1000 + i, i % 2 = 0
-  FROM generate_series(1, 500) i;
-INSERT INTO loomlat.invocation_phases (invocation_id, phase, start_ms, duration_ms)
-SELECT invocation_id, p, 0, 12.5 FROM loomlat.invocations, unnest(ARRAY['token', 'db']) p;
-CREATE TABLE public.loom_invocations (id serial PRIMARY KEY, cold_start_latency_ms float8);
-INSERT INTO public.loom_invocations (cold_start_latency_ms) VALUES (100), (900), (NULL);
-SELECT loomlat.track('public.loom_invocations');" >/dev/null
-
-fingerprint="SELECT (SELECT md5(string_agg(a::text, '|' ORDER BY agent_id)) FROM loomlat.agents a)
-	|| (SELECT md5(string_agg(i::text, '|' ORDER BY invocation_id)) FROM loomlat.invocations i)
-	|| (SELECT md5(string_agg(p::text, '|' ORDER BY invocation_id, phase)) FROM loomlat.invocation_phases p)
-	|| (SELECT md5(string_agg(l::text, '|' ORDER BY id)) FROM public.loom_invocations l)"
+q $src "CREATE EXTENSION loomlat" >/dev/null
+psql -qX -v ON_ERROR_STOP=1 -d $src -f "$(dirname "$0")/fixtures/loomlat_rows.sql" >/dev/null
+fingerprint="SELECT fingerprint FROM public.loomlat_rows_fingerprint"
 
 dump=$(mktemp)
 trap 'rm -f "$dump"' EXIT
@@ -46,8 +30,8 @@ else
 fi
 check "restored rows are identical (agents, invocations, phases, tracked table)" \
 	"$(q $dst "$fingerprint" 2>&1)" "$(q $src "$fingerprint")"
-check "all 500 invocations and 1000 phases came back" \
-	"$(q $dst "SELECT count(*) || '/' || (SELECT count(*) FROM loomlat.invocation_phases) FROM loomlat.invocations" 2>&1)" "500/1000"
+check "all 300 invocations and 600 phases came back" \
+	"$(q $dst "SELECT count(*) || '/' || (SELECT count(*) FROM loomlat.invocation_phases) FROM loomlat.invocations" 2>&1)" "300/600"
 check "the restored tracked table is still classified by the trigger" \
 	"$(q $dst "INSERT INTO public.loom_invocations (cold_start_latency_ms) VALUES (2500) RETURNING was_cold_start" 2>&1)" "t"
 check "the restored extension classifies new invocations" \

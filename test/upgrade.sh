@@ -30,31 +30,10 @@ trap 'rm -rf "$work"' EXIT
 psql -qX -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $up" -c "DROP DATABASE IF EXISTS $fresh" \
 	-c "CREATE DATABASE $up" -c "CREATE DATABASE $fresh" >/dev/null
 
-# The same rows, and a tracked Loom-shaped table, in a database where
-# loomlat is already installed.
-load() {
-	q "$1" "
-INSERT INTO loomlat.agents (agent_id, name, region, created_at)
-VALUES (1, 'Support', 'us-east-1', '2026-10-01 00:00:00+00'), (2, 'Research', NULL, '2026-10-01 00:00:00+00');
-INSERT INTO loomlat.invocations (invocation_id, agent_id, session_id, status, client_invoke_time,
-	agent_start_time, cold_start_latency_ms, ttft_ms, client_duration_ms, token_cache_hit, created_at)
-SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, 1 + i % 2, 's' || i,
-	   CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'complete' END::loomlat.invocation_status,
-	   '2026-11-01 00:00:00+00'::timestamptz + i * interval '1 minute',
-	   '2026-11-01 00:00:00+00'::timestamptz + i * interval '1 minute' + ((i * 37) % 3000 - 100) * interval '1 ms',
-	   (i * 37) % 3000 - 100, 200 + i * 3.5, 1000 + i, i % 2 = 0, '2026-11-02 00:00:00+00'
-  FROM generate_series(1, 300) i;
-INSERT INTO loomlat.invocation_phases (invocation_id, phase, start_ms, duration_ms)
-SELECT invocation_id, p, 0, 12.5 FROM loomlat.invocations, unnest(ARRAY['token', 'db']) p;
-CREATE TABLE public.loom_invocations (id serial PRIMARY KEY, cold_start_latency_ms float8);
-INSERT INTO public.loom_invocations (cold_start_latency_ms) VALUES (100), (900), (NULL);
-SELECT loomlat.track('public.loom_invocations');" >/dev/null
-}
-
-fingerprint="SELECT (SELECT md5(string_agg(a::text, '|' ORDER BY agent_id)) FROM loomlat.agents a)
-	|| (SELECT md5(string_agg(i::text, '|' ORDER BY invocation_id)) FROM loomlat.invocations i)
-	|| (SELECT md5(string_agg(p::text, '|' ORDER BY invocation_id, phase)) FROM loomlat.invocation_phases p)
-	|| (SELECT md5(string_agg(l::text, '|' ORDER BY id)) FROM public.loom_invocations l)"
+# The same rows, a tracked Loom-shaped table and their fingerprint, in a
+# database where loomlat is already installed.
+load() { psql -qX -v ON_ERROR_STOP=1 -d "$1" -f "$(dirname "$0")/fixtures/loomlat_rows.sql" >/dev/null; }
+fingerprint="SELECT fingerprint FROM public.loomlat_rows_fingerprint"
 
 # The schema as pg_upgrade would recreate it, without OIDs and xids.
 catalog() {

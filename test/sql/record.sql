@@ -175,7 +175,86 @@ SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "
 	"phases": [{"phase": "db", "duration_ms": 1}, {"phase": "db", "duration_ms": 2}]}]');
 SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
 	"status": "pending", "client_invoke_time": 1962662400, "phases": ["db"]}]');
+-- Values are read by the server's own input functions, so each takes what
+-- its cast takes: a UUID in braces and upper case, a time with a zone name.
+SELECT pg_temp.try('[{"invocation_id": "{00000000-0000-4000-8000-0000000000AB}", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": "2032-03-12 09:00:00 Europe/Paris"}]');
+SELECT client_invoke_time FROM loomlat.invocations WHERE invocation_id = '00000000-0000-4000-8000-0000000000ab';
+-- ... and what they refuse is the row's error, never theirs.
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": "2032-03-12 09:00:00 Mars/Olympus_Mons"}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": "infinity"}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": -1e15}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": 1962662400, "ttft_ms": 1e-400}]');
+-- Integers are written without a fraction and fit their column.
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001.0,
+	"status": "pending", "client_invoke_time": 1962662400}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 9223372036854775808,
+	"status": "pending", "client_invoke_time": 1962662400}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": 1962662400, "output_tokens": 2147483648}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"client_invoke_time": 1962662400, "status": "Pending"}]');
+-- A phase entry's values are JSON numbers, its name a JSON string.
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": 1962662400,
+	"phases": [{"phase": "db", "start_ms": "0", "duration_ms": 1}]}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": 1962662400,
+	"phases": [{"phase": 5, "duration_ms": 1}]}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": 8001,
+	"status": "pending", "client_invoke_time": 1962662400,
+	"phases": [{"phase": "db", "start_ms": 1e400, "duration_ms": 1}]}]');
+-- Within a row, an unknown key comes first, then the keys in name order; a
+-- row's own bad value is named before another row's missing invocation or agent.
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": "8001",
+	"ttft_ms": -1, "zzz": 1}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "agent_id": "8001",
+	"ttft_ms": -1}]');
+SELECT pg_temp.try('[{"invocation_id": "00000000-0000-4000-8000-000000000007", "status": "pending"},
+	{"invocation_id": "00000000-0000-4000-8000-000000000008", "agent_id": 8001,
+	 "client_invoke_time": 1962662400, "ttft_ms": -1}]');
+-- The hint of an unknown key lists the keys.
+DO $$
+DECLARE
+	hint text;
+BEGIN
+	PERFORM loomlat.record_invocations('{"invocation_id": "00000000-0000-4000-8000-000000000007", "ttft": 1}');
+EXCEPTION WHEN invalid_parameter_value THEN
+	GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+	RAISE NOTICE '%', hint;
+END
+$$;
 SELECT count(*) AS written FROM loomlat.invocations WHERE invocation_id = pg_temp.u(7);
+
+-- An empty array writes nothing.
+SELECT pg_temp.try('[]');
+
+-- The rows as record_rows() hands them to the statements: typed, and the
+-- k-th row of an invocation in round k (here ids 11, 12, 11, 11, 13).
+SELECT r.invocations, r.rounds, r.named, cardinality(r.invocation_rows) AS rows,
+	   cardinality(r.phase_rows) AS phases
+  FROM loomlat.record_rows('[{"invocation_id": "00000000-0000-4000-8000-000000000011"},
+	{"invocation_id": "00000000-0000-4000-8000-000000000012", "agent_id": 8001, "agent_name": "W"},
+	{"invocation_id": "00000000-0000-4000-8000-000000000011", "phases": [{"phase": "a", "duration_ms": 1}]},
+	{"invocation_id": "00000000-0000-4000-8000-000000000011", "status": "error", "ttft_ms": 2.5},
+	{"invocation_id": "00000000-0000-4000-8000-000000000013", "input_tokens": 7,
+	 "phases": [{"phase": "a", "start_ms": null, "duration_ms": 0}, {"phase": "b", "start_ms": -1, "duration_ms": 3}]}]') AS r;
+SELECT g.* FROM loomlat.record_rows('[{"invocation_id": "00000000-0000-4000-8000-000000000011"},
+	{"invocation_id": "00000000-0000-4000-8000-000000000012", "agent_id": 8001, "agent_name": "W"},
+	{"invocation_id": "00000000-0000-4000-8000-000000000011", "phases": [{"phase": "a", "duration_ms": 1}]},
+	{"invocation_id": "00000000-0000-4000-8000-000000000011", "status": "error", "ttft_ms": 2.5},
+	{"invocation_id": "00000000-0000-4000-8000-000000000013", "input_tokens": 7,
+	 "phases": [{"phase": "a", "start_ms": null, "duration_ms": 0}, {"phase": "b", "start_ms": -1, "duration_ms": 3}]}]') AS r,
+	   unnest(r.invocation_rows) AS g;
+SELECT p.* FROM loomlat.record_rows('[{"invocation_id": "00000000-0000-4000-8000-000000000011"},
+	{"invocation_id": "00000000-0000-4000-8000-000000000011", "phases": [{"phase": "a", "duration_ms": 1}]},
+	{"invocation_id": "00000000-0000-4000-8000-000000000013",
+	 "phases": [{"phase": "a", "start_ms": null, "duration_ms": 0}, {"phase": "b", "start_ms": -1, "duration_ms": 3}]}]') AS r,
+	   unnest(r.phase_rows) AS p;
 
 -- A role with only the table privileges can write (nothing is SECURITY DEFINER).
 CREATE ROLE loomlat_regress_writer;
