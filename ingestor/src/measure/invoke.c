@@ -265,7 +265,8 @@ start_http(struct invocation *inv)
 	inv->observer = stream_observer_new(cfg->format, cfg->max_event_bytes);
 	if (inv->observer == NULL)
 	{
-		finish(inv, loop_now(inv->env->loop), "out of memory preparing the request", false);
+		finish(inv, loop_now(inv->env->loop),
+		       "the stream parser refused the format or --max-event-size", false);
 		return;
 	}
 	inv->http_start_ns = loop_now(inv->env->loop);

@@ -10,7 +10,8 @@
 static uint32_t table[256];
 static bool table_ready;
 
-/* Fill the table (idempotent; the command is single-threaded). */
+/* Fill the table (idempotent; only the loop thread computes CRCs: the
+ * journal's sync thread writes bytes whose records are already summed). */
 static void
 build_table(void)
 {
