@@ -1,7 +1,6 @@
 /*
  * jsonl.c - the JSON-lines row mapper of "loomlat ingest" (see jsonl.h).
  */
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,23 +154,6 @@ unknown(const json_t *row, const char *key)
 	return value == NULL || json_is_null(value);
 }
 
-/* With both times in Unix seconds (the Loom backend's shape) and no latency,
- * the latency is their difference, as the writer of the row would have given. */
-static void
-derive_latency(json_t *row)
-{
-	const json_t *invoke = json_object_get(row, "client_invoke_time");
-	const json_t *start = json_object_get(row, "agent_start_time");
-
-	double ms;
-
-	if (!json_is_number(invoke) || !json_is_number(start) || !unknown(row, "cold_start_latency_ms"))
-		return;
-	ms = (json_number_value(start) - json_number_value(invoke)) * 1000.0;
-	if (isfinite(ms)) /* else the server rejects the times themselves */
-		json_object_set_new(row, "cold_start_latency_ms", json_real(ms));
-}
-
 /* FNV-1a over the canonical text, stamped as a version 8, variant 10 UUID. */
 void
 jsonl_derive_id(const json_t *row, char out[UUID_STR_LEN])
@@ -233,7 +215,6 @@ jsonl_map_line(const char *line, size_t len, const struct jsonl_options *opts, c
 				jsonl_derive_id(row, id);
 				json_object_set_new(row, "invocation_id", json_string(id));
 			}
-			derive_latency(row);
 			if (unknown(row, "agent_id") && opts->agent_id > 0)
 				json_object_set_new(row, "agent_id", json_integer(opts->agent_id));
 			return row;

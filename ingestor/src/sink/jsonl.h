@@ -13,9 +13,9 @@
  * leaves the value rules and the merge to the server.  A line without
  * agent_id gets the default agent; a line without invocation_id must carry
  * client_invoke_time and gets an id derived from its content, so the same
- * line always maps to the same row.  A line with client_invoke_time and
- * agent_start_time both in Unix seconds and no cold_start_latency_ms gets
- * their difference (the server does not derive it).  Pure: no I/O, no global state.
+ * line always maps to the same row.  cold_start_latency_ms, when a line
+ * has none, is the server's to derive (agent_start_time - client_invoke_time).
+ * Pure: no I/O, no global state.
  */
 #ifndef LOOMLAT_JSONL_H
 #define LOOMLAT_JSONL_H
