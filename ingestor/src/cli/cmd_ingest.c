@@ -364,7 +364,8 @@ static void
 take_line(struct ingest *ing, enum lr_status status, const char *line, size_t len)
 {
 	char why[512];
-	json_t *row;
+	char *row;
+	size_t row_len;
 	struct row_ref *ref;
 	size_t blank = 0;
 
@@ -386,7 +387,7 @@ take_line(struct ingest *ing, enum lr_status status, const char *line, size_t le
 		commit_all_read(ing);
 		return;
 	}
-	row = jsonl_map_line(line, len, &ing->map, why, sizeof(why));
+	row = jsonl_map_line(line, len, &ing->map, &row_len, why, sizeof(why));
 	if (row == NULL)
 	{
 		reject(ing, ing->src.label, ing->src.lineno, why);
@@ -397,7 +398,7 @@ take_line(struct ingest *ing, enum lr_status status, const char *line, size_t le
 	*ref = (struct row_ref){
 	    ing,          ing->src.label, ing->src.lineno, line_reader_offset(ing->src.reader),
 	    ing->src.dev, ing->src.ino};
-	pg_writer_put(ing->writer, row, row_done, ref);
+	pg_writer_put_text(ing->writer, row, row_len, row_done, ref);
 }
 
 /* Loop callback: the writer drained. */
@@ -464,11 +465,13 @@ follow_check(struct ingest *ing)
 	return true;
 }
 
-/* Read lines while the writer has room. */
+/* Read lines while the writer has room, a batch's worth at a time: the
+ * writer sends between two calls. */
 static void
 pump(void *arg)
 {
 	struct ingest *ing = arg;
+	size_t taken = 0;
 
 	ing->pump_deferred = false;
 	if (ing->journal != NULL && journal_failed(ing->journal) && !ing->draining)
@@ -483,6 +486,13 @@ pump(void *arg)
 		const char *line;
 		size_t len;
 		enum lr_status status;
+
+		if (taken++ == PG_WRITER_BATCH_ROWS)
+		{
+			ing->pump_deferred = true;
+			loop_defer(ing->loop, pump, ing);
+			return;
+		}
 
 		if (ing->src.fd < 0)
 		{
