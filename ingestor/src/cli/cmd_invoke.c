@@ -622,6 +622,7 @@ open_journal(const struct invoke_options *o, struct invoke_run *r)
 	if (r->journal == NULL)
 		return EX_CANTCREAT;
 	journal_setup_replay(r->journal, r->writer, NULL, NULL, &replayed);
+	journal_recover_commit(r->journal); /* the rows are in this run's journal now */
 	return 0;
 }
 

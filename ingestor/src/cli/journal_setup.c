@@ -75,7 +75,6 @@ journal_setup_replay(struct journal *j, struct pg_writer *writer, pg_writer_done
 		log_warning("journal: writing %zu rows left in %s by a stopped run (%zu invocations it "
 		            "left unfinished are closed as errors)",
 		            out->rows, journal_dir(j), out->closed);
-	journal_recover_commit(j);
 	json_decref(rows.intact);
 	json_decref(rows.damaged);
 	return rc;

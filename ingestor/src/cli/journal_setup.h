@@ -35,8 +35,9 @@ struct journal *journal_setup_open(struct loop *loop, const char *dir, PGconn *c
                                    uint64_t max_bytes, struct pg_writer *writer);
 
 /* Queue through writer (done and arg for every row) the rows of j's
- * directory that stopped processes left, and delete their files.  0, or -1
- * when another process is replaying the directory (nothing is read). */
+ * directory that stopped processes left; their files, and the directory's
+ * replay lock, stay until journal_recover_commit(j).  0, or -1 when another
+ * process is replaying the directory (nothing is read). */
 int journal_setup_replay(struct journal *j, struct pg_writer *writer, pg_writer_done_fn done,
                          void *arg, struct journal_replay *out);
 
