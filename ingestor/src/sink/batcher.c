@@ -138,9 +138,17 @@ batcher_can_send(const struct batcher *b)
 	return b->state == BATCHER_IDLE && b->head != NULL;
 }
 
-/* The head of the queue within the budget, as one JSON array. */
+/* The head's seq. */
+uint64_t
+batcher_next_seq(const struct batcher *b)
+{
+	return b->head != NULL ? b->head->seq : 0;
+}
+
+/* The head of the queue within the budget and the durable rows, as one
+ * JSON array. */
 char *
-batcher_take_batch(struct batcher *b, size_t *len)
+batcher_take_batch(struct batcher *b, uint64_t durable, size_t *len)
 {
 	size_t limit =
 	    b->suspect > 0 ? (b->probe < b->suspect ? b->probe : b->suspect) : b->limits.max_rows;
@@ -148,9 +156,9 @@ batcher_take_batch(struct batcher *b, size_t *len)
 	struct row *row;
 	char *text, *p;
 
-	if (!batcher_can_send(b))
+	if (!batcher_can_send(b) || b->head->seq > durable)
 		return NULL;
-	for (row = b->head; row != NULL && n < limit; row = row->next, n++)
+	for (row = b->head; row != NULL && n < limit && row->seq <= durable; row = row->next, n++)
 	{
 		if (n > 0 && total + row->len + 1 > b->limits.max_bytes)
 			break;

@@ -96,9 +96,14 @@ void batcher_push(struct batcher *b, char *text, size_t len, uint64_t seq, bool 
 /* IDLE with rows queued: a batch can go. */
 bool batcher_can_send(const struct batcher *b);
 
+/* The journal seq of the next row to send (0: none, or not journaled): the
+ * transport waits until the journal holds it. */
+uint64_t batcher_next_seq(const struct batcher *b);
+
 /* Put the next batch on the wire (IDLE -> BUSY) and return it as a JSON
- * array (malloc'd, NUL-terminated, *len bytes); NULL when none can go. */
-char *batcher_take_batch(struct batcher *b, size_t *len);
+ * array (malloc'd, NUL-terminated, *len bytes); only rows whose journal seq
+ * is at most durable go (UINT64_MAX: any).  NULL when none can go. */
+char *batcher_take_batch(struct batcher *b, uint64_t durable, size_t *len);
 
 /* The batch's statement succeeded with these counts: its rows are written. */
 void batcher_batch_ok(struct batcher *b, unsigned long inserted, unsigned long updated,

@@ -264,7 +264,7 @@ send_batch(void *arg)
 		return;
 	if (w->journal != NULL)
 		journal_sync(w->journal); /* no row reaches the database before the journal */
-	text = batcher_take_batch(w->batcher, &len);
+	text = batcher_take_batch(w->batcher, UINT64_MAX, &len);
 	w->counts[0] = w->counts[1] = w->counts[2] = 0;
 	free(w->error);
 	w->error = NULL;

@@ -83,7 +83,7 @@ static void
 serve(struct batcher *b, const int *bad, int *ids)
 {
 	size_t len, i;
-	char *text = batcher_take_batch(b, &len);
+	char *text = batcher_take_batch(b, UINT64_MAX, &len);
 	json_t *batch, *row;
 	bool failed = false;
 
@@ -134,7 +134,7 @@ batches_keep_the_budget(void **state)
 	serve(b, NONE, ids); /* ...and goes alone */
 	assert_int_equal(ids[0], 6);
 	assert_int_equal(ids[1], -1);
-	assert_null(batcher_take_batch(b, &(size_t){0}));
+	assert_null(batcher_take_batch(b, UINT64_MAX, &(size_t){0}));
 	for (int i = 0; i <= 6; i++)
 		assert_int_equal(rec.order[i], i);
 	batcher_free(b);
@@ -151,13 +151,13 @@ one_batch_at_a_time_and_held_rows_stay(void **state)
 
 	push(b, 0, false);
 	push(b, 1, true);
-	text = batcher_take_batch(b, &len);
+	text = batcher_take_batch(b, UINT64_MAX, &len);
 	assert_string_equal(text, "[{\"id\":0},{\"id\":1}]");
 	free(text);
 	push(b, 2, false);
 	assert_int_equal(batcher_state(b), BATCHER_BUSY);
 	assert_false(batcher_can_send(b));
-	assert_null(batcher_take_batch(b, &len));
+	assert_null(batcher_take_batch(b, UINT64_MAX, &len));
 	batcher_batch_ok(b, 1, 1, 0);
 	assert_int_equal(rec.done[0], 1);
 	assert_int_equal(rec.done[1], 1);
@@ -169,6 +169,28 @@ one_batch_at_a_time_and_held_rows_stay(void **state)
 	assert_int_equal(stats.rows_written, 2);
 	assert_int_equal(stats.inserted, 1);
 	assert_int_equal(stats.updated, 1);
+	batcher_free(b);
+}
+
+/* Only rows the journal holds go: the batch stops at the first that it
+ * does not hold yet, and nothing goes while the head is not held. */
+static void
+only_durable_rows_go(void **state)
+{
+	struct batcher *b = fresh();
+	size_t len;
+	char *text;
+
+	for (int i = 0; i < 3; i++)
+		push(b, i, false); /* seqs 100, 101, 102 */
+	assert_int_equal(batcher_next_seq(b), 100);
+	assert_null(batcher_take_batch(b, 99, &len));
+	assert_int_equal(batcher_state(b), BATCHER_IDLE);
+	text = batcher_take_batch(b, 101, &len);
+	assert_string_equal(text, "[{\"id\":0},{\"id\":1}]");
+	free(text);
+	batcher_batch_ok(b, 2, 0, 0);
+	assert_int_equal(batcher_next_seq(b), 102);
 	batcher_free(b);
 }
 
@@ -186,7 +208,7 @@ dropped_batch_is_in_doubt_and_resent(void **state)
 
 	push(b, 0, false);
 	push(b, 1, false);
-	first = batcher_take_batch(b, &len);
+	first = batcher_take_batch(b, UINT64_MAX, &len);
 	delay = batcher_connection_lost(b, now, 0.0);
 	assert_int_equal(delay, 50); /* half the first step, with no jitter */
 	assert_int_equal(batcher_state(b), BATCHER_BACKOFF);
@@ -198,7 +220,7 @@ dropped_batch_is_in_doubt_and_resent(void **state)
 	batcher_connecting(b, now + 50 * NS_PER_MS);
 	assert_false(batcher_can_send(b));
 	batcher_connected(b);
-	again = batcher_take_batch(b, &len);
+	again = batcher_take_batch(b, UINT64_MAX, &len);
 	assert_string_equal(again, first);
 	free(first);
 	free(again);
@@ -264,7 +286,7 @@ drain_ends_or_times_out(void **state)
 	assert_false(batcher_take_drained(b)); /* once */
 
 	push(b, 1, false);
-	free(batcher_take_batch(b, &len));
+	free(batcher_take_batch(b, UINT64_MAX, &len));
 	batcher_drain(b, 2000 * NS_PER_MS, 1000);
 	assert_int_equal(batcher_next_due(b), 3000 * NS_PER_MS);
 	assert_int_equal(batcher_tick(b, 2999 * NS_PER_MS), BATCHER_DUE_NOTHING);
@@ -345,6 +367,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(batches_keep_the_budget),
 	    cmocka_unit_test(one_batch_at_a_time_and_held_rows_stay),
+	    cmocka_unit_test(only_durable_rows_go),
 	    cmocka_unit_test(dropped_batch_is_in_doubt_and_resent),
 	    cmocka_unit_test(backoff_doubles_up_to_the_cap),
 	    cmocka_unit_test(connect_attempt_times_out),
