@@ -3,7 +3,8 @@
  * invocations (sink/jsonl.h) through the batched writer.
  *
  * Reading is paced by the writer: lines are read while fewer than HIGH_WATER
- * rows wait, and again when a confirmation brings it under LOW_WATER, so a
+ * rows wait (three of the writer's batches), and again as soon as a batch is
+ * confirmed, so one batch is always ready behind the one on the wire and a
  * file of any size loads in bounded memory.  A bad line, or a row the server
  * rejects, is reported with its line number (--rejects FILE, else stderr) and
  * every other line still loads.  With --follow one file is read as tail -F
@@ -13,6 +14,13 @@
  * rows in order; it is written by rename, so a restart resumes where the
  * last one stopped and rows are at worst sent twice (the merge makes that
  * harmless).  SIGINT/SIGTERM stop reading, drain the writer and checkpoint.
+ *
+ * Rows are journaled as invoke's are (sink/journal.h), unless --no-journal:
+ * rows a killed ingest had read stay in its journal, and rows the database
+ * did not take by the end stay there too (exit 75).  --journal DIR is an
+ * input of its own: it writes what stopped runs (invoke or ingest) left in
+ * DIR, holding DIR's replay lock until its rows are committed, so a second
+ * replayer is refused meanwhile and a replay killed in turn loses nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/journal_setup.h"
 #include "cli/options.h"
 #include "event/signals.h"
 #include "sink/db.h"
@@ -39,8 +48,8 @@
 
 #define DRAIN_MS         30000
 #define POLL_MS          200
-#define HIGH_WATER       2000
-#define LOW_WATER        1000
+#define HIGH_WATER       (3 * PG_WRITER_BATCH_ROWS)
+#define LOW_WATER        (2 * PG_WRITER_BATCH_ROWS)
 #define DEFAULT_MAX_LINE (1024UL * 1024)
 #define MIN_MAX_LINE     256UL
 #define MAX_MAX_LINE     (64UL * 1024 * 1024)
@@ -81,6 +90,12 @@ struct ingest
 {
 	struct loop *loop;
 	struct pg_writer *writer;
+	struct journal *journal; /* NULL: --no-journal */
+	const char *journal_dir; /* NULL: journal_default_dir() */
+	const char *replay;      /* --journal DIR */
+	bool no_journal;
+	struct journal_replay replayed;
+	unsigned long replay_done; /* replayed rows whose fate is known */
 	struct jsonl_options map;
 	char **inputs;
 	int n_inputs, next_input;
@@ -109,7 +124,10 @@ enum
 	OPT_FOLLOW,
 	OPT_CHECKPOINT,
 	OPT_REJECTS,
-	OPT_MAX_LINE_BYTES
+	OPT_MAX_LINE_BYTES,
+	OPT_JOURNAL,
+	OPT_JOURNAL_DIR,
+	OPT_NO_JOURNAL
 };
 
 static const struct option long_options[] = {
@@ -120,6 +138,9 @@ static const struct option long_options[] = {
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"rejects", required_argument, NULL, OPT_REJECTS},
     {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE_BYTES},
+    {"journal", required_argument, NULL, OPT_JOURNAL},
+    {"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+    {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -141,20 +162,28 @@ cmd_ingest_usage(FILE *out)
 	      "\n"
 	      "  --agent-id N           agent of the lines that name none\n"
 	      "  --spool FILE           a spool file left by \"loomlat invoke\" (an input like any)\n"
+	      "  --journal DIR          write what killed runs (invoke or ingest) left in the\n"
+	      "                         journal DIR, for this database (the only input then)\n"
 	      "  --rejects FILE         append bad lines there as FILE:LINE: reason (default: stderr)\n"
 	      "  --max-line-bytes N     longer lines are rejected (default 1048576 = 1 MiB)\n"
 	      "  --follow               keep reading the one FILE as it grows, as tail -F does\n"
 	      "                         (rotation by rename, truncation); stop with SIGINT/SIGTERM\n"
 	      "  --checkpoint FILE      resume the one FILE where the last run's committed\n"
 	      "                         lines ended, and keep that position there\n"
+	      "  --journal-dir DIR      write-ahead journal of the rows read (default as for\n"
+	      "                         \"loomlat invoke\"); what a killed run read waits there\n"
+	      "  --no-journal           keep rows in memory only (and spool them at the end)\n"
 	      "  --db CONNINFO|URI      database, else LOOMLAT_DATABASE_URL, else the PG* variables\n"
 	      "  -v, --verbose          debug messages\n"
 	      "  -q, --quiet            errors only, no progress line\n"
 	      "  -h, --help             show this help\n"
 	      "\n"
 	      "Exit status: 0 every line loaded; 64 usage; 65 some lines rejected (the others\n"
-	      "loaded); 66 an input missing or unreadable; 69 database unavailable; 75 rows\n"
-	      "could not be written (saved in a spool file named on stderr).\n",
+	      "loaded), or a corrupt journal file; 66 an input missing or unreadable; 69\n"
+	      "database unavailable; 73 the journal directory cannot be used; 74 the journal\n"
+	      "could not be written; 75 rows could not be written (they stay in the journal,\n"
+	      "or with --no-journal in a spool file named on stderr), or another process is\n"
+	      "replaying the journal DIR.\n",
 	      out);
 }
 
@@ -308,10 +337,25 @@ row_done(void *arg, bool written)
 			commit_all_read(ing);
 	}
 	free(ref);
-	if (!ing->pump_deferred && !ing->draining && pg_writer_pending(ing->writer) < LOW_WATER)
+	if (!ing->pump_deferred && !ing->draining && pg_writer_pending(ing->writer) <= LOW_WATER)
 	{
 		ing->pump_deferred = true;
 		loop_defer(ing->loop, pump, ing);
+	}
+}
+
+/* The writer confirmed a replayed journal row, or gave up on it. */
+static void
+replayed_done(void *arg, bool written)
+{
+	struct ingest *ing = arg;
+	const char *msg = pg_writer_last_error(ing->writer);
+
+	ing->replay_done++;
+	if (!written && !ing->taking)
+	{
+		ing->db_rejected++;
+		reject(ing, ing->replay, ing->replay_done, msg != NULL ? msg : "rejected by the database");
 	}
 }
 
@@ -320,7 +364,8 @@ static void
 take_line(struct ingest *ing, enum lr_status status, const char *line, size_t len)
 {
 	char why[512];
-	json_t *row;
+	char *row;
+	size_t row_len;
 	struct row_ref *ref;
 	size_t blank = 0;
 
@@ -342,7 +387,7 @@ take_line(struct ingest *ing, enum lr_status status, const char *line, size_t le
 		commit_all_read(ing);
 		return;
 	}
-	row = jsonl_map_line(line, len, &ing->map, why, sizeof(why));
+	row = jsonl_map_line(line, len, &ing->map, &row_len, why, sizeof(why));
 	if (row == NULL)
 	{
 		reject(ing, ing->src.label, ing->src.lineno, why);
@@ -353,7 +398,7 @@ take_line(struct ingest *ing, enum lr_status status, const char *line, size_t le
 	*ref = (struct row_ref){
 	    ing,          ing->src.label, ing->src.lineno, line_reader_offset(ing->src.reader),
 	    ing->src.dev, ing->src.ino};
-	pg_writer_put(ing->writer, row, row_done, ref);
+	pg_writer_put_text(ing->writer, row, row_len, row_done, ref);
 }
 
 /* Loop callback: the writer drained. */
@@ -420,19 +465,34 @@ follow_check(struct ingest *ing)
 	return true;
 }
 
-/* Read lines while the writer has room. */
+/* Read lines while the writer has room, a batch's worth at a time: the
+ * writer sends between two calls. */
 static void
 pump(void *arg)
 {
 	struct ingest *ing = arg;
+	size_t taken = 0;
 
 	ing->pump_deferred = false;
+	if (ing->journal != NULL && journal_failed(ing->journal) && !ing->draining)
+	{
+		log_error("journal: stopped reading: rows can no longer be journaled");
+		ing->rc = EX_IOERR;
+		finish(ing);
+	}
 	while (!ing->stopping && !ing->draining && ing->poll_timer == NULL &&
 	       pg_writer_pending(ing->writer) < HIGH_WATER)
 	{
 		const char *line;
 		size_t len;
 		enum lr_status status;
+
+		if (taken++ == PG_WRITER_BATCH_ROWS)
+		{
+			ing->pump_deferred = true;
+			loop_defer(ing->loop, pump, ing);
+			return;
+		}
 
 		if (ing->src.fd < 0)
 		{
@@ -492,7 +552,7 @@ static void
 on_progress(void *arg)
 {
 	struct ingest *ing = arg;
-	struct pg_writer_stats stats;
+	struct batcher_stats stats;
 	int64_t now = clock_mono_ns();
 
 	pg_writer_get_stats(ing->writer, &stats);
@@ -507,7 +567,7 @@ on_progress(void *arg)
 static void
 summary(struct ingest *ing, double seconds)
 {
-	struct pg_writer_stats stats;
+	struct batcher_stats stats;
 
 	pg_writer_get_stats(ing->writer, &stats);
 	if (ing->progress)
@@ -520,17 +580,79 @@ summary(struct ingest *ing, double seconds)
 	       ing->rejected, ing->db_rejected, seconds > 0 ? stats.rows_written / seconds : 0.0);
 }
 
+/* Journal the rows (unless --no-journal); with --journal DIR, queue what
+ * stopped runs left there.  0 or an exit code. */
+static int
+start_journal(struct ingest *ing, PGconn *conn)
+{
+	if (ing->no_journal)
+		return 0;
+	ing->journal =
+	    journal_setup_open(ing->loop, ing->replay != NULL ? ing->replay : ing->journal_dir, conn,
+	                       JOURNAL_DEFAULT_MAX_BYTES, ing->writer);
+	if (ing->journal == NULL)
+		return EX_CANTCREAT;
+	if (ing->replay == NULL)
+		return 0;
+	if (journal_setup_replay(ing->journal, ing->writer, replayed_done, ing, &ing->replayed) != 0)
+	{
+		log_error("another loomlat is replaying %s; try again when it is done", ing->replay);
+		return EX_TEMPFAIL;
+	}
+	return 0;
+}
+
+/* What the replay of --journal DIR found and did. */
+static void
+replay_summary(const struct ingest *ing)
+{
+	const struct journal_recovery *found = &ing->replayed.found;
+
+	printf("journal:         %zu rows replayed from %lu files (%zu invocations closed as "
+	       "errors), %lu bytes of torn records dropped, %lu corrupt files kept, %lu files of "
+	       "live processes or other databases left\n",
+	       ing->replayed.rows, found->files, ing->replayed.closed, found->torn_bytes,
+	       found->corrupt, found->skipped);
+}
+
+/* What the writer did not take: spooled without a journal, else left in it
+ * (the rejected rows are in the reject file already).  0 or EX_TEMPFAIL. */
+static int
+keep_unwritten(struct ingest *ing, size_t *left)
+{
+	struct batcher_stats stats;
+	char path[4096];
+	size_t in_doubt;
+	json_t *rows;
+
+	ing->taking = true;
+	if (ing->journal != NULL && !journal_failed(ing->journal))
+	{
+		json_decref(pg_writer_take_rejected(ing->writer));
+		*left = pg_writer_pending(ing->writer);
+		if (*left > 0)
+			log_error("%zu rows could not be written to the database; they stay in the journal "
+			          "%s: \"loomlat ingest --journal %s\" writes them",
+			          *left, journal_dir(ing->journal), journal_dir(ing->journal));
+		return *left > 0 ? EX_TEMPFAIL : 0;
+	}
+	pg_writer_get_stats(ing->writer, &stats);
+	rows = pg_writer_take_unwritten(ing->writer, &in_doubt);
+	*left = json_array_size(rows) - stats.rejected;
+	if (*left > 0)
+		spool_save(rows, in_doubt, path, sizeof(path));
+	json_decref(rows);
+	return *left > 0 ? EX_TEMPFAIL : 0;
+}
+
 /* Run the loop over every input; returns the exit code. */
 static int
 run(struct ingest *ing, const char *conninfo)
 {
 	char err[1024];
-	char path[4096];
 	PGconn *conn = db_connect_blocking(conninfo, err, sizeof(err));
-	struct pg_writer_stats stats;
-	json_t *left;
-	size_t in_doubt;
-	int rc = 0;
+	size_t left = 0;
+	int rc;
 
 	if (conn == NULL)
 	{
@@ -542,12 +664,19 @@ run(struct ingest *ing, const char *conninfo)
 	ing->signal_fd = signals_open();
 	if (ing->writer == NULL || ing->signal_fd < 0 ||
 	    loop_watch_fd(ing->loop, ing->signal_fd, POLLIN | LOOP_WEAK, on_signal, ing) != 0)
+		rc = EX_SOFTWARE;
+	else
+		rc = start_journal(ing, conn);
+	if (rc != 0)
 	{
 		if (ing->writer == NULL)
 			PQfinish(conn);
+		if (ing->signal_fd >= 0)
+			signals_close(ing->signal_fd);
 		pg_writer_free(ing->writer);
+		journal_close(ing->journal, false);
 		loop_free(ing->loop);
-		return EX_SOFTWARE;
+		return rc;
 	}
 	ing->begin_ns = clock_mono_ns();
 	if (ing->progress)
@@ -559,24 +688,22 @@ run(struct ingest *ing, const char *conninfo)
 	signals_close(ing->signal_fd);
 	loop_cancel_timer(ing->loop, ing->progress_timer);
 	loop_cancel_timer(ing->loop, ing->poll_timer);
-	pg_writer_get_stats(ing->writer, &stats);
-	ing->taking = true;
-	left = pg_writer_take_unwritten(ing->writer, &in_doubt);
+	if (keep_unwritten(ing, &left) != 0)
+		rc = EX_TEMPFAIL;
 	if (!save_checkpoint(ing))
 		rc = EX_SOFTWARE;
-	if (json_array_size(left) > stats.rejected) /* more than the rejected rows are left */
-	{
-		spool_save(left, in_doubt, path, sizeof(path));
-		rc = EX_TEMPFAIL;
-	}
+	if (ing->replay != NULL && left == 0)
+		journal_recover_commit(ing->journal); /* the replayed files can go */
 	summary(ing, clock_ms_between(ing->begin_ns, clock_mono_ns()) / 1e3);
-	json_decref(left);
+	if (ing->replay != NULL)
+		replay_summary(ing);
 	close_source(ing);
 	pg_writer_free(ing->writer);
+	journal_close(ing->journal, left == 0);
 	loop_free(ing->loop);
 	if (rc == 0 && ing->rc != EXIT_NOT_SET)
 		rc = ing->rc;
-	if (rc == 0 && ing->rejected > 0)
+	if (rc == 0 && (ing->rejected > 0 || ing->replayed.found.corrupt > 0))
 		rc = EX_DATAERR;
 	return rc;
 }
@@ -620,6 +747,15 @@ cmd_ingest(int argc, char **argv)
 			case OPT_REJECTS:
 				rejects = optarg;
 				break;
+			case OPT_JOURNAL:
+				ing.replay = optarg;
+				break;
+			case OPT_JOURNAL_DIR:
+				ing.journal_dir = optarg;
+				break;
+			case OPT_NO_JOURNAL:
+				ing.no_journal = true;
+				break;
 			case OPT_MAX_LINE_BYTES:
 				if (opt_parse_ulong(optarg, MIN_MAX_LINE, MAX_MAX_LINE, &max_line) != 0)
 					return usage_error("--max-line-bytes: not an integer from %lu to %lu: %s",
@@ -646,7 +782,13 @@ cmd_ingest(int argc, char **argv)
 	ing.n_inputs = argc - optind;
 	if (spool != NULL && ing.n_inputs > 0)
 		return usage_error("--spool FILE is one input: give no other");
-	if (spool != NULL || ing.n_inputs == 0)
+	if (ing.replay != NULL &&
+	    (spool != NULL || ing.n_inputs > 0 || ing.follow || ing.checkpoint != NULL))
+		return usage_error("--journal DIR is the one input: give no FILE, --spool, --follow or "
+		                   "--checkpoint");
+	if (ing.replay != NULL && (ing.no_journal || ing.journal_dir != NULL))
+		return usage_error("--journal DIR replays into DIR: give no --journal-dir or --no-journal");
+	if (ing.replay == NULL && (spool != NULL || ing.n_inputs == 0))
 	{
 		one[0] = (char *) (spool != NULL ? spool : "-");
 		ing.inputs = one;

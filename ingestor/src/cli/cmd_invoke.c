@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/journal_setup.h"
 #include "cli/options.h"
 #include "event/signals.h"
 #include "http/multi.h"
 #include "measure/invoke_live.h"
-#include "measure/invoke_row.h"
 #include "measure/run.h"
 #include "sink/db.h"
 #include "sink/journal.h"
@@ -648,89 +648,18 @@ struct invoke_run
 	struct invoke_env env;
 };
 
-/* Which database rows go to: FNV-1a of host, port, name and user (never the
- * password), so a journal's rows go back only where they were meant to. */
-static uint64_t
-database_target(PGconn *conn)
-{
-	const char *parts[] = {PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn)};
-	uint64_t h = 14695981039346656037ull;
-
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-	{
-		for (const char *p = parts[i] ? parts[i] : ""; *p != '\0'; p++)
-			h = (h ^ (unsigned char) *p) * 1099511628211ull;
-		h = (h ^ 0xff) * 1099511628211ull; /* a separator no string byte can be */
-	}
-	return h != 0 ? h : 1;
-}
-
-/* Rows recovered from a journal, split by whether their group was intact. */
-struct recovered_rows
-{
-	json_t *intact;
-	json_t *damaged;
-};
-
-static void
-collect_row(void *arg, const char *data, size_t len, bool intact)
-{
-	struct recovered_rows *rows = arg;
-	json_t *row = json_loadb(data, len, 0, NULL);
-
-	if (!json_is_object(row))
-	{
-		log_error("journal: a record that is not a row was skipped");
-		json_decref(row);
-		return;
-	}
-	json_array_append_new(intact ? rows->intact : rows->damaged, row);
-}
-
-/* Queue the rows a stopped run left in the journal (closing the invocations
- * it left pending), so they are written before this run's own. */
-static void
-replay_journal(struct invoke_run *r)
-{
-	struct recovered_rows rows = {json_array(), json_array()};
-	struct journal_recovery stats;
-	size_t closed, i;
-	json_t *row;
-
-	journal_recover(r->journal, collect_row, &rows, &stats);
-	closed = invoke_row_close_orphans(rows.intact);
-	json_array_extend(rows.intact, rows.damaged);
-	json_array_foreach(rows.intact, i, row)
-	{
-		json_incref(row);
-		pg_writer_put(r->writer, row, NULL, NULL);
-	}
-	if (json_array_size(rows.intact) > 0)
-		log_warning("journal: writing %zu rows left in %s by a stopped run (%zu invocations it "
-		            "left unfinished are closed as errors)",
-		            json_array_size(rows.intact), journal_dir(r->journal), closed);
-	journal_recover_commit(r->journal);
-	json_decref(rows.intact);
-	json_decref(rows.damaged);
-}
-
-/* Open the journal, attach it to the writer, replay what a stopped run left. */
+/* Open the journal and write first what a stopped run left in it. */
 static int
 open_journal(const struct invoke_options *o, struct invoke_run *r)
 {
-	char *dir = o->journal_dir != NULL ? xstrdup(o->journal_dir) : journal_default_dir();
-	char err[1024];
+	struct journal_replay replayed;
 
-	r->journal = journal_open(r->loop, dir, database_target(r->conn), o->journal_max_bytes, err,
-	                          sizeof(err));
-	free(dir);
+	r->journal =
+	    journal_setup_open(r->loop, o->journal_dir, r->conn, o->journal_max_bytes, r->writer);
 	if (r->journal == NULL)
-	{
-		log_error("%s; choose another with --journal-dir, or run with --no-journal", err);
 		return EX_CANTCREAT;
-	}
-	pg_writer_set_journal(r->writer, r->journal);
-	replay_journal(r);
+	journal_setup_replay(r->journal, r->writer, NULL, NULL, &replayed);
+	journal_recover_commit(r->journal); /* the rows are in this run's journal now */
 	return 0;
 }
 
@@ -847,6 +776,10 @@ execute(struct invoke_options *o)
 	}
 	else
 		unwritten = pg_writer_take_unwritten(r.writer, &in_doubt);
+	if (pg_writer_last_error(r.writer) != NULL)
+		log_error("the database rejected rows, kept for the spool; the last: %.*s",
+		          (int) strcspn(pg_writer_last_error(r.writer), "\n"),
+		          pg_writer_last_error(r.writer));
 	r.all_written = rc == 0 && kept == 0 && json_array_size(unwritten) == 0;
 	if (json_array_size(unwritten) > 0)
 	{

@@ -12,11 +12,12 @@
  *  69  EX_UNAVAILABLE  the database or the agent endpoint is unavailable at start
  *  73  EX_CANTCREAT    (report) the output file cannot be written
  *  70  EX_SOFTWARE     internal error
- *  73  EX_CANTCREAT    invoke: the journal directory cannot be created or used
- *  74  EX_IOERR        invoke: the journal could not be written (disk full...):
- *                      the run stopped starting invocations early
- *  75  EX_TEMPFAIL     rows could not be written; they are in the journal (invoke)
- *                      or in the spool file named
+ *  73  EX_CANTCREAT    invoke, ingest: the journal directory cannot be created or used
+ *  74  EX_IOERR        invoke, ingest: the journal could not be written (disk full...):
+ *                      the run stopped starting invocations (reading lines) early
+ *  75  EX_TEMPFAIL     rows could not be written; they are in the journal or in the
+ *                      spool file named; ingest --journal DIR: another process is
+ *                      replaying DIR
  */
 #ifndef LOOMLAT_COMMANDS_H
 #define LOOMLAT_COMMANDS_H

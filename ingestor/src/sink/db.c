@@ -154,3 +154,19 @@ db_prepare_agent(PGconn *conn, int64_t agent_id, const char *name, double *thres
 	PQclear(res);
 	return DB_CHECK_OK;
 }
+
+/* FNV-1a of host, port, name and user, each ended by a byte no string holds. */
+uint64_t
+db_target(PGconn *conn)
+{
+	const char *parts[] = {PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn)};
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+	{
+		for (const char *p = parts[i] ? parts[i] : ""; *p != '\0'; p++)
+			h = (h ^ (unsigned char) *p) * 1099511628211ull;
+		h = (h ^ 0xff) * 1099511628211ull;
+	}
+	return h != 0 ? h : 1;
+}

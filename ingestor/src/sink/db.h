@@ -25,6 +25,10 @@ PGconn *db_connect_start(const char *conninfo);
 /* Connect and wait; NULL with a message in err when the database is unavailable. */
 PGconn *db_connect_blocking(const char *conninfo, char *err, size_t errlen);
 
+/* Which database rows go to: a hash of conn's host, port, name and user
+ * (never the password), never 0; a journal's rows go back only there. */
+uint64_t db_target(PGconn *conn);
+
 enum db_check
 {
 	DB_CHECK_OK = 0,

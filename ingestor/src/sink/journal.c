@@ -1001,7 +1001,7 @@ journal_recover(struct journal *j, journal_row_fn fn, void *arg, struct journal_
 		if (j->lock_fd >= 0)
 			close(j->lock_fd);
 		j->lock_fd = -1;
-		return 0;
+		return -1;
 	}
 	d = opendir(j->dir);
 	while (d != NULL && (e = readdir(d)) != NULL)

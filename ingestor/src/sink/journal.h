@@ -141,7 +141,8 @@ typedef void (*journal_row_fn)(void *arg, const char *data, size_t len, bool int
 /* Read the groups of dead processes for the same target (unless another
  * process is replaying: then nothing) and give their rows to fn, which is
  * expected to append them to j (through the writer).  The files read stay
- * until journal_recover_commit().  Returns 0. */
+ * until journal_recover_commit().  Returns 0, or -1 when another process
+ * is replaying (nothing is read). */
 int journal_recover(struct journal *j, journal_row_fn fn, void *arg,
                     struct journal_recovery *stats);
 

@@ -1,13 +1,14 @@
 /*
  * jsonl.c - the JSON-lines row mapper of "loomlat ingest" (see jsonl.h).
  */
-#include <math.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sink/jsonl.h"
+#include "util/alloc.h"
 
 enum kind
 {
@@ -155,23 +156,6 @@ unknown(const json_t *row, const char *key)
 	return value == NULL || json_is_null(value);
 }
 
-/* With both times in Unix seconds (the Loom backend's shape) and no latency,
- * the latency is their difference, as the writer of the row would have given. */
-static void
-derive_latency(json_t *row)
-{
-	const json_t *invoke = json_object_get(row, "client_invoke_time");
-	const json_t *start = json_object_get(row, "agent_start_time");
-
-	double ms;
-
-	if (!json_is_number(invoke) || !json_is_number(start) || !unknown(row, "cold_start_latency_ms"))
-		return;
-	ms = (json_number_value(start) - json_number_value(invoke)) * 1000.0;
-	if (isfinite(ms)) /* else the server rejects the times themselves */
-		json_object_set_new(row, "cold_start_latency_ms", json_real(ms));
-}
-
 /* FNV-1a over the canonical text, stamped as a version 8, variant 10 UUID. */
 void
 jsonl_derive_id(const json_t *row, char out[UUID_STR_LEN])
@@ -192,13 +176,51 @@ jsonl_derive_id(const json_t *row, char out[UUID_STR_LEN])
 	uuid_format(bytes, out);
 }
 
-/* Parse, check, fill in the agent and the id. */
-json_t *
-jsonl_map_line(const char *line, size_t len, const struct jsonl_options *opts, char *why,
-               size_t whylen)
+/* The row's text: the line itself, with the keys it lacks spliced in after
+ * its "{" (the object has a member already, so a comma follows), or the row
+ * encoded again when a lacking key is there as null. */
+static char *
+encode(json_t *row, const char *line, size_t len, const char *id, int64_t agent_id, size_t *row_len)
+{
+	const char *open = memchr(line, '{', len);
+	size_t rest = len - (size_t) (open + 1 - line);
+	char head[128];
+	int n;
+	char *text;
+
+	if ((id != NULL && json_object_get(row, "invocation_id") != NULL) ||
+	    (agent_id > 0 && json_object_get(row, "agent_id") != NULL))
+	{
+		if (id != NULL)
+			json_object_set_new(row, "invocation_id", json_string(id));
+		if (agent_id > 0)
+			json_object_set_new(row, "agent_id", json_integer(agent_id));
+		text = json_dumps(row, JSON_COMPACT);
+		if (text == NULL)
+			abort(); /* out of memory */
+		*row_len = strlen(text);
+		return text;
+	}
+	n = snprintf(head, sizeof(head), "{%s%s%s", id != NULL ? "\"invocation_id\":\"" : "",
+	             id != NULL ? id : "", id != NULL ? "\"," : "");
+	if (agent_id > 0)
+		n += snprintf(head + n, sizeof(head) - (size_t) n, "\"agent_id\":%" PRId64 ",", agent_id);
+	text = xmalloc((size_t) n + rest + 1);
+	memcpy(text, head, (size_t) n);
+	memcpy(text + n, open + 1, rest);
+	text[(size_t) n + rest] = '\0';
+	*row_len = (size_t) n + rest;
+	return text;
+}
+
+/* Parse, check, fill in the id and the agent. */
+char *
+jsonl_map_line(const char *line, size_t len, const struct jsonl_options *opts, size_t *row_len,
+               char *why, size_t whylen)
 {
 	json_error_t jerr;
 	json_t *row;
+	char *text = NULL;
 
 	if (len > opts->max_line_bytes)
 	{
@@ -221,24 +243,20 @@ jsonl_map_line(const char *line, size_t len, const struct jsonl_options *opts, c
 		snprintf(why, whylen, "not a JSON object");
 	else if (check_keys(row, why, whylen))
 	{
-		if (unknown(row, "invocation_id") && unknown(row, "client_invoke_time"))
+		char id[UUID_STR_LEN];
+		bool need_id = unknown(row, "invocation_id");
+
+		if (need_id && unknown(row, "client_invoke_time"))
 			snprintf(why, whylen,
 			         "missing \"invocation_id\" (or \"client_invoke_time\" to derive it)");
 		else
 		{
-			if (unknown(row, "invocation_id"))
-			{
-				char id[UUID_STR_LEN];
-
+			if (need_id)
 				jsonl_derive_id(row, id);
-				json_object_set_new(row, "invocation_id", json_string(id));
-			}
-			derive_latency(row);
-			if (unknown(row, "agent_id") && opts->agent_id > 0)
-				json_object_set_new(row, "agent_id", json_integer(opts->agent_id));
-			return row;
+			text = encode(row, line, len, need_id ? id : NULL,
+			              unknown(row, "agent_id") ? opts->agent_id : 0, row_len);
 		}
 	}
 	json_decref(row);
-	return NULL;
+	return text;
 }

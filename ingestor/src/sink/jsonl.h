@@ -13,9 +13,9 @@
  * leaves the value rules and the merge to the server.  A line without
  * agent_id gets the default agent; a line without invocation_id must carry
  * client_invoke_time and gets an id derived from its content, so the same
- * line always maps to the same row.  A line with client_invoke_time and
- * agent_start_time both in Unix seconds and no cold_start_latency_ms gets
- * their difference (the server does not derive it).  Pure: no I/O, no global state.
+ * line always maps to the same row.  cold_start_latency_ms, when a line
+ * has none, is the server's to derive (agent_start_time - client_invoke_time).
+ * Pure: no I/O, no global state.
  */
 #ifndef LOOMLAT_JSONL_H
 #define LOOMLAT_JSONL_H
@@ -35,10 +35,12 @@ struct jsonl_options
 	size_t max_line_bytes; /* longer lines are rejected */
 };
 
-/* Map one line (without its newline; need not be NUL-terminated) to a row
- * (new reference); NULL with the reason in why. */
-json_t *jsonl_map_line(const char *line, size_t len, const struct jsonl_options *opts, char *why,
-                       size_t whylen);
+/* Map one line (without its newline; need not be NUL-terminated) to a row,
+ * as JSON text (malloc'd, NUL-terminated, *row_len bytes): the line itself
+ * when it lacks nothing, so a row is not encoded twice; NULL with the reason
+ * in why. */
+char *jsonl_map_line(const char *line, size_t len, const struct jsonl_options *opts,
+                     size_t *row_len, char *why, size_t whylen);
 
 /* The id of a line without invocation_id: an RFC 9562 version 8 UUID holding
  * the 128-bit FNV-1a hash of the row's canonical text (sorted keys, compact). */

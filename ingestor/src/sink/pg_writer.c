@@ -1,12 +1,10 @@
 /*
- * pg_writer.c - batched idempotent upserts over one non-blocking libpq
- * connection (see pg_writer.h).
+ * pg_writer.c - the libpq transport of the batched writer (see pg_writer.h):
+ * it feeds the batcher (sink/batcher.h) what happens on the connection and
+ * does what the batcher decides, on the loop.
  *
- * States: IDLE (connected, nothing in flight), BUSY (one batch sent, its
- * result awaited), BACKOFF (disconnected, a reconnect timer set),
- * CONNECTING (PQconnectPoll under way), CLOSED (given up after a drain
- * timeout).  The queue is a FIFO; the first in_flight rows form the batch on
- * the wire and are removed only when the server confirmed them.
+ * One loop timer stands for the batcher's next deadline (reconnect, connect
+ * timeout, drain deadline) and is set again after every event.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,70 +18,40 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define MAX_BATCH_ROWS     100
-#define BACKOFF_MIN_MS     100
-#define BACKOFF_MAX_MS     5000
-#define CONNECT_TIMEOUT_MS 10000
-
 /* One statement per batch: $1 is a JSON array of rows, merged by the extension
  * (idempotent per invocation; see loomlat.record_invocations in the README). */
 static const char RECORD_SQL[] =
     "SELECT inserted, updated, unchanged FROM loomlat.record_invocations($1::pg_catalog.jsonb)";
 
-enum writer_state
-{
-	W_IDLE,
-	W_BUSY,
-	W_BACKOFF,
-	W_CONNECTING,
-	W_CLOSED
-};
-
-struct item
-{
-	struct item *next;
-	char *text; /* the row, encoded when queued: a batch is only concatenated */
-	size_t len;
-	pg_writer_done_fn done;
-	void *arg;
-	uint64_t seq;  /* its journal record; 0: not journaled */
-	bool held;     /* the record stays until pg_writer_release() */
-	bool in_doubt; /* was on the wire when the connection dropped: may be committed */
+static const struct batcher_limits LIMITS = {
+    .max_rows = PG_WRITER_BATCH_ROWS,
+    .max_bytes = PG_WRITER_BATCH_BYTES,
+    .backoff_min_ms = 100,
+    .backoff_max_ms = 5000,
+    .connect_timeout_ms = 10000,
 };
 
 struct pg_writer
 {
 	struct loop *loop;
+	struct batcher *batcher;
 	struct journal *journal; /* NULL: rows are kept in memory only */
 	char *conninfo;
 	PGconn *conn;
-	int watched_fd; /* -1 when not watching */
-	enum writer_state state;
-
-	struct item *head;
-	struct item **tail;
-	size_t queued;      /* including the in-flight ones */
-	size_t in_flight;   /* the first in_flight items are on the wire */
-	size_t isolate;     /* after a rejected batch: send these many rows one by one */
-	bool send_deferred; /* a send_batch() call is queued on the loop */
-	bool batch_failed;  /* the current batch got an error result */
-	json_t *rejected;   /* rows the server refused */
-	char *last_error;   /* the server's message for the last refused row */
-
-	int backoff_ms;
-	struct loop_timer *timer; /* reconnect, or connect timeout */
+	int watched_fd;          /* -1 when not watching */
+	bool send_deferred;      /* a send_batch() call is queued on the loop */
+	char *error;             /* the statement's error, once it got one */
+	unsigned long counts[3]; /* its result: inserted, updated, unchanged */
 	bool outage_logged;
-
+	struct loop_timer *timer;       /* the batcher's next deadline */
+	struct loop_timer *drain_timer; /* a drain with nothing to wait for */
 	loop_fn drained;
 	void *drained_arg;
-	struct loop_timer *drain_timer;
-
-	struct pg_writer_stats stats;
 };
 
 static void send_batch(void *arg);
-static void start_connect(void *arg);
 static void on_socket(void *arg, int fd, short revents);
+static void on_timer(void *arg);
 
 /* Watch the connection's socket for events (0 = stop watching). */
 static void
@@ -107,41 +75,52 @@ watch(struct pg_writer *w, short events)
 	}
 }
 
-/* Call and clear the drain callback. */
+/* Set the loop timer to the batcher's next deadline. */
 static void
-finish_drain(struct pg_writer *w)
+rearm(struct pg_writer *w)
+{
+	int64_t due = batcher_next_due(w->batcher);
+
+	loop_cancel_timer(w->loop, w->timer);
+	w->timer = due != INT64_MAX ? loop_add_timer(w->loop, due, on_timer, w) : NULL;
+}
+
+/* Call and clear the drain callback once the batcher's drain is over. */
+static void
+check_drained(struct pg_writer *w)
 {
 	loop_fn fn = w->drained;
 
-	if (fn == NULL)
+	if (fn == NULL || !batcher_take_drained(w->batcher))
 		return;
 	w->drained = NULL;
-	loop_cancel_timer(w->loop, w->drain_timer);
-	w->drain_timer = NULL;
 	fn(w->drained_arg);
+}
+
+/* A settled row leaves the journal. */
+static void
+settle(void *ctx, uint64_t seq)
+{
+	struct pg_writer *w = ctx;
+
+	if (w->journal != NULL)
+		journal_done(w->journal, seq);
 }
 
 /* Adopt a connected connection. */
 struct pg_writer *
 pg_writer_new(struct loop *loop, const char *conninfo, PGconn *conn)
 {
-	struct pg_writer *w = xcalloc(1, sizeof(*w));
+	struct pg_writer *w;
 
-	w->conninfo = xstrdup(conninfo);
-	w->rejected = json_array();
 	if (PQsetnonblocking(conn, 1) != 0)
-	{
-		free(w->conninfo);
-		json_decref(w->rejected);
-		free(w);
 		return NULL;
-	}
+	w = xcalloc(1, sizeof(*w));
 	w->loop = loop;
+	w->batcher = batcher_new(&LIMITS, settle, w);
+	w->conninfo = xstrdup(conninfo);
 	w->conn = conn;
 	w->watched_fd = -1;
-	w->state = W_IDLE;
-	w->tail = &w->head;
-	w->backoff_ms = BACKOFF_MIN_MS;
 	return w;
 }
 
@@ -154,17 +133,9 @@ pg_writer_free(struct pg_writer *w)
 	watch(w, 0);
 	loop_cancel_timer(w->loop, w->timer);
 	loop_cancel_timer(w->loop, w->drain_timer);
-	while (w->head != NULL)
-	{
-		struct item *item = w->head;
-
-		w->head = item->next;
-		free(item->text);
-		free(item);
-	}
+	batcher_free(w->batcher);
 	PQfinish(w->conn);
-	json_decref(w->rejected);
-	free(w->last_error);
+	free(w->error);
 	free(w->conninfo);
 	free(w);
 }
@@ -173,43 +144,55 @@ pg_writer_free(struct pg_writer *w)
 static void
 schedule_send(struct pg_writer *w)
 {
-	if (w->state == W_IDLE && !w->send_deferred && w->head != NULL)
+	if (!w->send_deferred && batcher_can_send(w->batcher))
 	{
 		w->send_deferred = true;
 		loop_defer(w->loop, send_batch, w);
 	}
 }
 
-/* Journal the row, then append it to the queue. */
+/* Journal the encoded row, then queue it. */
 static uint64_t
-put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg, bool held)
+put(struct pg_writer *w, char *text, size_t len, pg_writer_done_fn done, void *arg, bool held)
 {
-	struct item *item = xmalloc(sizeof(*item));
-	char *text = json_dumps(row, JSON_COMPACT);
-	size_t len = strlen(text);
 	uint64_t seq = w->journal != NULL ? journal_append(w->journal, text, len) : 0;
 
-	json_decref(row);
-	*item = (struct item){NULL, text, len, done, arg, seq, held, false};
-	*w->tail = item;
-	w->tail = &item->next;
-	w->queued++;
+	batcher_push(w->batcher, text, len, seq, held, done, arg);
 	schedule_send(w);
 	return seq;
+}
+
+/* Encode a row and queue it. */
+static uint64_t
+put_json(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg, bool held)
+{
+	char *text = json_dumps(row, JSON_COMPACT);
+
+	json_decref(row);
+	if (text == NULL)
+		abort(); /* only out of memory fails for a row the caller built */
+	return put(w, text, strlen(text), done, arg, held);
 }
 
 /* A row whose journal record goes when it is committed. */
 void
 pg_writer_put(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
 {
-	put(w, row, done, arg, false);
+	put_json(w, row, done, arg, false);
+}
+
+/* An encoded row: no second encoding. */
+void
+pg_writer_put_text(struct pg_writer *w, char *text, size_t len, pg_writer_done_fn done, void *arg)
+{
+	put(w, text, len, done, arg, false);
 }
 
 /* A row whose journal record stays until released. */
 uint64_t
 pg_writer_put_held(struct pg_writer *w, json_t *row, pg_writer_done_fn done, void *arg)
 {
-	return put(w, row, done, arg, true);
+	return put_json(w, row, done, arg, true);
 }
 
 /* The holder needs the record no longer. */
@@ -231,51 +214,13 @@ pg_writer_set_journal(struct pg_writer *w, struct journal *journal)
 size_t
 pg_writer_pending(const struct pg_writer *w)
 {
-	return w->queued;
+	return batcher_pending(w->batcher);
 }
 
-/* Remove the first item from the queue and report its fate; a committed or
- * rejected row (set aside for the spool) leaves the journal. */
-static void
-pop_item(struct pg_writer *w, bool written, bool settled)
-{
-	struct item *item = w->head;
-
-	w->head = item->next;
-	if (w->head == NULL)
-		w->tail = &w->head;
-	w->queued--;
-	if (written)
-		w->stats.rows_written++;
-	if (settled && !item->held && w->journal != NULL)
-		journal_done(w->journal, item->seq);
-	free(item->text);
-	if (item->done != NULL)
-		item->done(item->arg, written);
-	free(item);
-}
-
-/* The connection is going away with a batch on the wire: the server may have
- * committed it without our hearing so.  Such rows stay queued (resending is
- * harmless) but are marked, so that a spool can say which rows may already be
- * in the database. */
-static void
-abandon_in_flight(struct pg_writer *w)
-{
-	size_t n = 0;
-
-	if (w->state == W_BUSY)
-		for (struct item *item = w->head; item != NULL && n < w->in_flight; item = item->next, n++)
-			item->in_doubt = true;
-	w->in_flight = 0;
-}
-
-/* Drop the connection and try again after the backoff (with jitter). */
+/* Drop the connection; the batcher says when to try again. */
 static void
 connection_lost(struct pg_writer *w, const char *what)
 {
-	int delay;
-
 	if (!w->outage_logged)
 	{
 		const char *msg = w->conn != NULL ? PQerrorMessage(w->conn) : "";
@@ -284,21 +229,14 @@ connection_lost(struct pg_writer *w, const char *what)
 		while (len > 0 && msg[len - 1] == '\n')
 			len--;
 		log_warning("database %s failed: %.*s; %zu rows queued, reconnecting", what, (int) len, msg,
-		            w->queued);
+		            batcher_pending(w->batcher));
 		w->outage_logged = true;
 	}
 	watch(w, 0);
 	PQfinish(w->conn);
 	w->conn = NULL;
-	abandon_in_flight(w);
-	loop_cancel_timer(w->loop, w->timer);
-	w->timer = NULL;
-	if (w->state == W_CLOSED)
-		return;
-	w->state = W_BACKOFF;
-	delay = w->backoff_ms / 2 + rand() % (w->backoff_ms / 2 + 1);
-	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
-	w->timer = loop_add_timer(w->loop, clock_mono_ns() + delay * NS_PER_MS, start_connect, w);
+	batcher_connection_lost(w->batcher, clock_mono_ns(), rand() / ((double) RAND_MAX + 1));
+	rearm(w);
 }
 
 /* Push buffered output; watch for the result (and for writability while data remains). */
@@ -313,47 +251,31 @@ flush_and_watch(struct pg_writer *w)
 		watch(w, rc == 1 ? (POLLIN | POLLOUT) : POLLIN);
 }
 
-/* Send the head of the queue as one statement. */
+/* Send the next batch as one statement, once the journal holds its rows. */
 static void
 send_batch(void *arg)
 {
 	struct pg_writer *w = arg;
-	size_t limit = w->isolate > 0 ? 1 : MAX_BATCH_ROWS;
-	size_t total = 2;
-	size_t n = 0;
+	size_t len;
 	char *text;
-	char *p;
-	uint64_t synced = w->journal != NULL ? journal_synced(w->journal) : UINT64_MAX;
+	uint64_t durable = w->journal != NULL ? journal_synced(w->journal) : UINT64_MAX;
 
 	w->send_deferred = false;
-	if (w->state != W_IDLE || w->head == NULL)
+	if (!batcher_can_send(w->batcher))
 		return;
-	if (w->head->seq > synced) /* no row reaches the database before its journal record */
+	/* no row reaches the database before its journal record */
+	if (batcher_next_seq(w->batcher) > durable)
 	{
 		w->send_deferred = true;
-		journal_wait(w->journal, w->head->seq, send_batch, w);
+		journal_wait(w->journal, batcher_next_seq(w->batcher), send_batch, w);
 		return;
 	}
-	for (struct item *item = w->head; item != NULL && n < limit && item->seq <= synced;
-	     item = item->next, n++)
-		total += item->len + 1;
-	limit = n;
-	text = xmalloc(total);
-	p = text;
-	*p++ = '[';
-	n = 0;
-	for (struct item *item = w->head; item != NULL && n < limit; item = item->next, n++)
-	{
-		if (n > 0)
-			*p++ = ',';
-		memcpy(p, item->text, item->len);
-		p += item->len;
-	}
-	*p++ = ']';
-	*p = '\0';
-	w->in_flight = n;
-	w->batch_failed = false;
-	w->state = W_BUSY;
+	text = batcher_take_batch(w->batcher, durable, &len);
+	if (text == NULL)
+		return;
+	w->counts[0] = w->counts[1] = w->counts[2] = 0;
+	free(w->error);
+	w->error = NULL;
 	if (!PQsendQueryParams(w->conn, RECORD_SQL, 1, NULL, (const char *const *) &text, NULL, NULL,
 	                       0))
 		connection_lost(w, "send");
@@ -362,40 +284,27 @@ send_batch(void *arg)
 	free(text);
 }
 
-/* The batch's result arrived: confirm, isolate or reject its rows, then go on. */
+/* The batch's statement ended: tell the batcher, then go on or end a drain. */
 static void
 batch_done(struct pg_writer *w)
 {
-	size_t n = w->in_flight;
-
-	w->in_flight = 0;
-	w->state = W_IDLE;
 	watch(w, 0);
-	if (!w->batch_failed)
+	if (w->error != NULL)
 	{
-		w->stats.batches++;
-		for (size_t i = 0; i < n; i++)
-			pop_item(w, true, true);
-		if (w->isolate > 0)
-			w->isolate--;
+		if (batcher_batch_failed(w->batcher, w->error))
+			log_debug("database rejected a row: %s", w->error);
+		free(w->error);
+		w->error = NULL;
 	}
-	else if (n > 1)
-		w->isolate = n; /* find the bad row: resend these one at a time */
 	else
-	{
-		json_array_append_new(w->rejected, json_loads(w->head->text, 0, NULL));
-		w->stats.rejected++;
-		pop_item(w, false, true);
-		if (w->isolate > 0)
-			w->isolate--;
-	}
-	if (w->head != NULL)
+		batcher_batch_ok(w->batcher, w->counts[0], w->counts[1], w->counts[2]);
+	if (batcher_can_send(w->batcher))
 		send_batch(w);
 	else
-		finish_drain(w);
+		check_drained(w);
 }
 
-/* Read results while libpq has them; a NULL result ends the batch. */
+/* Read results while libpq has them; a NULL result ends the statement. */
 static void
 read_results(struct pg_writer *w)
 {
@@ -414,28 +323,16 @@ read_results(struct pg_writer *w)
 			return;
 		}
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			for (int i = 0; i < 3; i++)
+				w->counts[i] = strtoul(PQgetvalue(res, 0, i), NULL, 10);
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQstatus(w->conn) == CONNECTION_BAD)
 		{
-			w->stats.inserted += strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-			w->stats.updated += strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-			w->stats.unchanged += strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+			PQclear(res);
+			connection_lost(w, "write");
+			return;
 		}
-		else if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			if (PQstatus(w->conn) == CONNECTION_BAD)
-			{
-				PQclear(res);
-				connection_lost(w, "write");
-				return;
-			}
-			if (w->in_flight == 1)
-			{
-				log_error("database rejected a row (kept for the spool): %s",
-				          PQresultErrorMessage(res));
-				free(w->last_error);
-				w->last_error = xstrdup(PQresultErrorMessage(res));
-			}
-			w->batch_failed = true;
-		}
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK && w->error == NULL)
+			w->error = xstrdup(PQresultErrorMessage(res));
 		PQclear(res);
 	}
 }
@@ -458,14 +355,12 @@ poll_connect(struct pg_writer *w)
 				connection_lost(w, "connection");
 				break;
 			}
-			loop_cancel_timer(w->loop, w->timer);
-			w->timer = NULL;
 			watch(w, 0);
-			w->state = W_IDLE;
-			w->backoff_ms = BACKOFF_MIN_MS;
+			batcher_connected(w->batcher);
+			rearm(w);
 			w->outage_logged = false;
-			w->stats.reconnects++;
-			log_info("database connection restored; sending %zu queued rows", w->queued);
+			log_info("database connection restored; sending %zu queued rows",
+			         batcher_pending(w->batcher));
 			send_batch(w);
 			break;
 		default:
@@ -480,14 +375,14 @@ on_socket(void *arg, int fd, short revents)
 {
 	struct pg_writer *w = arg;
 
-	if (w->state == W_CONNECTING)
+	if (batcher_state(w->batcher) == BATCHER_CONNECTING)
 		poll_connect(w);
-	else if (w->state == W_BUSY)
+	else if (batcher_state(w->batcher) == BATCHER_BUSY)
 	{
 		if (revents & POLLOUT)
 		{
 			flush_and_watch(w);
-			if (w->state != W_BUSY)
+			if (batcher_state(w->batcher) != BATCHER_BUSY)
 				return;
 		}
 		if (revents & (POLLIN | POLLERR | POLLHUP))
@@ -495,61 +390,58 @@ on_socket(void *arg, int fd, short revents)
 	}
 }
 
-/* A connection attempt took too long. */
-static void
-connect_timeout(void *arg)
-{
-	struct pg_writer *w = arg;
-
-	w->timer = NULL;
-	connection_lost(w, "connection (timed out)");
-}
-
 /* Backoff over: start connecting. */
 static void
-start_connect(void *arg)
+start_connect(struct pg_writer *w)
 {
-	struct pg_writer *w = arg;
-
-	w->timer = NULL;
 	w->conn = db_connect_start(w->conninfo);
 	if (w->conn == NULL || PQstatus(w->conn) == CONNECTION_BAD)
 	{
 		connection_lost(w, "connection");
 		return;
 	}
-	w->state = W_CONNECTING;
-	w->timer = loop_add_timer(w->loop, clock_mono_ns() + CONNECT_TIMEOUT_MS * NS_PER_MS,
-	                          connect_timeout, w);
+	batcher_connecting(w->batcher, clock_mono_ns());
+	rearm(w);
 	poll_connect(w);
 }
 
-/* The drain deadline passed: stop trying. */
+/* The batcher's deadline: do what is due. */
 static void
-drain_timeout(void *arg)
+on_timer(void *arg)
 {
 	struct pg_writer *w = arg;
 
-	w->drain_timer = NULL;
-	log_warning("giving up on the database with %zu rows unwritten", w->queued);
-	abandon_in_flight(w);
-	w->state = W_CLOSED;
-	watch(w, 0);
-	loop_cancel_timer(w->loop, w->timer);
 	w->timer = NULL;
-	PQfinish(w->conn);
-	w->conn = NULL;
-	finish_drain(w);
+	switch (batcher_tick(w->batcher, clock_mono_ns()))
+	{
+		case BATCHER_DUE_CONNECT:
+			start_connect(w);
+			break;
+		case BATCHER_DUE_CONNECT_LATE:
+			connection_lost(w, "connection (timed out)");
+			break;
+		case BATCHER_DUE_GIVE_UP:
+			log_warning("giving up on the database with %zu rows unwritten",
+			            batcher_pending(w->batcher));
+			watch(w, 0);
+			PQfinish(w->conn);
+			w->conn = NULL;
+			check_drained(w);
+			break;
+		case BATCHER_DUE_NOTHING:
+			break;
+	}
+	rearm(w);
 }
 
-/* Nothing was left to write. */
+/* A drain with nothing to wait for ends on the next iteration. */
 static void
 drain_now(void *arg)
 {
 	struct pg_writer *w = arg;
 
 	w->drain_timer = NULL;
-	finish_drain(w);
+	check_drained(w);
 }
 
 /* Wait for the queue to empty, at most timeout_ms. */
@@ -558,53 +450,37 @@ pg_writer_drain(struct pg_writer *w, int timeout_ms, loop_fn drained, void *arg)
 {
 	w->drained = drained;
 	w->drained_arg = arg;
-	if (w->head == NULL || w->state == W_CLOSED)
-	{
+	batcher_drain(w->batcher, clock_mono_ns(), timeout_ms);
+	if (batcher_pending(w->batcher) == 0 || batcher_state(w->batcher) == BATCHER_CLOSED)
 		w->drain_timer = loop_add_timer(w->loop, 0, drain_now, w);
-		return;
-	}
-	w->drain_timer =
-	    loop_add_timer(w->loop, clock_mono_ns() + timeout_ms * NS_PER_MS, drain_timeout, w);
+	else
+		rearm(w);
 }
 
 /* Everything not written, as a JSON array; counts the rows in doubt. */
 json_t *
 pg_writer_take_unwritten(struct pg_writer *w, size_t *in_doubt)
 {
-	json_t *rows = w->rejected;
-
-	w->rejected = json_array();
-	abandon_in_flight(w);
-	*in_doubt = 0;
-	while (w->head != NULL)
-	{
-		*in_doubt += w->head->in_doubt;
-		json_array_append_new(rows, json_loads(w->head->text, 0, NULL));
-		pop_item(w, false, false);
-	}
-	return rows;
+	return batcher_take_unwritten(w->batcher, in_doubt);
 }
 
 /* The last rejected row's message. */
 const char *
 pg_writer_last_error(const struct pg_writer *w)
 {
-	return w->last_error;
+	return batcher_last_error(w->batcher);
 }
 
 /* The rows the server refused, as a JSON array (new reference). */
 json_t *
 pg_writer_take_rejected(struct pg_writer *w)
 {
-	json_t *rows = w->rejected;
-
-	w->rejected = json_array();
-	return rows;
+	return batcher_take_rejected(w->batcher);
 }
 
 /* Counters. */
 void
-pg_writer_get_stats(const struct pg_writer *w, struct pg_writer_stats *stats)
+pg_writer_get_stats(const struct pg_writer *w, struct batcher_stats *stats)
 {
-	*stats = w->stats;
+	batcher_get_stats(w->batcher, stats);
 }

@@ -1,13 +1,15 @@
 /*
  * pg_writer.h - asynchronous, idempotent writes of invocation rows.
  *
- * A row is a JSON object with the columns of loomlat.invocations (times as
- * Unix seconds) and an optional "phases" array of {"phase","start_ms",
- * "duration_ms"}; an object without "status" carries phases only.  A row is
- * encoded when it is queued, so sending is only concatenation; rows go in
- * batches of at most 100, one statement each, over one non-blocking libpq
- * connection driven by the loop (the socket is watched only while a batch or
- * a connection attempt is under way), and no step blocks the loop for long.
+ * A row is a JSON object with the keys of loomlat.record_invocations() and an
+ * optional "phases" array; an object without "status" carries phases only.
+ * A row is encoded when it is queued (or given encoded), so sending is only
+ * concatenation; rows go in batches of at most PG_WRITER_BATCH_ROWS rows and
+ * PG_WRITER_BATCH_BYTES bytes, one statement each, over one non-blocking
+ * libpq connection driven by the loop (the socket is watched only while a
+ * batch or a connection attempt is under way), and no step blocks the loop
+ * for long.  The decisions (batches, outcomes, backoff, drain deadline) are
+ * sink/batcher.h's; this is their transport.
  *
  * Writes are upserts keyed by the client-made invocation_id (and phase), so
  * sending a row twice is harmless; a "pending" row never overwrites a row
@@ -15,7 +17,10 @@
  * When the connection drops the unconfirmed batch stays queued, the writer
  * reconnects with capped exponential backoff and sends it again: no row is
  * lost.  A row the server rejects (a bad value) is set aside, never retried,
- * and returned by pg_writer_take_unwritten() with the rows not yet written.
+ * and returned by pg_writer_take_unwritten() with the rows not yet written;
+ * the writer does not report it (its done callback runs with written =
+ * false and pg_writer_last_error() says why): the caller knows what becomes
+ * of it.
  *
  * With a journal (pg_writer_set_journal()), every row is appended to it when
  * queued, no batch is sent before the journal is synced, and a row's record
@@ -39,21 +44,14 @@
 #include <libpq-fe.h>
 
 #include "event/loop.h"
+#include "sink/batcher.h"
 #include "sink/journal.h"
 
-/* written: the row is committed; false when it was given up on. */
-typedef void (*pg_writer_done_fn)(void *arg, bool written);
+#define PG_WRITER_BATCH_ROWS  1000
+#define PG_WRITER_BATCH_BYTES (1024 * 1024)
 
-struct pg_writer_stats
-{
-	unsigned long rows_written;
-	unsigned long batches;
-	unsigned long reconnects;
-	unsigned long rejected;
-	unsigned long inserted; /* record_invocations' counts, summed over the batches */
-	unsigned long updated;
-	unsigned long unchanged;
-};
+/* written: the row is committed; false when it was rejected or given up on. */
+typedef batcher_done_fn pg_writer_done_fn;
 
 struct pg_writer;
 
@@ -68,6 +66,11 @@ void pg_writer_free(struct pg_writer *writer);
 /* Queue a row (the reference is stolen); done, if not NULL, runs once on the
  * loop when the row is committed or given up on. */
 void pg_writer_put(struct pg_writer *writer, json_t *row, pg_writer_done_fn done, void *arg);
+
+/* As pg_writer_put(), for a row already encoded: text (malloc'd, len bytes,
+ * one JSON object) is stolen. */
+void pg_writer_put_text(struct pg_writer *writer, char *text, size_t len, pg_writer_done_fn done,
+                        void *arg);
 
 /* As pg_writer_put(), but the journal record stays after the commit until
  * pg_writer_release(seq); returns seq (0 without a journal). */
@@ -100,6 +103,6 @@ json_t *pg_writer_take_unwritten(struct pg_writer *writer, size_t *in_doubt);
  * callback, where written is false); NULL when no row was rejected. */
 const char *pg_writer_last_error(const struct pg_writer *writer);
 
-void pg_writer_get_stats(const struct pg_writer *writer, struct pg_writer_stats *stats);
+void pg_writer_get_stats(const struct pg_writer *writer, struct batcher_stats *stats);
 
 #endif

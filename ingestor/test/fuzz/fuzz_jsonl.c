@@ -3,9 +3,10 @@
  *
  * Each input is mapped as one line, and also split at its newlines as a file
  * through the line reader.  Besides the sanitizers' checks, the oracle is the
- * mapper's contract: a row is an object with a string invocation_id and only
- * record_invocations' keys, mapping its own canonical text again gives the
- * same row (so ids are stable), and a refusal gives a non-empty reason.
+ * mapper's contract: a row is the text of one object without duplicate keys
+ * (what the mapper splices in never repeats a key), with a string
+ * invocation_id and an agent_id, mapping its own canonical text again gives
+ * the same row (so ids are stable), and a refusal gives a non-empty reason.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,25 +25,31 @@ static void
 check_line(const char *line, size_t len)
 {
 	char why[256] = "";
-	json_t *row = jsonl_map_line(line, len, &OPTS, why, sizeof(why));
-	json_t *again;
-	char *text;
+	size_t row_len, again_len;
+	char *text = jsonl_map_line(line, len, &OPTS, &row_len, why, sizeof(why));
+	char *canonical, *again;
+	json_t *row, *again_row;
 
-	if (row == NULL)
+	if (text == NULL)
 	{
 		if (why[0] == '\0')
 			abort();
 		return;
 	}
-	if (!json_is_object(row) || !json_is_string(json_object_get(row, "invocation_id")) ||
+	row = json_loadb(text, row_len, JSON_REJECT_DUPLICATES, NULL);
+	if (strlen(text) != row_len || !json_is_object(row) ||
+	    !json_is_string(json_object_get(row, "invocation_id")) ||
 	    !json_is_integer(json_object_get(row, "agent_id")))
 		abort();
-	text = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
-	again = jsonl_map_line(text, strlen(text), &OPTS, why, sizeof(why));
-	if (again == NULL || !json_equal(row, again))
+	canonical = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+	again = jsonl_map_line(canonical, strlen(canonical), &OPTS, &again_len, why, sizeof(why));
+	again_row = again != NULL ? json_loadb(again, again_len, 0, NULL) : NULL;
+	if (again_row == NULL || !json_equal(row, again_row))
 		abort();
 	free(text);
-	json_decref(again);
+	free(canonical);
+	free(again);
+	json_decref(again_row);
 	json_decref(row);
 }
 

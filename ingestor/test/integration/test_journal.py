@@ -2,13 +2,15 @@
 """The write-ahead journal: no finished invocation is lost, none doubled and
 none left pending, whether the database goes away (twice), the ingestor is
 killed with SIGKILL (mid-run, and during an outage) and started again on the
-same journal, the journal fills up (the run pauses) or its disk does (exit
-74).  Outages go through harness.TcpProxy (cut: connections reset, new ones
+same journal (by the next invoke, or by "loomlat ingest --journal DIR", which
+a second replayer cannot enter meanwhile), the journal fills up (the run
+pauses) or its disk does (exit 74).  Outages go through harness.TcpProxy (cut: connections reset, new ones
 refused), as in test_db_outage.py; everything is on loopback."""
 
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -85,10 +87,11 @@ def two_outages(tap, agent, tmp):
     run.proxy.close()
 
 
-def killed(tap, agent, tmp, tag, name, plan, kill_at):
+def killed(tap, agent, tmp, tag, name, plan, kill_at, by_ingest=False):
     """SIGKILL at kill_at s (after the proxy faults of plan); then a second run
-    on the same journal writes what the first left: every invocation taken has
-    a final row (complete, or closed as stopped), once, and none is pending."""
+    on the same journal (invoke, or ingest --journal) writes what the first
+    left: every invocation taken has a final row (complete, or closed as
+    stopped), once, and none is pending."""
     run = Run(agent, tag, tmp)
     before = agent.get("/stats")["requests"]
     timers = faults(run.proxy, *plan)
@@ -103,7 +106,13 @@ def killed(tap, agent, tmp, tag, name, plan, kill_at):
     tap.ok(len(segments(tmp)) >= 1, "%s: the killed run left its journal" % name)
     tap.ok(0 < seen < 2000, "%s: killed mid-run (%d invocations started)" % (name, seen))
     run.proxy.restore()
-    res = harness.loomlat(*run.args(1, 1))
+    if by_ingest:
+        res = harness.loomlat("ingest", "--journal", tmp, "--db", run.conninfo)
+        tap.ok(re.search(r"^journal: +\d+ rows replayed from [1-9]", res.stdout, re.M),
+               "%s: the summary says what was replayed" % name, *res.explain())
+    else:
+        res = harness.loomlat(*run.args(1, 1))
+    own = 0 if by_ingest else 1  # the new run's own invocation
     tap.eq(res.rc, 0, "%s: the next run exits 0" % name) or tap.diag("\n".join(res.explain()))
     tap.ok("by a stopped run" in res.stderr, "%s: the next run says it replays" % name,
            *res.explain())
@@ -112,8 +121,8 @@ def killed(tap, agent, tmp, tag, name, plan, kill_at):
     # A call started in the last sync window (5 ms) before the kill may have
     # reached the agent while its pending row was not yet on disk: it was
     # never taken, and no more than -c of them can be.
-    tap.ok(0 <= seen + 1 - counts["n"] <= 50, "%s: the agent saw %d calls, %d have a row (and "
-           "the new run's)" % (name, seen, counts["n"] - 1))
+    tap.ok(0 <= seen + own - counts["n"] <= 50, "%s: the agent saw %d calls, %d have a row"
+           % (name, seen, counts["n"] - own))
     tap.ok(counts["complete"] >= at_kill["complete"] and counts["closed"] > 0 and
            counts["complete"] + counts["closed"] == counts["n"],
            "%s: each row complete or closed as stopped (%d complete, %d at the kill, %d closed)"
@@ -123,6 +132,56 @@ def killed(tap, agent, tmp, tag, name, plan, kill_at):
     tap.eq(run.counts()["n"], counts["n"] + 1, "%s: a third run replays nothing again" % name)
     run.proxy.close()
     return counts
+
+
+def replay_lock(tap, agent, tmp):
+    """While one "ingest --journal DIR" replays (its statement held up by a
+    table lock), a second replayer of DIR is refused (exit 75) and reads
+    nothing; the first then writes every row once."""
+    run = Run(agent, "replaylock", tmp)
+    proc = run.start(400, 20)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    tap.ok(len(segments(tmp)) >= 1, "replay lock: the killed run left its journal")
+    locker = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", run.db.name],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    locker.stdin.write("BEGIN; LOCK TABLE loomlat.invocations IN SHARE MODE;\n")
+    locker.stdin.flush()
+    waiting = ("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = "
+               "current_database() AND application_name = 'loomlat' AND wait_event_type = 'Lock'")
+    held = ("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c "
+            "ON c.oid = l.relation WHERE c.relname = 'invocations' AND l.mode = 'ShareLock' "
+            "AND l.granted")
+    wait_for(lambda: run.db.value(held) == 1)
+    first = subprocess.Popen([harness.binary(), "ingest", "--journal", tmp, "--db", run.conninfo],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tap.ok(wait_for(lambda: run.db.value(waiting) == 1),
+           "replay lock: the first replayer's statement waits for the table")
+    second = harness.loomlat("ingest", "--journal", tmp, "--db", run.conninfo)
+    tap.eq(second.rc, 75, "replay lock: a second replayer exits 75") or tap.diag(
+        "\n".join(second.explain()))
+    tap.ok("another loomlat is replaying" in second.stderr,
+           "replay lock: the second replayer says why", *second.explain())
+    locker.stdin.write("COMMIT;\n")
+    locker.stdin.close()
+    locker.wait(30)
+    out, err = first.communicate(timeout=60)
+    tap.eq(first.returncode, 0, "replay lock: the first replayer exits 0") or tap.diag(err)
+    counts = run.counts()
+    tap.ok(counts["n"] > 0 and counts["pending"] == 0 and counts["closed"] > 0 and
+           counts["complete"] + counts["closed"] == counts["n"],
+           "replay lock: every row written once, none pending (%r)" % (counts,))
+    tap.eq(segments(tmp), [], "replay lock: the journal is empty after the replay")
+    run.proxy.close()
+
+
+def wait_for(cond, timeout=20):
+    """Poll cond every 50 ms; its last value."""
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return cond()
 
 
 def journal_full(tap, agent, tmp):
@@ -194,6 +253,11 @@ def main():
                         ((0.8, "cut"),), 2.0)
         tap.ok(counts["complete"] > 0, "killed in an outage: rows finished during the outage "
                "were kept")
+    with tempfile.TemporaryDirectory() as tmp:
+        timed(tap, killed, agent, tmp, "killingest", "replayed by ingest --journal", (), 1.5,
+              True)
+    with tempfile.TemporaryDirectory() as tmp:
+        timed(tap, replay_lock, agent, tmp)
     with tempfile.TemporaryDirectory() as tmp:
         timed(tap, journal_full, agent, tmp)
     timed(tap, disk_full, agent)
