@@ -157,7 +157,7 @@ deliver(struct http_request *request, long status, const char *error)
 	    .sent_ns = request->sent_ns,
 	    .error = error,
 	};
-	request->timer = loop_add_timer(request->loop, clock_mono_ns(), finish, request);
+	request->timer = loop_add_timer(request->loop, loop_now(request->loop), finish, request);
 }
 
 static void send_attempt(void *arg);
@@ -187,7 +187,7 @@ retry_or_deliver(struct http_request *request, long status, const char *error, l
 		deliver(request, status, error);
 		return;
 	}
-	at_ns = clock_mono_ns() + backoff_ms(request, retry_after_s) * NS_PER_MS;
+	at_ns = loop_now(request->loop) + backoff_ms(request, retry_after_s) * NS_PER_MS;
 	request->timer = loop_add_timer(request->loop, at_ns, send_attempt, request);
 }
 

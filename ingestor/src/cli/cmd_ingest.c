@@ -522,8 +522,8 @@ pump(void *arg)
 		else if (!ing->follow)
 			close_source(ing);
 		else if (!follow_check(ing))
-			ing->poll_timer =
-			    loop_add_timer(ing->loop, clock_mono_ns() + POLL_MS * NS_PER_MS, poll_tick, ing);
+			ing->poll_timer = loop_add_timer(ing->loop, loop_now(ing->loop) + POLL_MS * NS_PER_MS,
+			                                 poll_tick, ing);
 	}
 }
 

@@ -199,7 +199,7 @@ on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct http_multi *m = userp;
 
-	m->deadline_ns = timeout_ms < 0 ? -1 : clock_mono_ns() + timeout_ms * NS_PER_MS;
+	m->deadline_ns = timeout_ms < 0 ? -1 : loop_now(m->loop) + timeout_ms * NS_PER_MS;
 	arm_timer(m);
 	return 0;
 }

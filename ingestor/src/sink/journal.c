@@ -524,7 +524,7 @@ schedule_sync(struct journal *j)
 {
 	if (j->loop != NULL && j->sync_timer == NULL && !j->sync_due)
 		j->sync_timer = loop_add_timer(
-		    j->loop, clock_mono_ns() + JOURNAL_SYNC_WINDOW_MS * NS_PER_MS, window_ended, j);
+		    j->loop, loop_now(j->loop) + JOURNAL_SYNC_WINDOW_MS * NS_PER_MS, window_ended, j);
 }
 
 /* Every row up to the returned seq may go to the database. */

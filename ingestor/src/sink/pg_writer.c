@@ -15,7 +15,6 @@
 #include "sink/journal.h"
 #include "sink/pg_writer.h"
 #include "util/alloc.h"
-#include "util/clock.h"
 #include "util/log.h"
 
 /* One statement per batch: $1 is a JSON array of rows, merged by the extension
@@ -235,7 +234,7 @@ connection_lost(struct pg_writer *w, const char *what)
 	watch(w, 0);
 	PQfinish(w->conn);
 	w->conn = NULL;
-	batcher_connection_lost(w->batcher, clock_mono_ns(), rand() / ((double) RAND_MAX + 1));
+	batcher_connection_lost(w->batcher, loop_now(w->loop), rand() / ((double) RAND_MAX + 1));
 	rearm(w);
 }
 
@@ -400,7 +399,7 @@ start_connect(struct pg_writer *w)
 		connection_lost(w, "connection");
 		return;
 	}
-	batcher_connecting(w->batcher, clock_mono_ns());
+	batcher_connecting(w->batcher, loop_now(w->loop));
 	rearm(w);
 	poll_connect(w);
 }
@@ -412,7 +411,7 @@ on_timer(void *arg)
 	struct pg_writer *w = arg;
 
 	w->timer = NULL;
-	switch (batcher_tick(w->batcher, clock_mono_ns()))
+	switch (batcher_tick(w->batcher, loop_now(w->loop)))
 	{
 		case BATCHER_DUE_CONNECT:
 			start_connect(w);
@@ -450,7 +449,7 @@ pg_writer_drain(struct pg_writer *w, int timeout_ms, loop_fn drained, void *arg)
 {
 	w->drained = drained;
 	w->drained_arg = arg;
-	batcher_drain(w->batcher, clock_mono_ns(), timeout_ms);
+	batcher_drain(w->batcher, loop_now(w->loop), timeout_ms);
 	if (batcher_pending(w->batcher) == 0 || batcher_state(w->batcher) == BATCHER_CLOSED)
 		w->drain_timer = loop_add_timer(w->loop, 0, drain_now, w);
 	else
