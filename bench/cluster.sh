@@ -30,14 +30,14 @@ bench_cluster() {
 		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		# Another build may be installed between the install and the shared
 		# hold: then (exit 75) install again.
+		rc=0
 		flock -s "$BENCH_LOCK" bash -c '[ "$1" = 0 ] || { cmp -s "$2" "$3" && cmp -s "$4" "$5"; } || exit 75
 			shift 5; exec "$@"' _ "$INSTALL" \
 			"$repo/loomlat.so" "$("$PG_CONFIG" --pkglibdir)/loomlat.so" \
 			"$repo/sql/loomlat--$version.sql" "$("$PG_CONFIG" --sharedir)/extension/loomlat--$version.sql" \
 			timeout 5400 pg_virtualenv -t -v 15 -c "-p $port" "$@" \
 			env LOOMLAT_BENCH_INNER=1 "$0" --rounds "$ROUNDS" \
-			$([ "$ROWS" = 1000000 ] && echo --quick) --no-install
-		rc=$?
+			$([ "$ROWS" = 1000000 ] && echo --quick) --no-install || rc=$?
 		[ "$rc" = 75 ] || exit "$rc"
 		echo "# another build was installed meanwhile; installing this one again" >&2
 	done
