@@ -17,7 +17,7 @@
 BENCH_LOCK=/tmp/loomlat-ext.lock
 
 bench_cluster() {
-	local repo port
+	local repo port version rc
 
 	[ -n "${LOOMLAT_BENCH_INNER:-}" ] && return 0
 	repo=$(cd "$(dirname "$0")/.." && pwd)

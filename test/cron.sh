@@ -76,5 +76,25 @@ check "and the second finds them all taken" "$second" 0
 rm -f "$first"
 check "no dirty hour is left" "$(q "SELECT count(*) FROM loomlat.rollup_dirty")" 0
 
+# Two refreshes that split the hours of one day: the later one's daily phase
+# waits for the earlier one's commit and merges both halves.
+q "UPDATE loomlat.invocations SET ttft_ms = ttft_ms * 2" >/dev/null
+first=$(mktemp)
+psql -qXtA -c "BEGIN" -c "SELECT loomlat.refresh_rollups(5)" -c "SELECT pg_sleep(2)" -c "COMMIT" >"$first" &
+sleep 0.5
+second=$(q "SELECT loomlat.refresh_rollups()")
+wait
+check "split refreshes: 5 hours each" "$(head -n 1 "$first") $second" "5 5"
+rm -f "$first"
+check "and each daily row is the merge of its day's hours" \
+	"$(q "SELECT count(*) || ' ' || bool_and(d.invocations = h.n AND d.ttft::text = h.ttft::text)
+		  FROM loomlat.rollups_daily d
+			   JOIN (SELECT agent_id, date_trunc('day', hour, 'UTC') AS day, sum(invocations) AS n,
+							loomlat.merge(ttft) AS ttft
+					 FROM loomlat.rollups_hourly GROUP BY 1, 2) h USING (agent_id, day)")" "2 t"
+check "and the merge is of the new TTFTs" \
+	"$(q "SELECT loomlat.sketch_max(loomlat.merge(ttft)) = (SELECT max(ttft_ms) FROM loomlat.invocations)
+		  FROM loomlat.rollups_daily")" t
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
