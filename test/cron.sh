@@ -91,7 +91,7 @@ check "and each daily row is the merge of its day's hours" \
 		  FROM loomlat.rollups_daily d
 			   JOIN (SELECT agent_id, date_trunc('day', hour, 'UTC') AS day, sum(invocations) AS n,
 							loomlat.merge(ttft) AS ttft
-					 FROM loomlat.rollups_hourly GROUP BY 1, 2) h USING (agent_id, day)")" "2 t"
+					 FROM loomlat.rollups_hourly GROUP BY 1, 2) h USING (agent_id, day)")" "2 true"
 check "and the merge is of the new TTFTs" \
 	"$(q "SELECT loomlat.sketch_max(loomlat.merge(ttft)) = (SELECT max(ttft_ms) FROM loomlat.invocations)
 		  FROM loomlat.rollups_daily")" t
