@@ -24,6 +24,9 @@
  * needs SELECT on invocations and write access to the three rollup tables.
  */
 
+-- Rows up to a page stay inline and uncompressed (toast_tuple_target): a
+-- summary merges thousands of sketches, and decompressing each would cost
+-- more than the merge.
 CREATE TABLE loomlat.rollups_hourly (
 	agent_id       bigint NOT NULL,
 	hour           timestamptz NOT NULL,
@@ -36,7 +39,7 @@ CREATE TABLE loomlat.rollups_hourly (
 	duration       loomlat.latency_sketch,
 	ttft_histogram bigint[] NOT NULL,
 	PRIMARY KEY (agent_id, hour)
-);
+) WITH (toast_tuple_target = 8160);
 
 CREATE INDEX rollups_hourly_hour ON loomlat.rollups_hourly (hour);
 
@@ -52,7 +55,7 @@ CREATE TABLE loomlat.rollups_daily (
 	duration       loomlat.latency_sketch,
 	ttft_histogram bigint[] NOT NULL,
 	PRIMARY KEY (agent_id, day)
-);
+) WITH (toast_tuple_target = 8160);
 
 CREATE INDEX rollups_daily_day ON loomlat.rollups_daily (day);
 
@@ -183,9 +186,11 @@ BEGIN
 		   coalesce(loomlat.ttft_histogram_counts(i.ttft_ms, '{1000,3000,5000,10000}'),
 					array_fill(0::bigint, ARRAY[5]))
 	FROM unnest(agents, hours) t(agent_id, hour)
-		 JOIN loomlat.invocations i
-		   ON i.agent_id = t.agent_id
-		  AND i.client_invoke_time >= t.hour AND i.client_invoke_time < t.hour + interval '1 hour'
+		 -- an index scan per hour, never a scan of the whole table (OFFSET 0
+		 -- keeps the planner from flattening it into a join)
+		 CROSS JOIN LATERAL (SELECT i.* FROM loomlat.invocations i
+							 WHERE i.agent_id = t.agent_id AND i.client_invoke_time >= t.hour
+							   AND i.client_invoke_time < t.hour + interval '1 hour' OFFSET 0) i
 	GROUP BY t.agent_id, t.hour;
 
 	-- Wait for a concurrent refresh's daily phase to commit, so that the
@@ -202,8 +207,9 @@ BEGIN
 				 sum(r.ttft_histogram[4]), sum(r.ttft_histogram[5])]::bigint[]
 	FROM (SELECT DISTINCT u.agent_id, date_trunc('day', u.hour, 'UTC') AS day
 		  FROM unnest(agents, hours) u(agent_id, hour)) t
-		 JOIN loomlat.rollups_hourly r
-		   ON r.agent_id = t.agent_id AND r.hour >= t.day AND r.hour < t.day + interval '24 hours'
+		 CROSS JOIN LATERAL (SELECT h.* FROM loomlat.rollups_hourly h
+							 WHERE h.agent_id = t.agent_id AND h.hour >= t.day
+							   AND h.hour < t.day + interval '24 hours' OFFSET 0) r
 	GROUP BY r.agent_id, t.day;
 	RETURN cardinality(agents);
 END
@@ -255,9 +261,9 @@ BEGIN
 		  AND (latency_summary_approx.agent_id IS NULL OR i.agent_id = latency_summary_approx.agent_id)
 		UNION ALL
 		SELECT i.* FROM loomlat.rollup_dirty d
-			 JOIN loomlat.invocations i
-			   ON i.agent_id = d.agent_id
-			  AND i.client_invoke_time >= d.hour AND i.client_invoke_time < d.hour + interval '1 hour'
+			 CROSS JOIN LATERAL (SELECT i.* FROM loomlat.invocations i
+								 WHERE i.agent_id = d.agent_id AND i.client_invoke_time >= d.hour
+								   AND i.client_invoke_time < d.hour + interval '1 hour' OFFSET 0) i
 		WHERE d.hour >= full_start AND d.hour < full_end
 		  AND (latency_summary_approx.agent_id IS NULL OR d.agent_id = latency_summary_approx.agent_id)),
 	stale_days AS (
