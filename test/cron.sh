@@ -64,28 +64,29 @@ check "and the next refresh counts every row" \
 	"$(q "SELECT loomlat.refresh_rollups(); SELECT invocations FROM loomlat.rollups_hourly
 		  WHERE agent_id = 1 AND hour = '2031-01-01 00:00:00+00'")" "$(printf '1\n33')"
 
-# Two refreshes at once take disjoint hours and recompute each dirty hour once.
+# Two refreshes at once: refresh_rollups(ARGS) in a transaction held open for
+# 2 s, and refresh_rollups() 0.5 s after it starts; prints both results.
+refresh_race() {
+	local first second
+	first=$(mktemp)
+	psql -qXtA -c "BEGIN" -c "SELECT loomlat.refresh_rollups($1)" -c "SELECT pg_sleep(2)" -c "COMMIT" >"$first" &
+	sleep 0.5
+	second=$(q "SELECT loomlat.refresh_rollups()")
+	wait
+	echo "$(head -n 1 "$first") $second"
+	rm -f "$first"
+}
+
+# They take disjoint hours and recompute each dirty hour once.
 q "UPDATE loomlat.invocations SET ttft_ms = ttft_ms + 1" >/dev/null
-first=$(mktemp)
-psql -qXtA -c "BEGIN" -c "SELECT loomlat.refresh_rollups()" -c "SELECT pg_sleep(2)" -c "COMMIT" >"$first" &
-sleep 0.5
-second=$(q "SELECT loomlat.refresh_rollups()")
-wait
-check "concurrent refreshes: the first takes every hour" "$(head -n 1 "$first")" 10
-check "and the second finds them all taken" "$second" 0
-rm -f "$first"
+check "concurrent refreshes: the first takes every hour, the second finds them all taken" \
+	"$(refresh_race '')" "10 0"
 check "no dirty hour is left" "$(q "SELECT count(*) FROM loomlat.rollup_dirty")" 0
 
-# Two refreshes that split the hours of one day: the later one's daily phase
-# waits for the earlier one's commit and merges both halves.
+# When they split the hours of one day, the later one's daily phase waits for
+# the earlier one's commit and merges both halves.
 q "UPDATE loomlat.invocations SET ttft_ms = ttft_ms * 2" >/dev/null
-first=$(mktemp)
-psql -qXtA -c "BEGIN" -c "SELECT loomlat.refresh_rollups(5)" -c "SELECT pg_sleep(2)" -c "COMMIT" >"$first" &
-sleep 0.5
-second=$(q "SELECT loomlat.refresh_rollups()")
-wait
-check "split refreshes: 5 hours each" "$(head -n 1 "$first") $second" "5 5"
-rm -f "$first"
+check "split refreshes: 5 hours each" "$(refresh_race 5)" "5 5"
 check "and each daily row is the merge of its day's hours" \
 	"$(q "SELECT count(*) || ' ' || bool_and(d.invocations = h.n AND d.ttft::text = h.ttft::text)
 		  FROM loomlat.rollups_daily d

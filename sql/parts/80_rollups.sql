@@ -43,21 +43,12 @@ CREATE TABLE loomlat.rollups_hourly (
 
 CREATE INDEX rollups_hourly_hour ON loomlat.rollups_hourly (hour);
 
-CREATE TABLE loomlat.rollups_daily (
-	agent_id       bigint NOT NULL,
-	day            timestamptz NOT NULL,
-	invocations    bigint NOT NULL,
-	errors         bigint NOT NULL,
-	cold_starts    bigint NOT NULL,
-	ttft           loomlat.latency_sketch,
-	ttft_cold      loomlat.latency_sketch,
-	ttft_warm      loomlat.latency_sketch,
-	duration       loomlat.latency_sketch,
-	ttft_histogram bigint[] NOT NULL,
-	PRIMARY KEY (agent_id, day)
-) WITH (toast_tuple_target = 8160);
-
-CREATE INDEX rollups_daily_day ON loomlat.rollups_daily (day);
+-- The same per agent and UTC day: the columns, key and time index of
+-- rollups_hourly, with day for hour.
+CREATE TABLE loomlat.rollups_daily (LIKE loomlat.rollups_hourly INCLUDING CONSTRAINTS INCLUDING INDEXES)
+	WITH (toast_tuple_target = 8160);
+ALTER TABLE loomlat.rollups_daily RENAME COLUMN hour TO day;
+ALTER INDEX loomlat.rollups_daily_hour_idx RENAME TO rollups_daily_day;
 
 CREATE TABLE loomlat.rollup_dirty (
 	agent_id  bigint NOT NULL,
