@@ -14,31 +14,8 @@
 # name.  Needs pg_virtualenv (postgresql-common) and PostgreSQL 15.
 set -euo pipefail
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-usage() {
-	sed -n '6,10s/^# \{0,1\}//p' "$0" >&2
-	exit 64
-}
-
-# shellcheck source=bench/options.sh
-source "$(dirname "$0")/options.sh"
-
-# shellcheck source=bench/cluster.sh
-source "$(dirname "$0")/cluster.sh"
-bench_cluster -o shared_buffers=2GB -o jit=off -o max_parallel_workers_per_gather=2 \
-	-o max_worker_processes=8 -o max_parallel_workers=8
-
-# ---- inside the throwaway cluster ----
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-psql_run() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-
-tdigest=$(bench_extensions)
-
-echo "# $(psql_run -At -c 'SELECT version()')"
-echo "# $(nproc) CPUs, $ROWS rows, $ROUNDS rounds (median shown), work_mem $(psql_run -At -c 'SHOW work_mem')"
-echo "# generating data ..."
-psql_run -v rows="$ROWS" -f "$(dirname "$0")/lat_data.sql"
+# shellcheck source=bench/lat_bench.sh
+source "$(dirname "$0")/lat_bench.sh"
 
 # Exactness on this data set, whole table and per agent.
 same=$(psql_run -At <<'SQL'
@@ -83,22 +60,11 @@ times="$work/times"
 bench_rounds "$cases" "$times"
 
 # Median per case, then the table and the target ratios.
-awk -F'|' -v tdigest="$tdigest" '
+awk -F'|' -v tdigest="$tdigest" "$LAT_AWK"'
 	{ t[$1 "|" $2] = t[$1 "|" $2] " " $3 }
-	function median(list,   a, n, i, j, x) {
-		n = split(list, a, " ")
-		for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	function m(k) { return (k in t) ? median(t[k]) : 0 }
-	function cell(k) { return (k in t) ? sprintf("%10.0f", median(t[k])) : sprintf("%10s", "-") }
 	function row(label, name) {
 		printf "| %-40s | %s | %s | %s | %s |\n", label, cell(name "|0"), cell(name "|2"),
 			cell(name "_grouped|0"), cell(name "_grouped|2")
-	}
-	function check(label, value, op, target) {
-		ok = (op == ">=") ? value >= target : value <= target
-		printf "%-58s %6.2f  (target %s %.2f)  %s\n", label, value, op, target, ok ? "PASS" : "FAIL"
 	}
 	END {
 		print ""

@@ -8,29 +8,22 @@
 # of disk; not part of the regression suite.
 #
 # Usage: bench/percentile_huge.sh [--no-install]
+#   --no-install  do not run "make install" first (the extension is installed)
+#
+# It takes bench/options.sh's other options too (bench_cluster passes them
+# back), but its size is fixed.
 set -euo pipefail
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-INSTALL=1
-case "${1:-}" in
-	--no-install) INSTALL=0 ;;
-	"") ;;
-	*)
-		sed -n '10s/^# //p' "$0" >&2
-		exit 64
-		;;
-esac
 
-if [ -z "${LOOMLAT_BENCH_INNER:-}" ]; then
-	repo=$(cd "$(dirname "$0")/.." && pwd)
-	if [ "$INSTALL" = 1 ]; then
-		flock /tmp/loomlat-ext.lock make -s -C "$repo" install PG_CONFIG="$PG_CONFIG" >/dev/null
-	fi
-	# a shared hold keeps other builds from replacing the library mid-run
-	exec flock -s /tmp/loomlat-ext.lock timeout 3600 pg_virtualenv -t -v 15 -o jit=off \
-		env LOOMLAT_BENCH_INNER=1 "$0" --no-install
-fi
+# shellcheck source=bench/options.sh
+source "$(dirname "$0")/options.sh"
 
+# shellcheck source=bench/cluster.sh
+source "$(dirname "$0")/cluster.sh"
+bench_cluster -o jit=off
+
+# ---- inside the throwaway cluster ----
 N=140000000
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 CREATE EXTENSION loomlat;

@@ -10,7 +10,10 @@
  * in the zero bucket; a larger magnitude, NaN or an infinity is an error.
  * Bucket i stands for 2 gamma^i / (gamma + 1), within alpha of every magnitude
  * in (gamma^(i-1), gamma^i].  SKETCH_INDEX_SLACK keeps exact powers of gamma
- * in the bucket they close despite the rounding of log().
+ * in the bucket they close despite the rounding of log().  The index is
+ * computed from a table-driven logarithm, several times cheaper than log(),
+ * whose error is far below SKETCH_FAST_MARGIN; a value that close to a bucket
+ * boundary takes the formula above, so every index is the formula's.
  *
  * Layout.  One flat varlena is both the stored value and the aggregate state:
  * a header with the exact count, sum, min and max, then each store as a dense
@@ -58,6 +61,8 @@
 #define SKETCH_MAX_MAGNITUDE  1e15 /* larger magnitudes are an error */
 #define SKETCH_INDEX_SLACK    1e-9 /* in buckets: log() rounding at exact powers */
 #define SKETCH_MIN_GROWTH     16   /* buckets a window grows by, at least */
+#define SKETCH_LOG_BITS       7    /* leading mantissa bits that index LogTable */
+#define SKETCH_FAST_MARGIN    1e-7 /* in buckets: the fast index is exact farther from an integer */
 
 #define SKETCH_NEG            0
 #define SKETCH_POS            1
@@ -115,13 +120,76 @@ PG_FUNCTION_INFO_V1(loomlat_sketch_relative_accuracy);
 #define DatumGetSketchP(d)    ((LatencySketch *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_SKETCH_P(n) DatumGetSketchP(PG_GETARG_DATUM(n))
 
-/* The bucket of a magnitude in (SKETCH_ZERO_THRESHOLD, SKETCH_MAX_MAGNITUDE]. */
+/*
+ * For each value j of a mantissa's leading SKETCH_LOG_BITS bits: the
+ * reciprocal of the middle of that mantissa range, and its logarithm.
+ * Filled by MappingInit, so before any BucketIndex.
+ */
+static struct
+{
+	double reciprocal;
+	double log_reciprocal;
+} LogTable[1 << SKETCH_LOG_BITS];
+
+/* Fills LogTable, once per process. */
+static void
+LogTableInit(void)
+{
+	static bool filled = false;
+
+	if (filled)
+		return;
+	for (int j = 0; j < 1 << SKETCH_LOG_BITS; j++)
+	{
+		LogTable[j].reciprocal = 1 / (1 + (j + 0.5) / (1 << SKETCH_LOG_BITS));
+		LogTable[j].log_reciprocal = log(LogTable[j].reciprocal);
+	}
+	filled = true;
+}
+
+/*
+ * log(x) of a normal x > 0, within 2e-13: x = 2^e f with f in [1, 2), and
+ * log(x) = e log(2) - log(r) + log1p(f r - 1), r the reciprocal of the middle
+ * of f's table range, so |f r - 1| <= 2^-(SKETCH_LOG_BITS+1); four terms of
+ * log1p's series leave an error below 2^-40 / 5.
+ */
+static inline double
+FastLog(double x)
+{
+	uint64 bits;
+	uint64 mantissa_bits;
+	double f;
+	double r;
+	int j;
+
+	memcpy(&bits, &x, sizeof(bits));
+	j = (int) (bits >> (52 - SKETCH_LOG_BITS)) & ((1 << SKETCH_LOG_BITS) - 1);
+	mantissa_bits = (bits & ((UINT64CONST(1) << 52) - 1)) | (UINT64CONST(1023) << 52);
+	memcpy(&f, &mantissa_bits, sizeof(f));
+	r = f * LogTable[j].reciprocal - 1;
+	return ((int) (bits >> 52) - 1023) * M_LN2 - LogTable[j].log_reciprocal +
+	       r * (1 + r * (-1.0 / 2 + r * (1.0 / 3 + r * (-1.0 / 4))));
+}
+
+/*
+ * The bucket of a magnitude in (SKETCH_ZERO_THRESHOLD, SKETCH_MAX_MAGNITUDE]:
+ * ceil(log(m) / log(gamma) - SKETCH_INDEX_SLACK).  FastLog's error, times
+ * 1 / log(gamma) <= 500, moves t by less than 1e-10, so where t is farther
+ * than SKETCH_FAST_MARGIN from an integer its ceiling is the formula's; nearer,
+ * the formula itself decides.
+ */
 static inline int32
 BucketIndex(const SketchMapping *m, double magnitude)
 {
-	double t = log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
+	double t = FastLog(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
 	int32 i = (int32) t; /* toward zero: the ceiling unless t > 0 has a fraction */
+	double fraction = fabs(t - i);
 
+	if (unlikely(fraction < SKETCH_FAST_MARGIN || fraction > 1 - SKETCH_FAST_MARGIN))
+	{
+		t = log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
+		i = (int32) t;
+	}
 	return i + (i < t);
 }
 
@@ -146,6 +214,7 @@ CheckAlpha(double alpha, int code)
 static void
 MappingInit(SketchMapping *m, double alpha)
 {
+	LogTableInit();
 	m->alpha = alpha;
 	m->gamma = (1 + alpha) / (1 - alpha);
 	m->inv_log_gamma = 1 / log(m->gamma);
@@ -153,20 +222,31 @@ MappingInit(SketchMapping *m, double alpha)
 	m->max_index = BucketIndex(m, SKETCH_MAX_MAGNITUDE);
 }
 
-/* The mapping of alpha, validated and cached in fn_extra for the query. */
-static const SketchMapping *
+/*
+ * Refuses a call outside an aggregate (the state is updated in place), once
+ * per FmgrInfo: its fn_extra is then the mapping cache MappingFor fills.
+ */
+static inline void
+CheckAggCall(FunctionCallInfo fcinfo, const char *fname)
+{
+	if (unlikely(fcinfo->flinfo->fn_extra == NULL))
+	{
+		LoomlatAggContext(fcinfo, fname);
+		/* alpha 0 is never valid, so MappingFor fills it on first use */
+		fcinfo->flinfo->fn_extra =
+		    MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SketchMapping));
+	}
+}
+
+/* The mapping of alpha, validated and cached in fn_extra (see CheckAggCall). */
+static inline const SketchMapping *
 MappingFor(FunctionCallInfo fcinfo, double alpha)
 {
 	SketchMapping *m = fcinfo->flinfo->fn_extra;
 
-	if (m == NULL || m->alpha != alpha)
+	if (unlikely(m->alpha != alpha))
 	{
 		CheckAlpha(alpha, ERRCODE_INVALID_PARAMETER_VALUE);
-		if (m == NULL)
-		{
-			m = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(SketchMapping));
-			fcinfo->flinfo->fn_extra = m;
-		}
 		MappingInit(m, alpha);
 	}
 	return m;
@@ -258,19 +338,26 @@ SketchTrim(const LatencySketch *sk)
 
 /*
  * Adds x (|x| <= SKETCH_MAX_MAGNITUDE) to a 192-bit sum, in units of 2^-64
- * truncated toward zero.  The integer part and the fraction of |x| convert
- * apart, each exactly and with a hardware conversion.
+ * truncated toward zero.  |x| = m 2^(e-52) with a 53-bit integer m, so it is
+ * m shifted left by e + 12 units, or right (truncating) by -(e + 12): integer
+ * operations on x's bits, exact, with no conversion.  Zero and subnormals
+ * shift out entirely.
  */
 static inline void
 SumAdd(uint64 *sum, double x)
 {
-	double magnitude = fabs(x);
-	uint64 whole = (uint64) (int64) magnitude; /* < 2^50 */
-	uint64 fraction = (uint64) ((magnitude - (double) whole) * 0x1p64);
-	int128 units = (int128) ((uint128) whole << 64 | fraction);
-	uint128 low = ((uint128) sum[1] << 64) | sum[0];
+	uint64 bits;
+	uint64 m;
+	int shift;
+	int128 units;
+	uint128 low;
 	uint128 next;
 
+	memcpy(&bits, &x, sizeof(bits));
+	m = (bits & ((UINT64CONST(1) << 52) - 1)) | (UINT64CONST(1) << 52);
+	shift = (int) ((bits >> 52) & 0x7ff) - 1023 + 12; /* <= 62: |x| < 2^50 */
+	units = shift >= 0 ? (int128) ((uint128) m << shift) : (int128) (m >> Min(-shift, 63));
+	low = ((uint128) sum[1] << 64) | sum[0];
 	if (x < 0)
 		units = -units;
 	next = low + (uint128) units;
@@ -340,7 +427,10 @@ CountAdd(LatencySketch *sk, int64 count)
 		                errmsg("latency_sketch count is out of range")));
 }
 
-/* Adds one value to sk, in place when its bucket is in the window; returns sk or a wider copy. */
+/*
+ * Adds one value to sk (a new sketch has min and max set to it already), in
+ * place when its bucket is in the window; returns sk or a wider copy.
+ */
 static LatencySketch *
 SketchInsert(LatencySketch *sk, const SketchMapping *m, double x)
 {
@@ -361,10 +451,8 @@ SketchInsert(LatencySketch *sk, const SketchMapping *m, double x)
 	}
 	CountAdd(sk, 1);
 	SumAdd(sk->sum, x);
-	if (sk->count == 1 || x < sk->min)
-		sk->min = x;
-	if (sk->count == 1 || x > sk->max)
-		sk->max = x;
+	sk->min = Min(sk->min, x);
+	sk->max = Max(sk->max, x);
 	return sk;
 }
 
@@ -386,7 +474,7 @@ SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 	const SketchMapping *m;
 	LatencySketch *sk;
 
-	LoomlatAggContext(fcinfo, fname);
+	CheckAggCall(fcinfo, fname);
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
@@ -401,6 +489,8 @@ SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 
 		head.version = SKETCH_VERSION;
 		head.alpha = alpha;
+		/* the first value is the min and the max (the insert checks it) */
+		head.min = head.max = PG_GETARG_FLOAT8(1) + 0.0;
 		sk = SketchRewindow(&head, empty);
 	}
 	else
@@ -445,7 +535,7 @@ loomlat_sketch_merge(PG_FUNCTION_ARGS)
 	const LatencySketch *other;
 	const SketchMapping *m;
 
-	LoomlatAggContext(fcinfo, "loomlat_sketch_merge");
+	CheckAggCall(fcinfo, "loomlat_sketch_merge");
 	sk = StateArg(fcinfo, 0);
 	other = PG_GETARG_SKETCH_P(1);
 	if (sk->alpha != other->alpha)

@@ -64,17 +64,38 @@ check "and the next refresh counts every row" \
 	"$(q "SELECT loomlat.refresh_rollups(); SELECT invocations FROM loomlat.rollups_hourly
 		  WHERE agent_id = 1 AND hour = '2031-01-01 00:00:00+00'")" "$(printf '1\n33')"
 
-# Two refreshes at once take disjoint hours and recompute each dirty hour once.
+# Two refreshes at once: refresh_rollups(ARGS) in a transaction held open for
+# 2 s, and refresh_rollups() 0.5 s after it starts; prints both results.
+refresh_race() {
+	local first second
+	first=$(mktemp)
+	psql -qXtA -c "BEGIN" -c "SELECT loomlat.refresh_rollups($1)" -c "SELECT pg_sleep(2)" -c "COMMIT" >"$first" &
+	sleep 0.5
+	second=$(q "SELECT loomlat.refresh_rollups()")
+	wait
+	echo "$(head -n 1 "$first") $second"
+	rm -f "$first"
+}
+
+# They take disjoint hours and recompute each dirty hour once.
 q "UPDATE loomlat.invocations SET ttft_ms = ttft_ms + 1" >/dev/null
-first=$(mktemp)
-psql -qXtA -c "BEGIN" -c "SELECT loomlat.refresh_rollups()" -c "SELECT pg_sleep(2)" -c "COMMIT" >"$first" &
-sleep 0.5
-second=$(q "SELECT loomlat.refresh_rollups()")
-wait
-check "concurrent refreshes: the first takes every hour" "$(head -n 1 "$first")" 10
-check "and the second finds them all taken" "$second" 0
-rm -f "$first"
+check "concurrent refreshes: the first takes every hour, the second finds them all taken" \
+	"$(refresh_race '')" "10 0"
 check "no dirty hour is left" "$(q "SELECT count(*) FROM loomlat.rollup_dirty")" 0
+
+# When they split the hours of one day, the later one's daily phase waits for
+# the earlier one's commit and merges both halves.
+q "UPDATE loomlat.invocations SET ttft_ms = ttft_ms * 2" >/dev/null
+check "split refreshes: 5 hours each" "$(refresh_race 5)" "5 5"
+check "and each daily row is the merge of its day's hours" \
+	"$(q "SELECT count(*) || ' ' || bool_and(d.invocations = h.n AND d.ttft::text = h.ttft::text)
+		  FROM loomlat.rollups_daily d
+			   JOIN (SELECT agent_id, date_trunc('day', hour, 'UTC') AS day, sum(invocations) AS n,
+							loomlat.merge(ttft) AS ttft
+					 FROM loomlat.rollups_hourly GROUP BY 1, 2) h USING (agent_id, day)")" "2 true"
+check "and the merge is of the new TTFTs" \
+	"$(q "SELECT loomlat.sketch_max(loomlat.merge(ttft)) = (SELECT max(ttft_ms) FROM loomlat.invocations)
+		  FROM loomlat.rollups_daily")" t
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -1,24 +1,32 @@
 /*
- * Hourly rollups: each agent's invocations of each UTC hour, as counts, TTFT
- * and duration latency_sketches and the default TTFT histogram, so that long
- * windows are answered from a few hundred rows (latency_summary_approx).
+ * Hourly and daily rollups: each agent's invocations of each UTC hour, as
+ * counts, TTFT and duration latency_sketches and the default TTFT histogram,
+ * and the same per UTC day merged from the hours, so that long windows are
+ * answered from a few rows per agent and day (latency_summary_approx).
  *
  * Freshness.  A statement-level trigger on loomlat.invocations marks the
  * (agent_id, hour) pairs a statement inserts, updates (old and new hour) or
  * deletes in loomlat.rollup_dirty; refresh_rollups() recomputes exactly those
- * hours.  Both sides lock the dirty row they touch (the trigger through
- * ON CONFLICT DO UPDATE, the refresh through FOR UPDATE SKIP LOCKED and the
- * delete), so a write that commits after the refresh read its hour either
- * held the row (the refresh skipped it) or waits for the refresh's delete and
- * then marks the hour again: no write is left out of the rollups, and
- * concurrent refreshes take disjoint hours.  TRUNCATE is not tracked.
+ * hours, then the days of those hours from the hourly rows.  Both sides lock
+ * the dirty row they touch (the trigger through ON CONFLICT DO UPDATE, the
+ * refresh through FOR UPDATE SKIP LOCKED and the delete), so a write that
+ * commits after the refresh read its hour either held the row (the refresh
+ * skipped it) or waits for the refresh's delete and then marks the hour
+ * again: no write is left out of the rollups, and concurrent refreshes take
+ * disjoint hours.  Their daily phases take turns (a self-conflicting lock on
+ * rollups_daily, so each merges the hours the other committed).  A daily row
+ * is current only while no hour of its day is dirty; readers fall back to the
+ * hours of such a day.  TRUNCATE is not tracked.
  *
  * Privileges.  Whoever writes invocations needs INSERT and UPDATE on
  * rollup_dirty (the trigger runs as the writer); whoever reads them can be
- * granted SELECT on rollups_hourly; refresh_rollups() needs SELECT on
- * invocations and write access to both tables.
+ * granted SELECT on rollups_hourly and rollups_daily; refresh_rollups()
+ * needs SELECT on invocations and write access to the three rollup tables.
  */
 
+-- Rows up to a page stay inline and uncompressed (toast_tuple_target): a
+-- summary merges thousands of sketches, and decompressing each would cost
+-- more than the merge.
 CREATE TABLE loomlat.rollups_hourly (
 	agent_id       bigint NOT NULL,
 	hour           timestamptz NOT NULL,
@@ -31,7 +39,16 @@ CREATE TABLE loomlat.rollups_hourly (
 	duration       loomlat.latency_sketch,
 	ttft_histogram bigint[] NOT NULL,
 	PRIMARY KEY (agent_id, hour)
-);
+) WITH (toast_tuple_target = 8160);
+
+CREATE INDEX rollups_hourly_hour ON loomlat.rollups_hourly (hour);
+
+-- The same per agent and UTC day: the columns, key and time index of
+-- rollups_hourly, with day for hour.
+CREATE TABLE loomlat.rollups_daily (LIKE loomlat.rollups_hourly INCLUDING CONSTRAINTS INCLUDING INDEXES)
+	WITH (toast_tuple_target = 8160);
+ALTER TABLE loomlat.rollups_daily RENAME COLUMN hour TO day;
+ALTER INDEX loomlat.rollups_daily_hour_idx RENAME TO rollups_daily_day;
 
 CREATE TABLE loomlat.rollup_dirty (
 	agent_id  bigint NOT NULL,
@@ -46,12 +63,15 @@ COMMENT ON COLUMN loomlat.rollups_hourly.hour IS
 	'Start of the UTC hour [hour, hour + 1 h) of client_invoke_time';
 COMMENT ON COLUMN loomlat.rollups_hourly.ttft_cold IS
 	'TTFT sketch of the invocations with was_cold_start true (ttft_warm: false)';
+COMMENT ON TABLE loomlat.rollups_daily IS
+	'rollups_hourly merged per agent and UTC day [day, day + 24 h); current while no hour of the day is in rollup_dirty';
 COMMENT ON TABLE loomlat.rollup_dirty IS
 	'The (agent_id, hour) pairs whose rollup is stale, until refresh_rollups() recomputes them';
 
 -- The rollups are kept through pg_dump; the dirty marks are not (restoring
 -- invocations marks every hour again).
 SELECT pg_extension_config_dump('loomlat.rollups_hourly', '');
+SELECT pg_extension_config_dump('loomlat.rollups_daily', '');
 
 /*
  * Mark the hours of the rows a statement changed (AFTER, FOR EACH STATEMENT,
@@ -114,12 +134,14 @@ SELECT DISTINCT i.agent_id, date_trunc('hour', i.client_invoke_time, 'UTC')
 FROM loomlat.invocations i;
 
 /*
- * Recompute the rollups of the dirty hours that no other transaction holds,
- * and unmark them, in one transaction; an hour without invocations loses its
- * row.  Returns how many hours it recomputed (0: nothing was dirty).  Meant
- * for READ COMMITTED (each statement sees the writes committed before it).
+ * Recompute the rollups of at most max_hours dirty (agent, hour) pairs that no
+ * other transaction holds, oldest first, then the daily rows of their days,
+ * and unmark them, in one transaction; an hour or a day without invocations
+ * loses its row.  Returns how many hours it recomputed: a catch-up over a long
+ * history calls it until it returns 0.  Meant for READ COMMITTED (each
+ * statement sees the writes committed before it).
  */
-CREATE FUNCTION loomlat.refresh_rollups()
+CREATE FUNCTION loomlat.refresh_rollups(max_hours integer DEFAULT 10000)
 	RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -128,9 +150,14 @@ DECLARE
 	agents bigint[];
 	hours  timestamptz[];
 BEGIN
+	IF max_hours IS NULL OR max_hours < 1 THEN
+		RAISE EXCEPTION 'max_hours must be 1 or more, not %', coalesce(max_hours::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	WITH taken AS (
 		DELETE FROM loomlat.rollup_dirty d
 		WHERE (d.agent_id, d.hour) IN (SELECT f.agent_id, f.hour FROM loomlat.rollup_dirty f
+									   ORDER BY f.hour, f.agent_id LIMIT max_hours
 									   FOR UPDATE SKIP LOCKED)
 		RETURNING d.agent_id, d.hour)
 	SELECT array_agg(t.agent_id), array_agg(t.hour) INTO agents, hours FROM taken t;
@@ -150,19 +177,40 @@ BEGIN
 		   coalesce(loomlat.ttft_histogram_counts(i.ttft_ms, '{1000,3000,5000,10000}'),
 					array_fill(0::bigint, ARRAY[5]))
 	FROM unnest(agents, hours) t(agent_id, hour)
-		 JOIN loomlat.invocations i
-		   ON i.agent_id = t.agent_id
-		  AND i.client_invoke_time >= t.hour AND i.client_invoke_time < t.hour + interval '1 hour'
+		 -- an index scan per hour, never a scan of the whole table (OFFSET 0
+		 -- keeps the planner from flattening it into a join)
+		 CROSS JOIN LATERAL (SELECT i.* FROM loomlat.invocations i
+							 WHERE i.agent_id = t.agent_id AND i.client_invoke_time >= t.hour
+							   AND i.client_invoke_time < t.hour + interval '1 hour' OFFSET 0) i
 	GROUP BY t.agent_id, t.hour;
+
+	-- Wait for a concurrent refresh's daily phase to commit, so that the
+	-- statements below see its hours too.
+	LOCK TABLE loomlat.rollups_daily IN SHARE ROW EXCLUSIVE MODE;
+	DELETE FROM loomlat.rollups_daily r
+	USING unnest(agents, hours) t(agent_id, hour)
+	WHERE r.agent_id = t.agent_id AND r.day = date_trunc('day', t.hour, 'UTC');
+	INSERT INTO loomlat.rollups_daily
+	SELECT r.agent_id, t.day, sum(r.invocations), sum(r.errors), sum(r.cold_starts),
+		   loomlat.merge(r.ttft), loomlat.merge(r.ttft_cold), loomlat.merge(r.ttft_warm),
+		   loomlat.merge(r.duration),
+		   ARRAY[sum(r.ttft_histogram[1]), sum(r.ttft_histogram[2]), sum(r.ttft_histogram[3]),
+				 sum(r.ttft_histogram[4]), sum(r.ttft_histogram[5])]::bigint[]
+	FROM (SELECT DISTINCT u.agent_id, date_trunc('day', u.hour, 'UTC') AS day
+		  FROM unnest(agents, hours) u(agent_id, hour)) t
+		 CROSS JOIN LATERAL (SELECT h.* FROM loomlat.rollups_hourly h
+							 WHERE h.agent_id = t.agent_id AND h.hour >= t.day
+							   AND h.hour < t.day + interval '24 hours' OFFSET 0) r
+	GROUP BY r.agent_id, t.day;
 	RETURN cardinality(agents);
 END
 $$;
 
 /*
  * latency_summary() of loomlat.invocations from the rollups: the whole UTC
- * hours of the window that are rolled up and not dirty come from
- * rollups_hourly, the partial hours at its edges and the dirty hours from the
- * raw rows.  Counts and cold-start percentages are exact; percentiles are
+ * days of the window whose hours are all clean come from rollups_daily, the
+ * other whole hours that are rolled up and not dirty from rollups_hourly, the
+ * partial hours at its edges and the dirty hours from the raw rows.  Counts and cold-start percentages are exact; percentiles are
  * latency_sketch quantiles, within relative_error of percentile_cont's.  The
  * same keys as latency_summary, plus "approximate" and "relative_error".
  */
@@ -177,6 +225,8 @@ DECLARE
 	w          record;
 	full_start timestamptz;
 	full_end   timestamptz;
+	day_start  timestamptz;
+	day_end    timestamptz;
 	doc        jsonb;
 BEGIN
 	IF min_invocations IS NULL OR min_invocations < 0 THEN
@@ -187,6 +237,10 @@ BEGIN
 	-- the whole hours [full_start, full_end) of the window (as_of - range, as_of]
 	full_start := date_trunc('hour', w.window_start, 'UTC') + interval '1 hour';
 	full_end := greatest(date_trunc('hour', as_of, 'UTC'), full_start);
+	-- the whole days [day_start, day_end) among them
+	day_start := date_trunc('day', full_start - interval '1 microsecond', 'UTC') + interval '24 hours';
+	day_start := least(day_start, full_end);
+	day_end := greatest(date_trunc('day', full_end, 'UTC'), day_start);
 
 	WITH raw AS (
 		SELECT i.* FROM loomlat.invocations i
@@ -198,19 +252,37 @@ BEGIN
 		  AND (latency_summary_approx.agent_id IS NULL OR i.agent_id = latency_summary_approx.agent_id)
 		UNION ALL
 		SELECT i.* FROM loomlat.rollup_dirty d
-			 JOIN loomlat.invocations i
-			   ON i.agent_id = d.agent_id
-			  AND i.client_invoke_time >= d.hour AND i.client_invoke_time < d.hour + interval '1 hour'
+			 CROSS JOIN LATERAL (SELECT i.* FROM loomlat.invocations i
+								 WHERE i.agent_id = d.agent_id AND i.client_invoke_time >= d.hour
+								   AND i.client_invoke_time < d.hour + interval '1 hour' OFFSET 0) i
 		WHERE d.hour >= full_start AND d.hour < full_end
 		  AND (latency_summary_approx.agent_id IS NULL OR d.agent_id = latency_summary_approx.agent_id)),
+	stale_days AS (
+		SELECT DISTINCT d.agent_id, date_trunc('day', d.hour, 'UTC') AS day
+		FROM loomlat.rollup_dirty d
+		WHERE d.hour >= day_start AND d.hour < day_end
+		  AND (latency_summary_approx.agent_id IS NULL OR d.agent_id = latency_summary_approx.agent_id)),
+	hours AS (
+		SELECT r.* FROM loomlat.rollups_hourly r
+		WHERE ((r.hour >= full_start AND r.hour < day_start) OR (r.hour >= day_end AND r.hour < full_end))
+		  AND (latency_summary_approx.agent_id IS NULL OR r.agent_id = latency_summary_approx.agent_id)
+		UNION ALL
+		SELECT r.* FROM stale_days s
+			 JOIN loomlat.rollups_hourly r
+			   ON r.agent_id = s.agent_id AND r.hour >= s.day AND r.hour < s.day + interval '24 hours'),
 	parts AS (
 		SELECT r.agent_id, r.invocations, r.cold_starts, r.ttft, r.ttft_cold, r.ttft_warm, r.duration,
 			   r.ttft_histogram
-		FROM loomlat.rollups_hourly r
-		WHERE r.hour >= full_start AND r.hour < full_end
-		  AND (latency_summary_approx.agent_id IS NULL OR r.agent_id = latency_summary_approx.agent_id)
-		  AND NOT EXISTS (SELECT FROM loomlat.rollup_dirty d
+		FROM hours r
+		WHERE NOT EXISTS (SELECT FROM loomlat.rollup_dirty d
 						  WHERE d.agent_id = r.agent_id AND d.hour = r.hour)
+		UNION ALL
+		SELECT r.agent_id, r.invocations, r.cold_starts, r.ttft, r.ttft_cold, r.ttft_warm, r.duration,
+			   r.ttft_histogram
+		FROM loomlat.rollups_daily r
+		WHERE r.day >= day_start AND r.day < day_end
+		  AND (latency_summary_approx.agent_id IS NULL OR r.agent_id = latency_summary_approx.agent_id)
+		  AND NOT EXISTS (SELECT FROM stale_days s WHERE s.agent_id = r.agent_id AND s.day = r.day)
 		UNION ALL
 		SELECT x.agent_id, count(*), count(*) FILTER (WHERE x.was_cold_start),
 			   loomlat.sketch(x.ttft_ms), loomlat.sketch(x.ttft_ms) FILTER (WHERE x.was_cold_start),
@@ -269,7 +341,7 @@ $$;
 
 COMMENT ON FUNCTION loomlat.mark_rollups_dirty() IS
 	'Trigger: marks the (agent_id, hour) pairs of the changed invocations in rollup_dirty';
-COMMENT ON FUNCTION loomlat.refresh_rollups() IS
-	'Recomputes the rollups of the dirty hours no other transaction holds; returns how many';
+COMMENT ON FUNCTION loomlat.refresh_rollups(integer) IS
+	'Recomputes the rollups of up to max_hours dirty hours no other transaction holds, and their days; returns how many hours (call until 0 to catch up)';
 COMMENT ON FUNCTION loomlat.latency_summary_approx(text, bigint, integer, timestamptz) IS
-	'latency_summary of loomlat.invocations from the hourly rollups plus the raw rows of partial and dirty hours: exact counts, percentiles within relative_error';
+	'latency_summary of loomlat.invocations from the daily and hourly rollups plus the raw rows of partial and dirty hours: exact counts, percentiles within relative_error';

@@ -27,8 +27,16 @@ FROM generate_series(0, 1855) i;
 -- Triggers mark each (agent, UTC hour) once.
 SELECT count(*) AS dirty_hours, min(hour) AT TIME ZONE 'UTC' AS first_hour
 FROM loomlat.rollup_dirty WHERE agent_id BETWEEN 801 AND 803;
+-- A batch limit: the oldest hours first, so a catch-up calls it until it returns 0.
+SELECT loomlat.refresh_rollups(40) AS first_batch;
+SELECT min(hour) AT TIME ZONE 'UTC' AS next_dirty_hour FROM loomlat.rollup_dirty;
+SELECT loomlat.refresh_rollups(40) AS second_batch;
 SELECT loomlat.refresh_rollups() AS recomputed;
 SELECT loomlat.refresh_rollups() AS recomputed_again;
+\set VERBOSITY terse
+SELECT loomlat.refresh_rollups(0);
+SELECT loomlat.refresh_rollups(NULL);
+\set VERBOSITY default
 SELECT count(*) AS rollup_rows, sum(invocations) AS invocations, sum(errors) AS errors,
 	   sum(cold_starts) AS cold_starts
 FROM loomlat.rollups_hourly WHERE agent_id BETWEEN 801 AND 803;
@@ -45,6 +53,22 @@ FROM loomlat.rollups_hourly r,
 			  WHERE i.agent_id = r.agent_id AND i.client_invoke_time >= r.hour
 				AND i.client_invoke_time < r.hour + interval '1 hour') x
 WHERE r.agent_id = 801 AND r.hour = '2031-01-01 05:00:00+00';
+
+-- Each daily row is its day's hours merged.
+SELECT count(*) AS daily_rows,
+	   bool_and(d.invocations = h.n AND d.errors = h.e AND d.cold_starts = h.c
+				AND d.ttft::text = h.ttft::text AND d.ttft_cold::text = h.cold::text
+				AND d.ttft_warm::text = h.warm::text AND d.duration::text = h.duration::text
+				AND d.ttft_histogram = h.hist) AS days_match
+FROM loomlat.rollups_daily d
+	 JOIN (SELECT r.agent_id, date_trunc('day', r.hour, 'UTC') AS day, sum(r.invocations) n,
+				  sum(r.errors) e, sum(r.cold_starts) c, loomlat.merge(r.ttft) ttft,
+				  loomlat.merge(r.ttft_cold) cold, loomlat.merge(r.ttft_warm) warm,
+				  loomlat.merge(r.duration) duration,
+				  ARRAY[sum(r.ttft_histogram[1]), sum(r.ttft_histogram[2]), sum(r.ttft_histogram[3]),
+						sum(r.ttft_histogram[4]), sum(r.ttft_histogram[5])]::bigint[] AS hist
+		   FROM loomlat.rollups_hourly r GROUP BY 1, 2) h USING (agent_id, day)
+WHERE d.agent_id BETWEEN 801 AND 803;
 
 -- approx against exact: every key, counts equal, floats within relative_error.
 CREATE FUNCTION pg_temp.compare(exact jsonb, approx jsonb) RETURNS TABLE (key text, ok boolean)
@@ -94,12 +118,30 @@ SELECT agent_id, hour AT TIME ZONE 'UTC' AS hour FROM loomlat.rollup_dirty ORDER
 SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
 FROM pg_temp.compare(loomlat.latency_summary('24h', as_of => '2031-01-01 20:00:00+00'),
 					 loomlat.latency_summary_approx('24h', as_of => '2031-01-01 20:00:00+00')) c;
+-- A whole day with a dirty hour: its daily row is stale, so its hours are read.
+SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
+FROM pg_temp.compare(loomlat.latency_summary('30d', as_of => '2031-01-03 00:00:00+00'),
+					 loomlat.latency_summary_approx('30d', as_of => '2031-01-03 00:00:00+00')) c;
 SELECT loomlat.refresh_rollups() AS recomputed;
 SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
 FROM pg_temp.compare(loomlat.latency_summary('24h', as_of => '2031-01-01 20:00:00+00'),
 					 loomlat.latency_summary_approx('24h', as_of => '2031-01-01 20:00:00+00')) c;
 SELECT invocations, cold_starts, loomlat.sketch_max(ttft) AS ttft_max
 FROM loomlat.rollups_hourly WHERE agent_id = 801 AND hour = '2031-01-01 05:00:00+00';
+SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
+FROM pg_temp.compare(loomlat.latency_summary('30d', as_of => '2031-01-03 00:00:00+00'),
+					 loomlat.latency_summary_approx('30d', as_of => '2031-01-03 00:00:00+00')) c;
+-- Whole clean days come from rollups_daily: a change there shows, one to
+-- their hourly rows does not (undone in the same transaction).
+BEGIN;
+UPDATE loomlat.rollups_daily SET invocations = invocations + 1000
+WHERE agent_id = 801 AND day = '2031-01-01 00:00:00+00';
+UPDATE loomlat.rollups_hourly SET invocations = invocations + 7
+WHERE agent_id = 802 AND hour = '2031-01-02 10:00:00+00';
+SELECT (loomlat.latency_summary_approx('30d', as_of => '2031-01-03 00:00:00+00') ->> 'total_invocations')::bigint
+	   - (loomlat.latency_summary('30d', as_of => '2031-01-03 00:00:00+00') ->> 'total_invocations')::bigint
+	   AS from_daily;
+ROLLBACK;
 
 -- Updates that leave the rolled-up columns alone mark nothing; a delete
 -- empties its hour and the refresh drops the row.

@@ -52,6 +52,29 @@ SELECT alpha, expect, substring(s FROM ';(neg=.*)$') = expect AS ok
   FROM (SELECT id, alpha, x, expect, loomlat.sketch(x, alpha)::text AS s FROM golden GROUP BY id, alpha, x, expect) g
  ORDER BY alpha, x, id;
 
+-- The index is computed from a table-driven logarithm that defers to the
+-- formula near bucket boundaries; it must be the formula's for every value.
+-- SQL's float8 ln() is the same log(), so this is the formula, in the same
+-- operations: values spread log-uniformly over (1e-9, 1e15], and powers of
+-- gamma and their neighbours within a few units in the last place.
+CREATE TEMP TABLE index_check AS
+SELECT a.alpha, v.x
+  FROM (VALUES (0.001::float8), (0.01), (0.05), (0.5)) a(alpha),
+       LATERAL (SELECT exp(ln(1e-9::float8) + (i + 0.5) / 6000 * (ln(1e15::float8) - ln(1e-9::float8))) AS x
+                  FROM generate_series(0, 5999) i
+                UNION ALL
+                SELECT power(g, k) * (1 + d)
+                  FROM (SELECT (1 + a.alpha) / (1 - a.alpha) AS g) g,
+                       generate_series(ceil(ln(2e-9) / ln(g))::int, floor(ln(5e14) / ln(g))::int,
+                                       greatest(1, floor(ln(2.5e23) / ln(g) / 1500))::int) k,
+                       unnest('{-4e-16,0,4e-16,1e-13,-1e-13}'::float8[]) d) v;
+SELECT count(*) > 20000 AS enough,
+       count(*) FILTER (WHERE substring(s FROM 'pos=(-?[0-9]+):1$')::int
+                              <> ceil(ln(x) * (1 / ln((1 + alpha) / (1 - alpha))) - '1e-9'::float8))
+         AS not_the_formula
+  FROM (SELECT alpha, x, (SELECT loomlat.sketch(t.v, t.a) FROM (VALUES (x, alpha)) t(v, a))::text AS s
+          FROM index_check) c;
+
 -- The text form: version, accuracy, count, exact sum (sum * 2^64 in hex),
 -- min, max, negative store (magnitudes), zero bucket, positive store; a
 -- store is offset:counts, a run of zero counts written 0*run.
