@@ -12,11 +12,7 @@ if [ -z "${LOOMLAT_CRON_CLUSTER:-}" ]; then
 		-o cron.use_background_workers=on "$0"
 fi
 export PGDATABASE=postgres
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; echo "#   expected: $3"; echo "#        got: $2"; fi; }
+. "$(dirname "$0")/tap.sh"
 q() { psql -qXtA -v ON_ERROR_STOP=1 -c "$1"; }
 
 q "CREATE EXTENSION loomlat; CREATE EXTENSION pg_cron" >/dev/null
@@ -97,5 +93,4 @@ check "and the merge is of the new TTFTs" \
 	"$(q "SELECT loomlat.sketch_max(loomlat.merge(ttft)) = (SELECT max(ttft_ms) FROM loomlat.invocations)
 		  FROM loomlat.rollups_daily")" t
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

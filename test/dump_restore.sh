@@ -8,11 +8,7 @@ SHAREDIR=$(${PG_CONFIG:-pg_config} --sharedir)
 version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$SHAREDIR/extension/loomlat.control")
 src=loomlat_dump_src
 dst=loomlat_dump_dst
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; echo "#   expected: $3"; echo "#        got: $2"; fi; }
+. "$(dirname "$0")/tap.sh"
 q() { psql -qXtA -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
 psql -qX -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst" >/dev/null
@@ -56,5 +52,4 @@ case "$out" in
 esac
 
 psql -qX -c "DROP DATABASE $src" -c "DROP DATABASE $dst" -c "DROP DATABASE IF EXISTS ${dst}2" >/dev/null
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

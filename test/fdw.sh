@@ -9,11 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP pg_createcluster needs root"
 	exit 0
 fi
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; echo "#   expected: $3"; echo "#        got: $2"; fi; }
+. "$(dirname "$0")/tap.sh"
 q() { psql -qXtA -v ON_ERROR_STOP=1 -c "$1"; }
 node_q() { psql -qXtA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${ports[$1]}" -U postgres -d postgres -c "$2"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -87,5 +83,4 @@ case "$out" in
 esac
 
 q "DROP SCHEMA node1, node2, node3 CASCADE; DROP SERVER node1, node2, node3 CASCADE" >/dev/null 2>&1
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

@@ -18,11 +18,7 @@ old=0.1.0
 new=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$SHAREDIR/extension/loomlat.control")
 up=loomlat_upgrade_up
 fresh=loomlat_upgrade_fresh
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; echo "#   expected: $3"; echo "#        got: $2"; fi; }
+. "$(dirname "$0")/tap.sh"
 q() { psql -qXtA -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -92,5 +88,4 @@ case "$out" in
 esac
 
 psql -qX -c "DROP DATABASE $up" -c "DROP DATABASE $fresh" >/dev/null
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end
