@@ -21,10 +21,6 @@
 set -euo pipefail
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-usage() {
-	sed -n '15,18s/^# \{0,1\}//p' "$0" >&2
-	exit 64
-}
 LOAD_SECONDS=${LOAD_SECONDS:-10}
 CLIENTS=20
 

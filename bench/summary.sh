@@ -17,11 +17,6 @@
 set -euo pipefail
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-usage() {
-	sed -n '9,12s/^# \{0,1\}//p' "$0" >&2
-	exit 64
-}
-
 # shellcheck source=bench/options.sh
 source "$(dirname "$0")/options.sh"
 
