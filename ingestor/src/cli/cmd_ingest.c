@@ -45,6 +45,7 @@
 #include "util/clock.h"
 #include "util/line_reader.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 
 #define DRAIN_MS         30000
 #define POLL_MS          200
@@ -735,7 +736,7 @@ cmd_ingest(int argc, char **argv)
 				db = optarg;
 				break;
 			case OPT_AGENT_ID:
-				if (opt_parse_id(optarg, &ing.map.agent_id) != 0)
+				if (parse_id(optarg, &ing.map.agent_id) != 0)
 					return usage_error("--agent-id: not a positive integer: %s", optarg);
 				break;
 			case OPT_FOLLOW:
@@ -757,7 +758,7 @@ cmd_ingest(int argc, char **argv)
 				ing.no_journal = true;
 				break;
 			case OPT_MAX_LINE_BYTES:
-				if (opt_parse_ulong(optarg, MIN_MAX_LINE, MAX_MAX_LINE, &max_line) != 0)
+				if (parse_ulong(optarg, MIN_MAX_LINE, MAX_MAX_LINE, &max_line) != 0)
 					return usage_error("--max-line-bytes: not an integer from %lu to %lu: %s",
 					                   MIN_MAX_LINE, MAX_MAX_LINE, optarg);
 				ing.map.max_line_bytes = max_line;

@@ -24,6 +24,7 @@
 #include "sink/spool.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 
 #define DEFAULT_PROMPT  "Hello"
 #define MAX_PROMPT      (1024 * 1024)
@@ -288,7 +289,7 @@ parse_agent_option(struct invoke_options *o, int opt, const char *arg)
 				return usage_error("--format must be loom, agentcore, openai or anthropic");
 			return 0;
 		case OPT_AGENT_ID:
-			if (opt_parse_id(arg, &o->call.agent_id) != 0)
+			if (parse_id(arg, &o->call.agent_id) != 0)
 				return usage_error("--agent-id must be a positive integer");
 			return 0;
 		case OPT_AGENT_NAME:
@@ -330,11 +331,11 @@ parse_load_option(struct invoke_options *o, int opt, const char *arg)
 	switch (opt)
 	{
 		case 'n':
-			if (opt_parse_ulong(arg, 1, MAX_COUNT, &o->load.count) != 0)
+			if (parse_ulong(arg, 1, MAX_COUNT, &o->load.count) != 0)
 				return usage_error("-n/--count must be an integer from 1 to %lu", MAX_COUNT);
 			return 0;
 		case 'c':
-			if (opt_parse_ulong(arg, 1, MAX_CONCURRENCY, &o->load.concurrency) != 0)
+			if (parse_ulong(arg, 1, MAX_CONCURRENCY, &o->load.concurrency) != 0)
 				return usage_error("-c/--concurrency must be an integer from 1 to %lu",
 				                   MAX_CONCURRENCY);
 			o->concurrency_given = true;
@@ -344,11 +345,11 @@ parse_load_option(struct invoke_options *o, int opt, const char *arg)
 				return usage_error("--rate must be a positive number (invocations per second)");
 			return 0;
 		case OPT_WARMUP:
-			if (opt_parse_ulong(arg, 0, MAX_COUNT, &o->load.warmup) != 0)
+			if (parse_ulong(arg, 0, MAX_COUNT, &o->load.warmup) != 0)
 				return usage_error("--warmup must be an integer from 0 to %lu", MAX_COUNT);
 			return 0;
 		case OPT_CALLS_PER_SESSION:
-			if (opt_parse_ulong(arg, 1, MAX_COUNT, &o->load.calls_per_session) != 0)
+			if (parse_ulong(arg, 1, MAX_COUNT, &o->load.calls_per_session) != 0)
 				return usage_error("--calls-per-session must be an integer from 1 to %lu",
 				                   MAX_COUNT);
 			return 0;
@@ -364,7 +365,7 @@ parse_load_option(struct invoke_options *o, int opt, const char *arg)
 		{
 			unsigned long bytes;
 
-			if (opt_parse_ulong(arg, MIN_MAX_EVENT, MAX_MAX_EVENT, &bytes) != 0)
+			if (parse_ulong(arg, MIN_MAX_EVENT, MAX_MAX_EVENT, &bytes) != 0)
 				return usage_error("--max-event-size must be a number of bytes from %lu to %lu",
 				                   MIN_MAX_EVENT, MAX_MAX_EVENT);
 			o->call.max_event_bytes = bytes;
@@ -433,7 +434,7 @@ parse_output_option(struct invoke_options *o, int opt, const char *arg)
 		{
 			unsigned long n;
 
-			if (opt_parse_ulong(arg, 65536, ULONG_MAX, &n) != 0)
+			if (parse_ulong(arg, 65536, ULONG_MAX, &n) != 0)
 				return usage_error("--journal-max-bytes: a number of bytes >= 65536, not \"%s\"",
 				                   arg);
 			o->journal_max_bytes = n;

@@ -10,14 +10,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-
-#include "util/parse_num.h"
-
-/* The integer parsers are util/parse_num.h's; cmd_invoke.c and cmd_ingest.c
- * still call them by these names. */
-#define opt_parse_ulong parse_ulong
-#define opt_parse_id    parse_id
 
 /* A finite number > 0 (seconds, a rate). */
 int opt_parse_positive(const char *s, double *out);
