@@ -339,9 +339,54 @@ BEGIN
 END
 $$;
 
+/*
+ * latency_summary_approx's agents as rows, ordered by agent_id: what
+ * latency_by_agent gives, from the rollups.
+ */
+CREATE FUNCTION loomlat.latency_by_agent_approx(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+													min_invocations integer DEFAULT 1,
+													as_of timestamptz DEFAULT now())
+	RETURNS SETOF loomlat.agent_latency
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		SELECT a.*
+		FROM jsonb_populate_recordset(NULL::loomlat.agent_latency,
+									  loomlat.latency_summary_approx(latency_by_agent_approx.range,
+																	 latency_by_agent_approx.agent_id,
+																	 latency_by_agent_approx.min_invocations,
+																	 latency_by_agent_approx.as_of)
+									  -> 'agents') a
+		ORDER BY a.agent_id;
+	END;
+
+/*
+ * latency_summary_approx's TTFT histogram as ttft_histogram's rows (the
+ * rollups keep the default bounds only); the counts are exact.
+ */
+CREATE FUNCTION loomlat.ttft_histogram_approx(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
+												  as_of timestamptz DEFAULT now())
+	RETURNS TABLE (bucket text, lower_ms float8, upper_ms float8, count bigint)
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		SELECT b.bucket, b.lower_ms, b.upper_ms, (h.e ->> 'count')::bigint
+		FROM loomlat.histogram_buckets('{1000,3000,5000,10000}') b
+			 JOIN jsonb_array_elements(loomlat.latency_summary_approx(ttft_histogram_approx.range,
+																	  ttft_histogram_approx.agent_id, 0,
+																	  ttft_histogram_approx.as_of)
+									   -> 'ttft_histogram') WITH ORDINALITY h(e, n)
+			   ON h.n = b.bucket_index + 1
+		ORDER BY b.bucket_index;
+	END;
+
 COMMENT ON FUNCTION loomlat.mark_rollups_dirty() IS
 	'Trigger: marks the (agent_id, hour) pairs of the changed invocations in rollup_dirty';
 COMMENT ON FUNCTION loomlat.refresh_rollups(integer) IS
 	'Recomputes the rollups of up to max_hours dirty hours no other transaction holds, and their days; returns how many hours (call until 0 to catch up)';
 COMMENT ON FUNCTION loomlat.latency_summary_approx(text, bigint, integer, timestamptz) IS
 	'latency_summary of loomlat.invocations from the daily and hourly rollups plus the raw rows of partial and dirty hours: exact counts, percentiles within relative_error';
+COMMENT ON FUNCTION loomlat.latency_by_agent_approx(text, bigint, integer, timestamptz) IS
+	'latency_summary_approx''s agents as rows, by agent_id: exact counts, percentiles within relative_error';
+COMMENT ON FUNCTION loomlat.ttft_histogram_approx(text, bigint, timestamptz) IS
+	'ttft_histogram of loomlat.invocations (default bounds) from the rollups: exact counts';

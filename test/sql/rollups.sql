@@ -122,6 +122,27 @@ FROM pg_temp.compare(loomlat.latency_summary('24h', as_of => '2031-01-01 20:00:0
 SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
 FROM pg_temp.compare(loomlat.latency_summary('30d', as_of => '2031-01-03 00:00:00+00'),
 					 loomlat.latency_summary_approx('30d', as_of => '2031-01-03 00:00:00+00')) c;
+-- The same as rows: latency_by_agent_approx against latency_by_agent (counts
+-- equal, percentiles within 1%), ttft_histogram_approx equal to ttft_histogram.
+SELECT count(*) AS agents, count(a.agent_id) = count(e.agent_id) AS same_agents,
+	   bool_and(a.invocation_count = e.invocation_count AND a.cold_start_count = e.cold_start_count
+				AND a.cold_start_pct IS NOT DISTINCT FROM e.cold_start_pct
+				AND a.agent_name IS NOT DISTINCT FROM e.agent_name
+				AND coalesce(abs(a.ttft_p95_ms - e.ttft_p95_ms) <= 0.01 * abs(e.ttft_p95_ms) + 1e-9,
+							 a.ttft_p95_ms IS NULL AND e.ttft_p95_ms IS NULL)
+				AND coalesce(abs(a.duration_p50_ms - e.duration_p50_ms)
+								 <= 0.01 * abs(e.duration_p50_ms) + 1e-9,
+							 a.duration_p50_ms IS NULL AND e.duration_p50_ms IS NULL)) AS within
+FROM loomlat.latency_by_agent_approx('30d', NULL, 0, '2031-01-03 00:00:00+00') a
+	 FULL JOIN loomlat.latency_by_agent('30d', NULL, 0, '2031-01-03 00:00:00+00') e USING (agent_id);
+SELECT agent_id, invocation_count FROM loomlat.latency_by_agent_approx('24h', 801, as_of => '2031-01-01 20:00:00+00');
+SELECT h.rng, h.agent,
+	   (SELECT array_agg(a ORDER BY a.lower_ms NULLS FIRST)
+		FROM loomlat.ttft_histogram_approx(h.rng, h.agent, '2031-01-03 00:00:00+00') a)::text
+	   = (SELECT array_agg(e ORDER BY e.lower_ms NULLS FIRST)
+		  FROM loomlat.ttft_histogram(h.rng, h.agent, '2031-01-03 00:00:00+00') e)::text AS histogram_equal
+FROM (VALUES ('24h', NULL::bigint), ('30d', NULL), ('30d', 801)) h(rng, agent);
+SELECT * FROM loomlat.ttft_histogram_approx('30d', 802, '2031-01-03 00:00:00+00');
 SELECT loomlat.refresh_rollups() AS recomputed;
 SELECT count(*) AS keys_compared, bool_and(c.ok) AS all_ok
 FROM pg_temp.compare(loomlat.latency_summary('24h', as_of => '2031-01-01 20:00:00+00'),
@@ -159,6 +180,8 @@ WHERE agent_id = 802 AND hour = '2031-01-01 03:00:00+00';
 SELECT loomlat.latency_summary_approx('2d');
 SELECT loomlat.latency_summary_approx('24h', 99999);
 SELECT loomlat.latency_summary_approx('24h', NULL, -1);
+SELECT * FROM loomlat.latency_by_agent_approx('2d');
+SELECT * FROM loomlat.ttft_histogram_approx('24h', 99999);
 \set VERBOSITY default
 
 DELETE FROM loomlat.invocations WHERE agent_id BETWEEN 801 AND 803;
