@@ -14,6 +14,13 @@
  * more final calls (a window frame that grows): the aggregates are
  * FINALFUNC_MODIFY = READ_ONLY, and a test runs them as window functions.
  *
+ * loomlat.percentiles_by_class(v, fractions[], cold) splits the same values
+ * by cold-start class: one transition a row gives the count, sum and
+ * percentiles of all rows, of the cold (true) and of the warm (false) ones,
+ * where percentiles per class and a GROUP BY would scan twice.  Rows whose
+ * class is NULL count in "all" only.  With NULL fractions no value is kept:
+ * counts and sums alone.
+ *
  * The fractions are an aggregated argument here, not a direct one: they are
  * read on a group's first row, compared on later rows unless the argument is
  * a constant, and compared again when states combine.
@@ -24,17 +31,22 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/typcache.h"
 
 #include "loomlat.h"
 #include "percentile.h"
 #include "value_array.h"
 #include "wire.h"
 
-/* Magic word of a serialized state: "LLP", format version 2. */
+/* Magic words of serialized states: "LLP", format version 2; "LLC", version 1. */
 #define PERCENTILE_WIRE_MAGIC WIRE_MAGIC('L', 'L', 'P', 2)
+#define CLASS_WIRE_MAGIC      WIRE_MAGIC('L', 'L', 'C', 1)
 
 /* The fractions of one group and the shape of the array they came in. */
 typedef struct PercentileFractions
@@ -58,6 +70,33 @@ typedef struct PercentileState
 	bool check_rows;                      /* the argument may vary: compare every row */
 } PercentileState;
 
+/* The cold-start classes of percentiles_by_class, by their row's cold flag. */
+typedef enum RowClass
+{
+	ROW_COLD,
+	ROW_WARM,
+	ROW_UNKNOWN,
+	ROW_NCLASSES
+} RowClass;
+
+/* One class's rows, its non-NULL values' count and sum, and the values when kept. */
+typedef struct ClassPart
+{
+	int64 rows;
+	int64 count;
+	double sum;
+	ValueArray values;
+} ClassPart;
+
+/* percentiles_by_class state: the parts by class, and the sum of all values in row order. */
+typedef struct ClassState
+{
+	const PercentileFractions *fractions; /* NULL: keep no values */
+	bool check_rows;
+	double sum_all;
+	ClassPart part[ROW_NCLASSES];
+} ClassState;
+
 /* Reads the current row's fractions into mcxt; NULL when the argument is NULL. */
 typedef PercentileFractions *(*FractionsReader)(FunctionCallInfo fcinfo, MemoryContext mcxt);
 
@@ -75,6 +114,11 @@ PG_FUNCTION_INFO_V1(loomlat_percentile_serialize);
 PG_FUNCTION_INFO_V1(loomlat_percentile_deserialize);
 PG_FUNCTION_INFO_V1(loomlat_percentile_final);
 PG_FUNCTION_INFO_V1(loomlat_percentiles_final);
+PG_FUNCTION_INFO_V1(loomlat_percentiles_by_class_transfn);
+PG_FUNCTION_INFO_V1(loomlat_percentiles_by_class_combine);
+PG_FUNCTION_INFO_V1(loomlat_percentiles_by_class_serialize);
+PG_FUNCTION_INFO_V1(loomlat_percentiles_by_class_deserialize);
+PG_FUNCTION_INFO_V1(loomlat_percentiles_by_class_final);
 
 /* Allocates empty fractions of the given count in mcxt. */
 static PercentileFractions *
@@ -196,28 +240,34 @@ FractionsMismatch(void)
 	                        "columns.")));
 }
 
-/* Creates a group's state in aggcontext, reading its fractions once. */
-static PercentileState *
-StateBegin(FunctionCallInfo fcinfo, MemoryContext aggcontext, FractionsReader read, bool constant)
+/*
+ * A group's fractions, read on its first row: once per query into fn_extra
+ * when the argument is constant (*check_rows false), else into aggcontext.
+ */
+static const PercentileFractions *
+FractionsBegin(FunctionCallInfo fcinfo, MemoryContext aggcontext, FractionsReader read,
+               bool *check_rows)
 {
-	PercentileState *state = MemoryContextAllocZero(aggcontext, sizeof(PercentileState));
+	FractionsCache *cache = fcinfo->flinfo->fn_extra;
 
-	if (constant)
+	*check_rows = PG_NARGS() >= 3 && !LoomlatArgIsStable(fcinfo, 1);
+	if (*check_rows)
+		return read(fcinfo, aggcontext);
+	if (cache == NULL)
 	{
-		FractionsCache *cache = fcinfo->flinfo->fn_extra;
-
-		if (cache == NULL)
-		{
-			cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FractionsCache));
-			cache->fractions = read(fcinfo, fcinfo->flinfo->fn_mcxt);
-			fcinfo->flinfo->fn_extra = cache;
-		}
-		state->fractions = cache->fractions;
+		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FractionsCache));
+		cache->fractions = read(fcinfo, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = cache;
 	}
-	else
-		state->fractions = read(fcinfo, aggcontext);
-	state->check_rows = !constant;
-	return state;
+	return cache->fractions;
+}
+
+/* On a group's later rows: the row's fractions must be the group's. */
+static void
+FractionsCheckRow(FunctionCallInfo fcinfo, FractionsReader read, const PercentileFractions *group)
+{
+	if (!FractionsEqual(group, read(fcinfo, CurrentMemoryContext)))
+		FractionsMismatch();
 }
 
 /* Shared transition: create or check the state, then append a non-NULL value. */
@@ -228,14 +278,15 @@ PercentileAccum(FunctionCallInfo fcinfo, FractionsReader read, const char *fname
 	PercentileState *state;
 
 	if (PG_ARGISNULL(0))
-		state =
-		    StateBegin(fcinfo, aggcontext, read, PG_NARGS() < 3 || LoomlatArgIsStable(fcinfo, 1));
+	{
+		state = MemoryContextAllocZero(aggcontext, sizeof(PercentileState));
+		state->fractions = FractionsBegin(fcinfo, aggcontext, read, &state->check_rows);
+	}
 	else
 	{
 		state = (PercentileState *) PG_GETARG_POINTER(0);
-		if (state->check_rows &&
-		    !FractionsEqual(state->fractions, read(fcinfo, CurrentMemoryContext)))
-			FractionsMismatch();
+		if (state->check_rows)
+			FractionsCheckRow(fcinfo, read, state->fractions);
 	}
 
 	if (!PG_ARGISNULL(1))
@@ -303,30 +354,31 @@ loomlat_percentile_combine(PG_FUNCTION_ARGS)
 	return LoomlatCombine(fcinfo, "loomlat_percentile_combine", &percentile_combine_ops);
 }
 
-/*
- * Serializes a state: the fraction count (-1 for NULL fractions), their
- * shape, values and null flags, then the value count and the values.
- */
+/* Puts fractions on the wire: their count (-1 for NULL), shape, values and null flags. */
+static void
+FractionsWrite(WireWriter *w, const PercentileFractions *f)
+{
+	WirePutInt32(w, f ? f->nitems : -1);
+	if (f == NULL)
+		return;
+	WirePutInt32(w, f->ndim);
+	WirePutArray(w, f->dims, f->ndim, sizeof(int));
+	WirePutArray(w, f->lbs, f->ndim, sizeof(int));
+	WirePutArray(w, f->value, f->nitems, sizeof(double));
+	WirePutArray(w, FRACTIONS_ISNULL(f), f->nitems, sizeof(bool));
+}
+
+/* Serializes a state: its fractions, then the value count and the values. */
 Datum
 loomlat_percentile_serialize(PG_FUNCTION_ARGS)
 {
 	PercentileState *state;
-	const PercentileFractions *f;
 	WireWriter w;
 
 	LoomlatAggContext(fcinfo, "loomlat_percentile_serialize");
 	state = (PercentileState *) PG_GETARG_POINTER(0);
-	f = state->fractions;
 	WireWriterBegin(&w, PERCENTILE_WIRE_MAGIC, "percentile");
-	WirePutInt32(&w, f ? f->nitems : -1);
-	if (f != NULL)
-	{
-		WirePutInt32(&w, f->ndim);
-		WirePutArray(&w, f->dims, f->ndim, sizeof(int));
-		WirePutArray(&w, f->lbs, f->ndim, sizeof(int));
-		WirePutArray(&w, f->value, f->nitems, sizeof(double));
-		WirePutArray(&w, FRACTIONS_ISNULL(f), f->nitems, sizeof(bool));
-	}
+	FractionsWrite(&w, state->fractions);
 	WirePutInt64(&w, state->values.count);
 	WirePutArray(&w, state->values.values, state->values.count, sizeof(double));
 	PG_RETURN_BYTEA_P(WireWriterEnd(&w));
@@ -419,26 +471,23 @@ loomlat_percentile_final(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(result);
 }
 
-/* percentiles and latency_percentiles final: percentile_cont(fractions[]). */
-Datum
-loomlat_percentiles_final(PG_FUNCTION_ARGS)
+/*
+ * percentile_cont(f) over v[0..count) as an array of f's shape; NULL (with
+ * *isnull) when there are no values or no fractions.  Reorders v.
+ */
+static Datum
+PercentilesDatum(double *v, int64 count, const PercentileFractions *f, bool *isnull)
 {
-	PercentileState *state;
-	const PercentileFractions *f;
 	double *wanted;
 	double *result;
 	Datum *datums;
 	int nwanted = 0;
 
-	LoomlatAggContext(fcinfo, "loomlat_percentiles_final");
-	state = (PercentileState *) PG_GETARG_POINTER(0);
-	f = state->fractions;
-
-	/* like percentile_cont: no values, or NULL fractions, give NULL */
-	if (state->values.count == 0 || f == NULL)
-		PG_RETURN_NULL();
+	*isnull = count == 0 || f == NULL;
+	if (*isnull)
+		return (Datum) 0;
 	if (f->nitems == 0)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
+		return PointerGetDatum(construct_empty_array(FLOAT8OID));
 
 	wanted = palloc(mul_size(f->nitems, sizeof(double)));
 	result = palloc(mul_size(f->nitems, sizeof(double)));
@@ -451,12 +500,234 @@ loomlat_percentiles_final(PG_FUNCTION_ARGS)
 		wanted[nwanted++] = f->value[i];
 	}
 	if (nwanted > 0)
-		PercentileCompute(state->values.values, state->values.count, wanted, nwanted, result);
+		PercentileCompute(v, count, wanted, nwanted, result);
 	for (int i = 0, w = 0; i < f->nitems; i++)
 		if (!FRACTIONS_ISNULL(f)[i])
 			datums[i] = Float8GetDatum(result[w++]);
 
-	PG_RETURN_ARRAYTYPE_P(construct_md_array(datums, FRACTIONS_ISNULL(f), f->ndim, (int *) f->dims,
-	                                         (int *) f->lbs, FLOAT8OID, sizeof(float8),
-	                                         FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return PointerGetDatum(construct_md_array(datums, FRACTIONS_ISNULL(f), f->ndim, (int *) f->dims,
+	                                          (int *) f->lbs, FLOAT8OID, sizeof(float8),
+	                                          FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* percentiles and latency_percentiles final: percentile_cont(fractions[]). */
+Datum
+loomlat_percentiles_final(PG_FUNCTION_ARGS)
+{
+	PercentileState *state;
+	Datum result;
+	bool isnull;
+
+	LoomlatAggContext(fcinfo, "loomlat_percentiles_final");
+	state = (PercentileState *) PG_GETARG_POINTER(0);
+
+	/* like percentile_cont: no values, or NULL fractions, give NULL */
+	result = PercentilesDatum(state->values.values, state->values.count, state->fractions, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+/* percentiles_by_class(value, fractions, cold) transition. */
+Datum
+loomlat_percentiles_by_class_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = LoomlatAggContext(fcinfo, "loomlat_percentiles_by_class_transfn");
+	ClassState *state;
+	ClassPart *part;
+
+	if (PG_ARGISNULL(0))
+	{
+		state = MemoryContextAllocZero(aggcontext, sizeof(ClassState));
+		state->fractions =
+		    FractionsBegin(fcinfo, aggcontext, ReadArrayFractions, &state->check_rows);
+	}
+	else
+	{
+		state = (ClassState *) PG_GETARG_POINTER(0);
+		if (state->check_rows)
+			FractionsCheckRow(fcinfo, ReadArrayFractions, state->fractions);
+	}
+
+	part = &state->part[PG_ARGISNULL(3) ? ROW_UNKNOWN : PG_GETARG_BOOL(3) ? ROW_COLD : ROW_WARM];
+	part->rows++;
+	if (!PG_ARGISNULL(1))
+	{
+		double value = PG_GETARG_FLOAT8(1);
+
+		part->count++;
+		part->sum += value;
+		state->sum_all += value;
+		if (state->fractions != NULL)
+			ValueArrayPush(&part->values, value, aggcontext);
+	}
+	PG_RETURN_POINTER(state);
+}
+
+/* CombineOps: an empty state with src's fractions. */
+static void *
+ClassStateEmptyLike(const void *src, MemoryContext mcxt)
+{
+	const ClassState *from = src;
+	ClassState *state = MemoryContextAllocZero(mcxt, sizeof(ClassState));
+
+	state->fractions = FractionsCopy(from->fractions, mcxt);
+	state->check_rows = from->check_rows;
+	return state;
+}
+
+/* CombineOps: both states must have the same fractions. */
+static void
+ClassStateCheckSame(const void *dst, const void *src)
+{
+	if (!FractionsEqual(((const ClassState *) dst)->fractions,
+	                    ((const ClassState *) src)->fractions))
+		FractionsMismatch();
+}
+
+/* CombineOps: adds the rows, counts, sums and values of src, class by class. */
+static void
+ClassStateAbsorb(void *dst, const void *src, MemoryContext mcxt)
+{
+	ClassState *to = dst;
+	const ClassState *from = src;
+
+	to->sum_all += from->sum_all;
+	for (int c = 0; c < ROW_NCLASSES; c++)
+	{
+		to->part[c].rows += from->part[c].rows;
+		to->part[c].count += from->part[c].count;
+		to->part[c].sum += from->part[c].sum;
+		ValueArrayAppend(&to->part[c].values, from->part[c].values.values,
+		                 from->part[c].values.count, mcxt);
+	}
+}
+
+static const CombineOps class_combine_ops = {ClassStateEmptyLike, ClassStateCheckSame,
+                                             ClassStateAbsorb};
+
+/* Combines two partial percentiles_by_class states into the first. */
+Datum
+loomlat_percentiles_by_class_combine(PG_FUNCTION_ARGS)
+{
+	return LoomlatCombine(fcinfo, "loomlat_percentiles_by_class_combine", &class_combine_ops);
+}
+
+/* Serializes a state: fractions, the sum of all values, then per class rows, count, sum, values. */
+Datum
+loomlat_percentiles_by_class_serialize(PG_FUNCTION_ARGS)
+{
+	ClassState *state;
+	WireWriter w;
+
+	LoomlatAggContext(fcinfo, "loomlat_percentiles_by_class_serialize");
+	state = (ClassState *) PG_GETARG_POINTER(0);
+	WireWriterBegin(&w, CLASS_WIRE_MAGIC, "percentiles_by_class");
+	FractionsWrite(&w, state->fractions);
+	WirePutArray(&w, &state->sum_all, 1, sizeof(double));
+	for (int c = 0; c < ROW_NCLASSES; c++)
+	{
+		const ClassPart *part = &state->part[c];
+
+		WirePutInt64(&w, part->rows);
+		WirePutInt64(&w, part->count);
+		WirePutArray(&w, &part->sum, 1, sizeof(double));
+		WirePutArray(&w, part->values.values, part->values.count, sizeof(double));
+	}
+	PG_RETURN_BYTEA_P(WireWriterEnd(&w));
+}
+
+/*
+ * Rebuilds a state from its serialized form: counts within 0 <= count <=
+ * rows, and exactly count values when the fractions keep them, else none.
+ * Values are used in place, as in percentile_deserialize.
+ */
+Datum
+loomlat_percentiles_by_class_deserialize(PG_FUNCTION_ARGS)
+{
+	ClassState *state;
+	WireReader r;
+
+	LoomlatAggContext(fcinfo, "loomlat_percentiles_by_class_deserialize");
+	WireReaderBegin(&r, PG_GETARG_BYTEA_PP(0), CLASS_WIRE_MAGIC, "percentiles_by_class");
+	state = palloc0(sizeof(ClassState));
+	state->fractions = FractionsRead(&r);
+	memcpy(&state->sum_all, WireGetArray(&r, 1, sizeof(double)), sizeof(double));
+	for (int c = 0; c < ROW_NCLASSES; c++)
+	{
+		ClassPart *part = &state->part[c];
+		int64 nvalues;
+
+		part->rows = WireGetCount(&r, PG_INT64_MAX);
+		part->count = WireGetCount(&r, part->rows);
+		memcpy(&part->sum, WireGetArray(&r, 1, sizeof(double)), sizeof(double));
+		nvalues = state->fractions != NULL ? part->count : 0;
+		part->values.count = part->values.capacity = nvalues;
+		part->values.values = (double *) WireGetArray(&r, nvalues, sizeof(double));
+	}
+	WireReaderEnd(&r);
+	PG_RETURN_POINTER(state);
+}
+
+/* One loomlat.class_percentiles value: class, rows, count, sum and percentiles of v. */
+static Datum
+ClassDatum(TupleDesc tupdesc, const char *name, int64 rows, int64 count, double sum, double *v,
+           const PercentileFractions *f)
+{
+	Datum values[5];
+	bool nulls[5] = {false, false, false, count == 0, false};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(rows);
+	values[2] = Int64GetDatum(count);
+	values[3] = Float8GetDatum(sum);
+	values[4] = PercentilesDatum(v, count, f, &nulls[4]);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * percentiles_by_class final: the classes all, cold and warm.  The values
+ * are copied once, cold first, then warm, then unknown: each class is
+ * selected in its segment, then all of them together.
+ */
+Datum
+loomlat_percentiles_by_class_final(PG_FUNCTION_ARGS)
+{
+	ClassState *state;
+	const ClassPart *cold;
+	const ClassPart *warm;
+	const ClassPart *unknown;
+	Oid elemtype = get_element_type(get_fn_expr_rettype(fcinfo->flinfo));
+	TupleDesc tupdesc;
+	ValueArray all = {0};
+	Datum classes[3];
+	int16 typlen;
+	bool typbyval;
+	char typalign;
+
+	LoomlatAggContext(fcinfo, "loomlat_percentiles_by_class_final");
+	state = (ClassState *) PG_GETARG_POINTER(0);
+	cold = &state->part[ROW_COLD];
+	warm = &state->part[ROW_WARM];
+	unknown = &state->part[ROW_UNKNOWN];
+	if (!OidIsValid(elemtype))
+		elog(ERROR, "percentiles_by_class must return an array of loomlat.class_percentiles");
+	tupdesc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(elemtype, -1));
+	if (tupdesc->natts != lengthof(classes) + 2)
+		elog(ERROR, "loomlat.class_percentiles must have 5 columns");
+
+	for (int c = 0; c < ROW_NCLASSES; c++)
+		ValueArrayAppend(&all, state->part[c].values.values, state->part[c].values.count,
+		                 CurrentMemoryContext);
+	classes[1] = ClassDatum(tupdesc, "cold", cold->rows, cold->count, cold->sum, all.values,
+	                        state->fractions);
+	classes[2] = ClassDatum(tupdesc, "warm", warm->rows, warm->count, warm->sum,
+	                        all.values + cold->values.count, state->fractions);
+	classes[0] = ClassDatum(tupdesc, "all", cold->rows + warm->rows + unknown->rows,
+	                        cold->count + warm->count + unknown->count, state->sum_all, all.values,
+	                        state->fractions);
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	PG_RETURN_ARRAYTYPE_P(
+	    construct_array(classes, lengthof(classes), elemtype, typlen, typbyval, typalign));
 }

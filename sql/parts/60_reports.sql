@@ -40,6 +40,59 @@ CREATE FUNCTION loomlat.phase_layout()
 					 ('agent.*', false, '{first_token,stream}')) AS l(phase, on_critical_path, overlaps_with);
 	END;
 
+-- One class of rows in percentiles_by_class: its rows, the non-NULL values
+-- among them, their sum and their percentiles.
+CREATE TYPE loomlat.class_percentiles AS (
+	class       text,
+	rows        bigint,
+	count       bigint,
+	sum         float8,
+	percentiles float8[]
+);
+
+CREATE FUNCTION loomlat.percentiles_by_class_transfn(internal, float8, float8[], boolean)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_percentiles_by_class_transfn'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION loomlat.percentiles_by_class_final(internal)
+	RETURNS loomlat.class_percentiles[]
+	AS 'MODULE_PATHNAME', 'loomlat_percentiles_by_class_final'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION loomlat.percentiles_by_class_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_percentiles_by_class_combine'
+	LANGUAGE C PARALLEL SAFE;
+
+CREATE FUNCTION loomlat.percentiles_by_class_serialize(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'loomlat_percentiles_by_class_serialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
+CREATE FUNCTION loomlat.percentiles_by_class_deserialize(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'loomlat_percentiles_by_class_deserialize'
+	LANGUAGE C STRICT PARALLEL SAFE;
+
+/*
+ * Rows split by cold-start class in one pass, as {all, cold, warm}: each
+ * class's rows, count and sum of non-NULL values, and percentile_cont(fractions)
+ * over them (NULL fractions: no values kept, no percentiles).  Rows whose
+ * cold is NULL are in "all" only; no rows give NULL.  READ_ONLY like
+ * percentiles.
+ */
+CREATE AGGREGATE loomlat.percentiles_by_class(value float8, fractions float8[], cold boolean) (
+	SFUNC = loomlat.percentiles_by_class_transfn,
+	STYPE = internal,
+	FINALFUNC = loomlat.percentiles_by_class_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = loomlat.percentiles_by_class_combine,
+	SERIALFUNC = loomlat.percentiles_by_class_serialize,
+	DESERIALFUNC = loomlat.percentiles_by_class_deserialize,
+	PARALLEL = SAFE
+);
+
 /*
  * For a window's invocations, split into all / cold / warm, each phase's
  * count, duration percentiles and mean, mean start, and share of the
@@ -47,16 +100,18 @@ CREATE FUNCTION loomlat.phase_layout()
  * [0, ttft_ms] (or [0, client_duration_ms]) summed over the invocations,
  * divided by the sum of their ttft_ms (client_duration_ms).  The row
  * "(other)" is the critical-path time no critical-path phase covers, so the
- * shares of the critical-path rows add up to 1.  Rows come by class, each
+ * shares of the critical-path rows add up to 1.  The row "(ttft)" is the
+ * TTFT itself, the span the TTFT shares divide (not a phase: its
+ * on_critical_path is NULL).  Rows come by class, "(ttft)" first, then the
  * class's phases in the order they happen (median start, then mean start),
- * "(other)" last.
+ * "(other)" last.  The invocations are read in one pass.
  */
 CREATE FUNCTION loomlat.phase_breakdown(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 										as_of timestamptz DEFAULT now(),
 										cold_start_threshold_ms float8 DEFAULT NULL,
 										source regclass DEFAULT 'loomlat.invocations')
 	RETURNS TABLE (class text, phase text, invocation_count bigint,
-				   p50_ms float8, p95_ms float8, mean_ms float8,
+				   p50_ms float8, p95_ms float8, p99_ms float8, mean_ms float8,
 				   mean_start_ms float8, ttft_share float8,
 				   duration_share float8, on_critical_path boolean, overlaps_with text[])
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -102,61 +157,64 @@ BEGIN
 		FROM inv JOIN loomlat.invocation_phases p ON p.invocation_id = inv.invocation_id),
 	layout AS (
 		SELECT l.phase, l.on_critical_path, l.overlaps_with FROM loomlat.phase_layout() l),
-	-- per invocation, the critical-path time outside token, first_token and stream
-	other AS (
-		SELECT inv.cold, inv.ttft_ms, inv.client_duration_ms,
-			   inv.ttft_ms - coalesce(c.in_ttft, 0::float8) AS in_ttft,
-			   inv.client_duration_ms - coalesce(c.in_duration, 0::float8)
-				   AS in_duration
-		FROM inv
-			 LEFT JOIN (SELECT pa.invocation_id, sum(pa.in_ttft) AS in_ttft,
-							   sum(pa.in_duration) AS in_duration
-						FROM parts pa
-							 JOIN layout l ON l.phase = pa.phase AND l.on_critical_path
-						GROUP BY pa.invocation_id) c
-			 ON c.invocation_id = inv.invocation_id),
-	-- in one pass of grouping sets, class "all" (cold not grouped), then
-	-- "cold" and "warm": the totals the shares divide by and the "(other)" row
+	-- per invocation, the time token, first_token and stream cover
+	covered AS (
+		SELECT pa.invocation_id, sum(pa.in_ttft) AS in_ttft, sum(pa.in_duration) AS in_duration
+		FROM parts pa
+			 JOIN layout l ON l.phase = pa.phase AND l.on_critical_path
+		GROUP BY pa.invocation_id),
+	-- one pass over the window, split by class: TTFT and duration (what
+	-- the shares divide by) and the critical-path time left uncovered
 	totals AS (
-		SELECT GROUPING(o.cold) AS all_classes, o.cold, sum(o.ttft_ms) AS ttft_sum,
-			   sum(o.client_duration_ms) AS duration_sum, count(*) AS n,
-			   loomlat.percentiles(o.in_duration, '{0.5,0.95}') AS q, avg(o.in_duration) AS mean_ms,
-			   sum(o.in_ttft) AS in_ttft, sum(o.in_duration) AS in_duration
-		FROM other o GROUP BY GROUPING SETS ((), (o.cold))),
+		SELECT loomlat.percentiles_by_class(inv.ttft_ms, '{0.5,0.95,0.99}', inv.cold) AS ttft,
+			   loomlat.percentiles_by_class(inv.client_duration_ms, NULL, inv.cold) AS duration,
+			   loomlat.percentiles_by_class(inv.ttft_ms - coalesce(c.in_ttft, 0::float8), NULL,
+											inv.cold) AS other_ttft,
+			   loomlat.percentiles_by_class(inv.client_duration_ms - coalesce(c.in_duration, 0::float8),
+											'{0.5,0.95,0.99}', inv.cold) AS other_duration
+		FROM inv LEFT JOIN covered c ON c.invocation_id = inv.invocation_id),
+	classes AS (
+		SELECT (t.ttft[k]).class, t.ttft[k] AS ttft, t.duration[k] AS duration,
+			   t.other_ttft[k] AS other_ttft, t.other_duration[k] AS other_duration
+		FROM totals t, generate_series(1, 3) AS k
+		WHERE (t.ttft[k]).rows > 0),
 	phase_rows AS (
-		SELECT GROUPING(pa.cold) AS all_classes, pa.cold, pa.phase, count(*) AS n,
-			   loomlat.percentiles(pa.duration_ms, '{0.5,0.95}') AS q,
+		SELECT CASE WHEN GROUPING(pa.cold) = 1 THEN 'all'
+					WHEN pa.cold THEN 'cold' ELSE 'warm' END AS class,
+			   pa.phase, count(*) AS n, loomlat.percentiles(pa.duration_ms, '{0.5,0.95,0.99}') AS q,
 			   avg(pa.duration_ms) AS mean_ms, avg(pa.start_ms) AS mean_start_ms,
 			   -- a phase that cannot be placed on the timeline has no share
 			   CASE WHEN bool_and(pa.start_ms IS NOT NULL)
 					THEN sum(pa.in_ttft) END AS in_ttft,
 			   CASE WHEN bool_and(pa.start_ms IS NOT NULL)
 					THEN sum(pa.in_duration) END AS in_duration,
-			   loomlat.percentile(pa.start_ms, 0.5) AS start_p50, false AS is_other
+			   loomlat.percentile(pa.start_ms, 0.5) AS start_p50, 1 AS place
 		FROM parts pa
 		GROUP BY GROUPING SETS ((pa.phase), (pa.cold, pa.phase))
+		-- invocations of unknown class are in "all" only
+		HAVING GROUPING(pa.cold) = 1 OR pa.cold IS NOT NULL
 		UNION ALL
-		SELECT t.all_classes, t.cold, '(other)', t.n, t.q, t.mean_ms, NULL, t.in_ttft,
-			   t.in_duration, NULL, true
-		FROM totals t WHERE t.n > 0)
-	SELECT CASE WHEN r.all_classes = 1 THEN 'all'
-				WHEN r.cold THEN 'cold' ELSE 'warm' END AS class,
-		   r.phase, r.n, r.q[1], r.q[2], r.mean_ms, r.mean_start_ms,
-		   CASE WHEN t.ttft_sum > 0::float8
-				THEN r.in_ttft / t.ttft_sum END,
-		   CASE WHEN t.duration_sum > 0::float8
-				THEN r.in_duration / t.duration_sum END,
-		   r.is_other OR coalesce(l.on_critical_path, false),
-		   CASE WHEN r.is_other THEN '{}'::text[] ELSE l.overlaps_with END
+		SELECT c.class, '(ttft)', (c.ttft).count, (c.ttft).percentiles, (c.ttft).sum / (c.ttft).count,
+			   0, (c.ttft).sum, (c.ttft).sum, NULL, 0
+		FROM classes c WHERE (c.ttft).count > 0
+		UNION ALL
+		SELECT c.class, '(other)', (c.other_duration).rows, (c.other_duration).percentiles,
+			   (c.other_duration).sum / nullif((c.other_duration).count, 0), NULL,
+			   (c.other_ttft).sum, (c.other_duration).sum, NULL, 2
+		FROM classes c)
+	SELECT r.class, r.phase, r.n, r.q[1], r.q[2], r.q[3], r.mean_ms, r.mean_start_ms,
+		   CASE WHEN (c.ttft).sum > 0::float8
+				THEN r.in_ttft / (c.ttft).sum END,
+		   CASE WHEN (c.duration).sum > 0::float8
+				THEN r.in_duration / (c.duration).sum END,
+		   CASE r.place WHEN 0 THEN NULL WHEN 2 THEN true ELSE coalesce(l.on_critical_path, false) END,
+		   CASE r.place WHEN 0 THEN NULL WHEN 2 THEN '{}'::text[] ELSE l.overlaps_with END
 	FROM phase_rows r
-		 JOIN totals t ON t.all_classes = r.all_classes
-						  AND (r.all_classes = 1 OR t.cold = r.cold)
+		 JOIN classes c ON c.class = r.class
 		 LEFT JOIN layout l
 			 ON l.phase =
 				CASE WHEN starts_with(r.phase, 'agent.') THEN 'agent.*' ELSE r.phase END
-	-- invocations of unknown class are in "all" only
-	WHERE r.all_classes = 1 OR r.cold IS NOT NULL
-	ORDER BY 1, r.is_other, r.start_p50 NULLS LAST, r.mean_start_ms, r.q[1] DESC NULLS LAST, r.phase;
+	ORDER BY 1, r.place, r.start_p50 NULLS LAST, r.mean_start_ms, r.q[1] DESC NULLS LAST, r.phase;
 END
 $$;
 
@@ -331,7 +389,9 @@ $$;
 COMMENT ON FUNCTION loomlat.phase_layout() IS
 	'Internal: the ingestor''s phases, whether each is on the critical path (token, first_token, stream) and what it overlaps';
 COMMENT ON FUNCTION loomlat.phase_breakdown(text, bigint, timestamptz, float8, regclass) IS
-	'Per phase, for all / cold / warm invocations of the window: count, p50/p95/mean duration, mean start, share of TTFT and of duration';
+	'Per phase, for all / cold / warm invocations of the window: count, p50/p95/p99/mean duration, mean start, share of TTFT and of duration; the TTFT itself as "(ttft)"';
+COMMENT ON AGGREGATE loomlat.percentiles_by_class(float8, float8[], boolean) IS
+	'{all, cold, warm}: rows, count and sum of the non-NULL values, percentile_cont(fractions) of each class, in one pass';
 COMMENT ON FUNCTION loomlat.latency_over_time(text, interval, bigint, timestamptz, float8,
 											  regclass) IS
 	'Invocations, cold-start share, TTFT p50/p95/p99 and errors per bucket of the window, empty buckets included; the last bucket ends at as_of';

@@ -64,6 +64,29 @@ SELECT w, array_send(l) IS NOT DISTINCT FROM array_send(e) AS same
 SELECT loomlat.percentile(v, 0.5) AS scalar, loomlat.latency_percentiles(v) AS latency
   FROM pct_par WHERE id BETWEEN 100 AND 105 AND v IS NULL;
 
+-- percentiles_by_class: {all, cold, warm} in one pass against
+-- percentile_cont per class (rows with a NULL class in "all" only), serial,
+-- then in parallel with and without the leader; sums up to their order.
+CREATE TABLE pct_class_expected AS
+SELECT c.class, count(*) AS rows, count(p.v) AS count, sum(p.v) AS sum,
+       percentile_cont('{0.5,0.95,0.99,0,1}'::float8[]) WITHIN GROUP (ORDER BY p.v) AS percentiles
+  FROM pct_par p,
+       LATERAL (VALUES ('all'), (CASE WHEN p.id % 7 = 0 THEN NULL WHEN p.id % 3 = 0 THEN 'cold' ELSE 'warm' END)) c(class)
+ WHERE c.class IS NOT NULL GROUP BY c.class;
+\set check_class 'SELECT count(*) AS classes, count(*) FILTER (WHERE l.n = CASE class WHEN ''all'' THEN 1 WHEN ''cold'' THEN 2 ELSE 3 END AND (l.rows, l.count, array_send(l.percentiles)) = (e.rows, e.count, array_send(e.percentiles)) AND (l.sum = e.sum OR abs(l.sum - e.sum) <= 1e-9 * abs(e.sum))) AS identical FROM unnest((SELECT loomlat.percentiles_by_class(v, ''{0.5,0.95,0.99,0,1}'', CASE WHEN id % 7 = 0 THEN NULL ELSE id % 3 = 0 END) FROM pct_par)) WITH ORDINALITY l(class, rows, count, sum, percentiles, n) FULL JOIN pct_class_expected e USING (class)'
+SET max_parallel_workers_per_gather = 0;
+:check_class;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) :check_class;
+:check_class;
+SET parallel_leader_participation = off;
+:check_class;
+SET parallel_leader_participation = on;
+-- NULL fractions keep no values: counts and sums only.  No rows: NULL.
+SELECT c.class, c.rows, c.count, c.sum, c.percentiles
+  FROM unnest((SELECT loomlat.percentiles_by_class(id, NULL, id % 2 = 0) FROM pct_par WHERE id <= 10)) c;
+SELECT loomlat.percentiles_by_class(v, '{0.5}', true) IS NULL AS no_rows FROM pct_par WHERE id < 0;
+
 -- A fraction that varies by row is checked in every worker (terse: the
 -- leader or a worker may be the one to report it).
 \set VERBOSITY terse

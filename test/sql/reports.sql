@@ -97,7 +97,7 @@ FROM loomlat.invocations;
 CREATE FUNCTION pg_temp.expected_breakdown(lo timestamptz, hi timestamptz, agent bigint,
 										   threshold float8 DEFAULT NULL)
 RETURNS TABLE (class text, phase text, invocation_count bigint, p50_ms float8, p95_ms float8,
-			   mean_ms float8, mean_start_ms float8, ttft_share float8, duration_share float8)
+			   p99_ms float8, mean_ms float8, mean_start_ms float8, ttft_share float8, duration_share float8)
 LANGUAGE sql AS $$
 	WITH inv AS (
 		SELECT i.*, CASE WHEN threshold IS NULL THEN i.was_cold_start
@@ -126,6 +126,7 @@ LANGUAGE sql AS $$
 	SELECT ph.class, ph.phase, count(*),
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY ph.duration_ms),
 		   percentile_cont(0.95) WITHIN GROUP (ORDER BY ph.duration_ms),
+		   percentile_cont(0.99) WITHIN GROUP (ORDER BY ph.duration_ms),
 		   avg(ph.duration_ms), avg(ph.start_ms),
 		   CASE WHEN count(*) = count(ph.start_ms) THEN sum(ph.in_ttft) / tot.ttft END,
 		   CASE WHEN count(*) = count(ph.start_ms) THEN sum(ph.in_dur) / tot.dur END
@@ -135,15 +136,25 @@ LANGUAGE sql AS $$
 	SELECT o.class, '(other)', count(*),
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY o.in_dur),
 		   percentile_cont(0.95) WITHIN GROUP (ORDER BY o.in_dur),
+		   percentile_cont(0.99) WITHIN GROUP (ORDER BY o.in_dur),
 		   avg(o.in_dur), NULL, sum(o.in_ttft) / tot.ttft, sum(o.in_dur) / tot.dur
 	FROM other o JOIN tot ON tot.class = o.class
 	GROUP BY o.class, tot.ttft, tot.dur
+	UNION ALL
+	SELECT cl.class, '(ttft)', count(cl.ttft_ms),
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY cl.ttft_ms),
+		   percentile_cont(0.95) WITHIN GROUP (ORDER BY cl.ttft_ms),
+		   percentile_cont(0.99) WITHIN GROUP (ORDER BY cl.ttft_ms),
+		   avg(cl.ttft_ms), 0, sum(cl.ttft_ms) / tot.ttft, sum(cl.ttft_ms) / tot.dur
+	FROM cl JOIN tot ON tot.class = cl.class
+	GROUP BY cl.class, tot.ttft, tot.dur
+	HAVING count(cl.ttft_ms) > 0
 $$;
 
 -- The dashboard view of the last 24 h, all invocations, phases in the order
 -- they happen; then every class, agent, range and a what-if threshold
 -- against the reference.
-SELECT phase, invocation_count AS n, p50_ms, p95_ms, round(mean_ms::numeric, 3) AS mean_ms,
+SELECT phase, invocation_count AS n, p50_ms, p95_ms, p99_ms, round(mean_ms::numeric, 3) AS mean_ms,
 	   round(mean_start_ms::numeric, 3) AS mean_start, round(ttft_share::numeric, 4) AS ttft_share,
 	   round(duration_share::numeric, 4) AS duration_share, on_critical_path, overlaps_with
 FROM loomlat.phase_breakdown('24h', as_of => '2032-01-10 12:00:00+00')
@@ -151,11 +162,11 @@ WHERE class = 'all';
 SELECT class, count(*) AS phases, sum(invocation_count) FILTER (WHERE phase = '(other)') AS invocations
 FROM loomlat.phase_breakdown('24h', as_of => '2032-01-10 12:00:00+00') GROUP BY class ORDER BY class;
 SELECT r.rng, a.agent, t.threshold, count(*) AS rows,
-	   count(*) FILTER (WHERE (b.class, b.phase, b.invocation_count, b.p50_ms, b.p95_ms, b.mean_ms,
-							   b.mean_start_ms, b.ttft_share, b.duration_share)
+	   count(*) FILTER (WHERE (b.class, b.phase, b.invocation_count, b.p50_ms, b.p95_ms, b.p99_ms,
+							   b.mean_ms, b.mean_start_ms, b.ttft_share, b.duration_share)
 							  IS DISTINCT FROM
-							  (e.class, e.phase, e.invocation_count, e.p50_ms, e.p95_ms, e.mean_ms,
-							   e.mean_start_ms, e.ttft_share, e.duration_share)) AS mismatched
+							  (e.class, e.phase, e.invocation_count, e.p50_ms, e.p95_ms, e.p99_ms,
+							   e.mean_ms, e.mean_start_ms, e.ttft_share, e.duration_share)) AS mismatched
 FROM (VALUES ('1h', interval '1 hour'), ('24h', '24 hours'), ('7d', '168 hours')) AS r(rng, span),
 	 (VALUES (NULL::bigint), (9202)) AS a(agent),
 	 (VALUES (NULL::float8), (1000)) AS t(threshold),

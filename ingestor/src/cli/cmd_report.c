@@ -110,7 +110,8 @@ cmd_report(int argc, char **argv)
 	enum report_format format = FORMAT_TEXT;
 	enum dash_status status;
 	char err[1024];
-	PGconn *conn;
+	PGconn *conns[2];
+	size_t n_conns;
 	json_t *reports;
 	FILE *out;
 	int c;
@@ -169,11 +170,13 @@ cmd_report(int argc, char **argv)
 	args.series = format != FORMAT_TEXT; /* the text has no chart over time */
 	args.timeout_ms = REPORT_TIMEOUT_MS;
 
-	conn = dash_cli_connect(db);
-	if (conn == NULL)
+	/* the report's two statements on two connections, when the server allows */
+	n_conns = dash_cli_connect_many(db, conns, 2);
+	if (n_conns == 0)
 		return EX_UNAVAILABLE;
-	reports = dash_fetch_report(conn, &args, &status, err, sizeof(err));
-	PQfinish(conn);
+	reports = dash_fetch_report(conns, n_conns, &args, &status, err, sizeof(err));
+	for (size_t i = 0; i < n_conns; i++)
+		PQfinish(conns[i]);
 	if (reports == NULL)
 		return dash_cli_exit(status, "report", err);
 

@@ -25,6 +25,22 @@ dash_cli_connect(const char *db_option)
 	return conn;
 }
 
+/* The first connection as dash_cli_connect(); the others only if they come. */
+size_t
+dash_cli_connect_many(const char *db_option, PGconn **conns, size_t want)
+{
+	char err[1024];
+	size_t n;
+
+	conns[0] = dash_cli_connect(db_option);
+	if (conns[0] == NULL)
+		return 0;
+	for (n = 1; n < want; n++)
+		if ((conns[n] = db_connect_blocking(db_conninfo(db_option), err, sizeof(err))) == NULL)
+			break;
+	return n;
+}
+
 /* 65 for what the caller asked, 69 for the database. */
 int
 dash_cli_exit(enum dash_status status, const char *what, const char *err)

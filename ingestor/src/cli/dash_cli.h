@@ -18,6 +18,10 @@
 /* Connect to --db / LOOMLAT_DATABASE_URL / PG*; NULL after printing the reason. */
 PGconn *dash_cli_connect(const char *db_option);
 
+/* Up to want connections into conns: how many, 0 after printing why the
+ * first failed (a server short of connections gives fewer, silently). */
+size_t dash_cli_connect_many(const char *db_option, PGconn **conns, size_t want);
+
 /* Exit code for a failed read, after printing err: 65 bad argument or unknown
  * invocation, 69 database unavailable. */
 int dash_cli_exit(enum dash_status status, const char *what, const char *err);

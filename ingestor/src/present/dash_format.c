@@ -51,6 +51,13 @@ dash_find_row(const json_t *rows, const char *key1, const char *val1, const char
 	return NULL;
 }
 
+/* Not the "(ttft)" row of a class. */
+bool
+dash_is_phase_row(const json_t *row)
+{
+	return strcmp(dash_str(row, "phase"), "(ttft)") != 0;
+}
+
 /* Whole ms below 999.5, seconds with one decimal below 59.95 s, then minutes
  * and whole seconds; round() rounds half away from zero as ttft_display() does. */
 const char *

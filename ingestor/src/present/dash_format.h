@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #define DASH_FMT_LEN 24
@@ -30,6 +32,10 @@ const json_t *dash_array(const json_t *obj, const char *key);
  * NULL, whose key2 is val2; NULL when there is none. */
 const json_t *dash_find_row(const json_t *rows, const char *key1, const char *val1,
                             const char *key2, const char *val2);
+
+/* The phase_breakdown rows of the phases themselves and "(other)": the
+ * classes' "(ttft)" rows hold the TTFT the shares divide, not a phase. */
+bool dash_is_phase_row(const json_t *row);
 
 /* A duration in ms by ttft_display()'s rule. */
 const char *dash_fmt_ms(double ms, char buf[DASH_FMT_LEN]);

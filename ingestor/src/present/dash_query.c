@@ -7,36 +7,33 @@
 
 #include "present/dash_query.h"
 
-/* One document: every requested range, each with what latency_summary(),
- * phase_breakdown() and (when $5) latency_over_time() return for it, plus
- * the window's TTFT percentiles per class (cold, warm) for the text report. */
-static const char REPORT_SQL[] =
-    "WITH a AS (SELECT $2::bigint AS agent, $3::integer AS min_inv,"
-    "                  coalesce($4::timestamptz, now()) AS as_of)"
-    " SELECT jsonb_agg(jsonb_build_object("
+/* The report's two statements; both take the parameters of REPORT_TYPES. */
+enum
+{
+	REPORT_SUMMARY, /* per range: latency_summary() and, when $5, latency_over_time() */
+	REPORT_PHASES,  /* per range: phase_breakdown() */
+	REPORT_NSTATEMENTS
+};
+
+static const char *const REPORT_SQL[REPORT_NSTATEMENTS] = {
+    "SELECT jsonb_agg(jsonb_build_object("
     "   'range', r.range,"
-    "   'summary', loomlat.latency_summary(r.range, a.agent, a.min_inv, a.as_of),"
-    "   'ttft_by_class', (SELECT coalesce(jsonb_agg(jsonb_build_object("
-    "        'class', CASE WHEN c.cold THEN 'cold' ELSE 'warm' END, 'invocations', c.n,"
-    "        'ttft_p50_ms', c.q[1], 'ttft_p95_ms', c.q[2], 'ttft_p99_ms', c.q[3])"
-    "        ORDER BY c.cold DESC), '[]')"
-    "      FROM (SELECT i.was_cold_start AS cold, count(*) AS n,"
-    "                   loomlat.latency_percentiles(i.ttft_ms) AS q"
-    "            FROM loomlat.invocations i"
-    "            WHERE i.client_invoke_time > a.as_of - CASE r.range WHEN '1h' THEN interval '1 hour'"
-    "                    WHEN '24h' THEN interval '24 hours' WHEN '7d' THEN interval '168 hours'"
-    "                    ELSE interval '720 hours' END"
-    "              AND i.client_invoke_time <= a.as_of AND i.was_cold_start IS NOT NULL"
-    "              AND (a.agent IS NULL OR i.agent_id = a.agent)"
-    "            GROUP BY i.was_cold_start) c),"
-    "   'phase_breakdown', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'ordinality' ORDER BY p.ordinality), '[]')"
-    "      FROM loomlat.phase_breakdown(r.range, a.agent, a.as_of) WITH ORDINALITY p))"
+    "   'summary', loomlat.latency_summary(r.range, $2, $3, $4))"
     "   || CASE WHEN $5 THEN jsonb_build_object('latency_over_time',"
     "      (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'ordinality' ORDER BY t.ordinality), '[]')"
-    "       FROM loomlat.latency_over_time(r.range, NULL, a.agent, a.as_of) WITH ORDINALITY t))"
+    "       FROM loomlat.latency_over_time(r.range, NULL, $2, $4) WITH ORDINALITY t))"
     "      ELSE '{}' END"
     "   ORDER BY r.n)"
-    " FROM a, unnest($1::text[]) WITH ORDINALITY r(range, n)";
+    " FROM unnest($1) WITH ORDINALITY r(range, n)",
+    "SELECT jsonb_agg(jsonb_build_object("
+    "   'phase_breakdown', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'ordinality' ORDER BY p.ordinality), '[]')"
+    "      FROM loomlat.phase_breakdown(r.range, $2, $4) WITH ORDINALITY p))"
+    "   ORDER BY r.n)"
+    " FROM unnest($1) WITH ORDINALITY r(range, n)"};
+
+/* text[] ranges, bigint agent_id, integer min_invocations, timestamptz as_of, boolean series */
+static const Oid REPORT_TYPES[] = {1009, 20, 23, 1184, 16};
+#define REPORT_NPARAMS         (sizeof(REPORT_TYPES) / sizeof(REPORT_TYPES[0]))
 
 #define SQLSTATE_NO_DATA_FOUND "P0002" /* resolve_window(): no such agent */
 
@@ -66,30 +63,46 @@ classify(const PGresult *res)
 	return DASH_UNAVAILABLE;
 }
 
-/* Run sql in a read-only transaction with a statement timeout; the single
- * json value of its single row, NULL with *status set otherwise.  A NULL
- * value is DASH_NOT_FOUND. */
-static json_t *
-read_one(PGconn *conn, int timeout_ms, const char *sql, int n, const char *const *params,
-         enum dash_status *status, char *err, size_t errlen)
+/* Start a read-only transaction on conn at isolation ("" for the default)
+ * with a statement timeout, then the SET LOCAL commands of also ("" for
+ * none); false with *status and err set. */
+static bool
+begin_read(PGconn *conn, const char *isolation, const char *also, int timeout_ms,
+           enum dash_status *status, char *err, size_t errlen)
 {
+	char begin[256];
 	PGresult *res;
-	json_t *doc = NULL;
-	json_error_t jerr;
-	char begin[96];
+	bool ok;
 
 	/* bounded: a slow database is an error, never a hang */
-	snprintf(begin, sizeof(begin), "BEGIN READ ONLY; SET LOCAL statement_timeout = %d", timeout_ms);
+	snprintf(begin, sizeof(begin), "BEGIN %s READ ONLY; SET LOCAL statement_timeout = %d%s",
+	         isolation, timeout_ms, also);
 	res = PQexec(conn, begin);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
 	{
 		*status = DASH_UNAVAILABLE;
 		set_error(err, errlen, PQerrorMessage(conn));
-		PQclear(res);
-		return NULL;
 	}
 	PQclear(res);
-	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	return ok;
+}
+
+/* End conn's transaction: COMMIT after success, else ROLLBACK. */
+static void
+end_read(PGconn *conn, bool ok)
+{
+	PQclear(PQexec(conn, ok ? "COMMIT" : "ROLLBACK"));
+}
+
+/* The single json value of res's single row; NULL with *status set otherwise
+ * (a NULL value is DASH_NOT_FOUND).  Clears res. */
+static json_t *
+take_one(PGresult *res, enum dash_status *status, char *err, size_t errlen)
+{
+	json_t *doc = NULL;
+	json_error_t jerr;
+
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
 		*status = PQresultStatus(res) == PGRES_TUPLES_OK ? DASH_UNAVAILABLE : classify(res);
@@ -108,8 +121,36 @@ read_one(PGconn *conn, int timeout_ms, const char *sql, int n, const char *const
 	else
 		*status = DASH_OK;
 	PQclear(res);
-	res = PQexec(conn, doc != NULL ? "COMMIT" : "ROLLBACK");
-	PQclear(res);
+	return doc;
+}
+
+/* The last result of the query sent on conn (a failure if there is none). */
+static PGresult *
+last_result(PGconn *conn)
+{
+	PGresult *res = NULL;
+	PGresult *next;
+
+	while ((next = PQgetResult(conn)) != NULL)
+	{
+		PQclear(res);
+		res = next;
+	}
+	return res != NULL ? res : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+}
+
+/* Run sql in a read-only transaction with a statement timeout; its single
+ * json value, NULL with *status set otherwise. */
+static json_t *
+read_one(PGconn *conn, int timeout_ms, const char *sql, int n, const char *const *params,
+         enum dash_status *status, char *err, size_t errlen)
+{
+	json_t *doc;
+
+	if (!begin_read(conn, "", "", timeout_ms, status, err, errlen))
+		return NULL;
+	doc = take_one(PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0), status, err, errlen);
+	end_read(conn, doc != NULL);
 	return doc;
 }
 
@@ -123,15 +164,79 @@ format_args(const struct dash_args *args, char agent[24], char min_inv[24])
 	snprintf(min_inv, 24, "%lu", args->min_invocations);
 }
 
-/* Ranges as a text[] literal: they come from a fixed set, so no quoting is needed. */
+/*
+ * Open the report's transactions: REPEATABLE READ on every connection, the
+ * first one exporting its snapshot to the others, so that all statements
+ * read the same rows; as_of (NULL: the first transaction's now()) is fixed
+ * into as_of_text so that they all cut the same window.  With more than one
+ * connection the statements are the parallelism: each runs without parallel
+ * workers, which on two cores halves the report's time where workers
+ * competing with the other statement gain nothing.
+ */
+static bool
+begin_report(PGconn *const *conns, size_t n_conns, const char *as_of, int timeout_ms,
+             char as_of_text[64], enum dash_status *status, char *err, size_t errlen)
+{
+	const char *params[1] = {as_of};
+	const char *also = n_conns > 1 ? "; SET LOCAL max_parallel_workers_per_gather = 0" : "";
+	PGresult *res;
+	bool ok;
+
+	if (!begin_read(conns[0], "ISOLATION LEVEL REPEATABLE READ", also, timeout_ms, status, err,
+	                errlen))
+		return false;
+	res = PQexecParams(conns[0],
+	                   n_conns > 1 ? "SELECT coalesce($1::timestamptz, now()), pg_export_snapshot()"
+	                               : "SELECT coalesce($1::timestamptz, now())",
+	                   1, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	     (size_t) PQgetlength(res, 0, 0) < 64;
+	if (!ok)
+	{
+		*status = classify(res);
+		set_error(err, errlen, PQresultErrorMessage(res));
+	}
+	else
+		snprintf(as_of_text, 64, "%s", PQgetvalue(res, 0, 0));
+	for (size_t i = 1; ok && i < n_conns; i++)
+	{
+		ok = begin_read(conns[i], "ISOLATION LEVEL REPEATABLE READ", also, timeout_ms, status, err,
+		                errlen);
+		if (ok)
+		{
+			char set[96];
+			PGresult *imported;
+
+			/* a snapshot id is hex digits and dashes: no quoting needed */
+			snprintf(set, sizeof(set), "SET TRANSACTION SNAPSHOT '%s'", PQgetvalue(res, 0, 1));
+			imported = PQexec(conns[i], set);
+			ok = PQresultStatus(imported) == PGRES_COMMAND_OK;
+			if (!ok)
+			{
+				*status = DASH_UNAVAILABLE;
+				set_error(err, errlen, PQresultErrorMessage(imported));
+			}
+			PQclear(imported);
+		}
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* Ranges as a text[] literal: they come from a fixed set, so no quoting is
+ * needed.  Each statement runs on its own connection when there are enough,
+ * else one after the other; the documents are merged range by range. */
 json_t *
-dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *status, char *err,
-                  size_t errlen)
+dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *args,
+                  enum dash_status *status, char *err, size_t errlen)
 {
 	char ranges[64] = "{";
 	char agent[24];
 	char min_inv[24];
-	const char *params[5] = {ranges, agent, min_inv, args->as_of, args->series ? "t" : "f"};
+	char as_of[64];
+	const char *params[REPORT_NPARAMS] = {ranges, agent, min_inv, as_of, args->series ? "t" : "f"};
+	json_t *part[REPORT_NSTATEMENTS] = {NULL};
+	bool ok;
 
 	for (size_t i = 0; i < args->n_ranges; i++)
 	{
@@ -143,7 +248,55 @@ dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	return read_one(conn, args->timeout_ms, REPORT_SQL, 5, params, status, err, errlen);
+	if (n_conns > REPORT_NSTATEMENTS)
+		n_conns = REPORT_NSTATEMENTS;
+
+	ok = begin_report(conns, n_conns, args->as_of, args->timeout_ms, as_of, status, err, errlen);
+	/* statement s runs on connection s % n_conns: send, and collect once the connection is needed
+	 * again */
+	for (size_t s = 0; ok && s < REPORT_NSTATEMENTS; s++)
+	{
+		PGconn *conn = conns[s % n_conns];
+
+		if (s >= n_conns)
+			ok = (part[s - n_conns] = take_one(last_result(conn), status, err, errlen)) != NULL;
+		if (ok && !PQsendQueryParams(conn, REPORT_SQL[s], (int) REPORT_NPARAMS, REPORT_TYPES,
+		                             params, NULL, NULL, 0))
+		{
+			*status = DASH_UNAVAILABLE;
+			set_error(err, errlen, PQerrorMessage(conn));
+			ok = false;
+		}
+	}
+	for (size_t s = REPORT_NSTATEMENTS - n_conns; s < REPORT_NSTATEMENTS; s++)
+	{
+		/* always drain what was sent, so every connection is idle again */
+		PGresult *res = last_result(conns[s % n_conns]);
+
+		if (ok)
+			ok = (part[s] = take_one(res, status, err, errlen)) != NULL;
+		else
+			PQclear(res);
+	}
+	for (size_t i = 0; i < n_conns; i++)
+		end_read(conns[i], ok);
+
+	if (ok && json_array_size(part[REPORT_SUMMARY]) != json_array_size(part[REPORT_PHASES]))
+	{
+		*status = DASH_UNAVAILABLE;
+		snprintf(err, errlen, "the report's statements returned different ranges");
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < json_array_size(part[REPORT_SUMMARY]); i++)
+		json_object_update(json_array_get(part[REPORT_SUMMARY], i),
+		                   json_array_get(part[REPORT_PHASES], i));
+	json_decref(part[REPORT_PHASES]);
+	if (!ok)
+	{
+		json_decref(part[REPORT_SUMMARY]);
+		return NULL;
+	}
+	return part[REPORT_SUMMARY];
 }
 
 /* latency_summary() itself, as_of defaulting to now(). */

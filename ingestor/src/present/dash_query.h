@@ -6,8 +6,11 @@
  * jansson document built by PostgreSQL (the caller owns it).  The report
  * document is an array with one element per range asked for:
  *   {"range", "summary": latency_summary(...) verbatim,
- *    "ttft_by_class": [{class, invocations, ttft_p50_ms, ttft_p95_ms, ttft_p99_ms}],
- *    "phase_breakdown": [rows], "latency_over_time": [rows] (only with series)}
+ *    "phase_breakdown": [rows, "(ttft)" ones included],
+ *    "latency_over_time": [rows] (only with series)}
+ * The report is two statements (the summary and series; the breakdown):
+ * given two connections they run at once in REPEATABLE READ transactions
+ * sharing one snapshot and one as_of, so they read the same rows.
  * Failures are classified so that commands and the server answer alike.
  */
 #ifndef LOOMLAT_DASH_QUERY_H
@@ -41,9 +44,10 @@ struct dash_args
 	int timeout_ms;                /* dash_fetch_report()'s statement_timeout */
 };
 
-/* The report document for args; NULL with err set and *status not DASH_OK. */
-json_t *dash_fetch_report(PGconn *conn, const struct dash_args *args, enum dash_status *status,
-                          char *err, size_t errlen);
+/* The report document for args, read over n_conns (1 or 2) connections;
+ * NULL with err set and *status not DASH_OK. */
+json_t *dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *args,
+                          enum dash_status *status, char *err, size_t errlen);
 
 /* loomlat.latency_summary(range, agent_id, min_invocations[, as_of]) of the first range. */
 json_t *dash_fetch_summary(PGconn *conn, const struct dash_args *args, enum dash_status *status,

@@ -382,7 +382,7 @@ put_phases(FILE *out, const json_t *report)
 	put_table_head(out, "phases", PHASE_COLUMNS, N_PHASE_COLUMNS);
 	json_array_foreach(rows, i, row)
 	{
-		if (strcmp(dash_str(row, "class"), "all") != 0)
+		if (strcmp(dash_str(row, "class"), "all") != 0 || !dash_is_phase_row(row))
 			continue;
 		fprintf(out, "<tr><td>%s</td><td>",
 		        json_is_true(json_object_get(row, "on_critical_path")) ? "yes" : "");

@@ -58,26 +58,28 @@ put_bar(FILE *out, double value, double max, int width)
 		fputc(' ', out);
 }
 
-/* "p50 1.2s  p95 8.0s  p99 12.1s" for an object with ttft_p50_ms.. members. */
+/* The TTFT percentiles' keys in the summary and in a breakdown row. */
+static const char *const SUMMARY_TTFT[3] = {"ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms"};
+static const char *const ROW_TTFT[3] = {"p50_ms", "p95_ms", "p99_ms"};
+
+/* "p50 1.2s  p95 8.0s  p99 12.1s" of obj's members named by key. */
 static void
-put_percentiles(FILE *out, const json_t *obj)
+put_percentiles(FILE *out, const json_t *obj, const char *const key[3])
 {
 	char a[DASH_FMT_LEN], b[DASH_FMT_LEN], c[DASH_FMT_LEN];
 
-	fprintf(out, "p50 %-8s p95 %-8s p99 %-8s", dash_fmt_ms(dash_num(obj, "ttft_p50_ms"), a),
-	        dash_fmt_ms(dash_num(obj, "ttft_p95_ms"), b),
-	        dash_fmt_ms(dash_num(obj, "ttft_p99_ms"), c));
+	fprintf(out, "p50 %-8s p95 %-8s p99 %-8s", dash_fmt_ms(dash_num(obj, key[0]), a),
+	        dash_fmt_ms(dash_num(obj, key[1]), b), dash_fmt_ms(dash_num(obj, key[2]), c));
 }
 
-/* Totals and TTFT, overall and cold vs warm with warm's improvement. */
+/* Totals and TTFT, overall and cold vs warm (the breakdown's "(ttft)" rows)
+ * with warm's improvement. */
 static void
 put_totals(FILE *out, const json_t *report, const json_t *summary, bool color)
 {
-	const json_t *cold =
-	    dash_find_row(dash_array(report, "ttft_by_class"), "class", "cold", NULL, NULL);
-	const json_t *warm =
-	    dash_find_row(dash_array(report, "ttft_by_class"), "class", "warm", NULL, NULL);
-	static const char *const q[3] = {"ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms"};
+	const json_t *rows = dash_array(report, "phase_breakdown");
+	const json_t *cold = dash_find_row(rows, "class", "cold", "phase", "(ttft)");
+	const json_t *warm = dash_find_row(rows, "class", "warm", "phase", "(ttft)");
 	char pct[DASH_FMT_LEN];
 	double total = dash_num(summary, "total_invocations");
 	double share = dash_num(summary, "cold_start_pct");
@@ -86,17 +88,18 @@ put_totals(FILE *out, const json_t *report, const json_t *summary, bool color)
 	        sgr(color, RESET), total, sgr(color, BOLD), sgr(color, RESET), dash_fmt_pct(share, pct),
 	        isfinite(share) ? round(share * total) : 0.0);
 	fprintf(out, "%sTTFT%s   all   ", sgr(color, BOLD), sgr(color, RESET));
-	put_percentiles(out, summary);
+	put_percentiles(out, summary, SUMMARY_TTFT);
 	fputc('\n', out);
 	fprintf(out, "       cold  ");
-	put_percentiles(out, cold);
-	fprintf(out, " (%.0f)\n       warm  ", cold != NULL ? dash_num(cold, "invocations") : 0.0);
-	put_percentiles(out, warm);
-	fprintf(out, " (%.0f)\n       warm is ", warm != NULL ? dash_num(warm, "invocations") : 0.0);
+	put_percentiles(out, cold, ROW_TTFT);
+	fprintf(out, " (%.0f)\n       warm  ", cold != NULL ? dash_num(cold, "invocation_count") : 0.0);
+	put_percentiles(out, warm, ROW_TTFT);
+	fprintf(out, " (%.0f)\n       warm is ",
+	        warm != NULL ? dash_num(warm, "invocation_count") : 0.0);
 	for (int i = 0; i < 3; i++)
 	{
-		double c = dash_num(cold, q[i]);
-		double w = dash_num(warm, q[i]);
+		double c = dash_num(cold, ROW_TTFT[i]);
+		double w = dash_num(warm, ROW_TTFT[i]);
 
 		if (isfinite(c) && isfinite(w) && c > 0)
 			fprintf(out, "%s%.0f%% faster ", i > 0 ? "/ " : "", (1 - w / c) * 100);
@@ -188,7 +191,7 @@ put_phases(FILE *out, const json_t *report, bool color)
 	{
 		const char *phase = dash_str(row, "phase");
 
-		if (strcmp(dash_str(row, "class"), "all") != 0)
+		if (strcmp(dash_str(row, "class"), "all") != 0 || !dash_is_phase_row(row))
 			continue;
 		fputs("  ", out);
 		put_field(out, phase, 18, true);

@@ -187,7 +187,7 @@ read_report(struct dash_server *server, const struct query *q, bool page)
 
 	if (db == NULL)
 		return answer_failure(DASH_UNAVAILABLE, err);
-	doc = page ? dash_fetch_report(db, &q->args, &status, err, sizeof(err))
+	doc = page ? dash_fetch_report(&db, 1, &q->args, &status, err, sizeof(err))
 	           : dash_fetch_summary(db, &q->args, &status, err, sizeof(err));
 	db_pool_put(server->pool, db);
 	if (doc == NULL)

@@ -37,6 +37,27 @@ def json_report(tap, db):
            "json with --agent-id 1 --min-invocations 0: latency_summary('1h', 1, 0)")
 
 
+def one_connection(tap, db):
+    """A role allowed one connection gets the same report, its two statements
+    run one after the other instead of side by side."""
+    args = ("--range", "24h", "--as-of", dash_seed.AS_OF, "--format", "json")
+    both = harness.loomlat("report", "--db", db.conninfo, *args)
+    harness.psql("DROP ROLE IF EXISTS regress_report_one; "
+                 "CREATE ROLE regress_report_one LOGIN PASSWORD 'one' CONNECTION LIMIT 1; "
+                 "GRANT USAGE ON SCHEMA loomlat TO regress_report_one; "
+                 "GRANT SELECT ON ALL TABLES IN SCHEMA loomlat TO regress_report_one",
+                 dbname=db.name)
+    try:
+        one = harness.loomlat("report", "--db",
+                              db.conninfo + " user=regress_report_one password=one", *args)
+        tap.eq(one.rc, 0, "one connection allowed: exit 0") or tap.diag("\n".join(one.explain()))
+        tap.ok(both.json() is not None and one.json() == both.json(),
+               "one connection allowed: the same document as over two")
+    finally:
+        harness.psql("DROP OWNED BY regress_report_one; DROP ROLE regress_report_one",
+                     dbname=db.name, check=False)
+
+
 def text_report(tap, db):
     res = harness.loomlat("report", "--db", db.conninfo, "--range", "1h", "--as-of",
                           dash_seed.AS_OF)
@@ -57,6 +78,16 @@ def text_report(tap, db):
     tap.ok(ESC not in out, "text to a pipe: no escape sequence")
     tap.ok(max(len(l) for l in out.splitlines()) <= 100, "text: every line fits 100 columns")
     tap.ok("warm is" in out and "% faster" in out, "text: warm vs cold improvement shown", out)
+    lines = out.splitlines()
+    for cls, cold in (("cold", "true"), ("warm", "false")):
+        q = db.value("SELECT percentile_cont('{0.5,0.95,0.99}'::float8[]) WITHIN GROUP "
+                     "(ORDER BY ttft_ms) FROM loomlat.invocations WHERE was_cold_start = %s "
+                     "AND client_invoke_time > '%s'::timestamptz - interval '1 hour' "
+                     "AND client_invoke_time <= '%s'" % (cold, dash_seed.AS_OF, dash_seed.AS_OF))
+        line = next((l for l in lines if l.strip().startswith(cls + " ")), "")
+        want = "p50 %-8s p95 %-8s p99 %-8s" % tuple(disp(v) for v in q)
+        tap.ok(want in line, "text: %s TTFT is percentile_cont of %s invocations" % (cls, cls),
+               line, want)
     tap.ok("first_token" in out and "Where the time goes" in out, "text: where the time goes")
 
 
@@ -177,6 +208,7 @@ def main():
     db = dash_seed.seed("report")
     with tempfile.TemporaryDirectory() as tmp:
         json_report(tap, db)
+        one_connection(tap, db)
         text_report(tap, db)
         colours(tap, db)
         html_report(tap, db, tmp)
