@@ -216,7 +216,8 @@ $$;
  * come from rollups_daily when each lies in one bucket, the other whole hours
  * that are rolled up and not dirty from rollups_hourly (no row, not dirty: no
  * invocations), the partial hours at its edges and the dirty hours from the
- * raw rows; nothing else is read.
+ * raw rows; nothing else is read.  Custom plans only: a generic plan cannot
+ * tell how many rollup rows the window has, and sorted them all to disk.
  */
 CREATE FUNCTION loomlat.window_rollups(window_start timestamptz, as_of timestamptz, agent bigint,
 										   width interval)
@@ -227,6 +228,8 @@ CREATE FUNCTION loomlat.window_rollups(window_start timestamptz, as_of timestamp
 				   ttft_histogram bigint[])
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_custom_plan
+	SET enable_sort = off
 	AS $$
 #variable_conflict use_column
 DECLARE
@@ -307,8 +310,11 @@ BEGIN
 		SELECT CASE WHEN width IS NULL THEN p.agent_id END AS agent_id,
 			   date_bin(width, least(p.t, last_cut), origin) AS cut,
 			   sum(p.invocations)::bigint AS n, sum(p.errors)::bigint AS e, sum(p.cold_starts)::bigint AS c,
-			   loomlat.merge(p.ttft) AS ttft, loomlat.merge(p.ttft_cold) AS ttft_cold,
-			   loomlat.merge(p.ttft_warm) AS ttft_warm, loomlat.merge(p.duration) AS duration,
+			   loomlat.merge(p.ttft) AS ttft,
+			   -- a bucket's row leaves the other sketches out: merging them would double its cost
+			   loomlat.merge(p.ttft_cold) FILTER (WHERE width IS NULL) AS ttft_cold,
+			   loomlat.merge(p.ttft_warm) FILTER (WHERE width IS NULL) AS ttft_warm,
+			   loomlat.merge(p.duration) FILTER (WHERE width IS NULL) AS duration,
 			   ARRAY[sum(p.ttft_histogram[1]), sum(p.ttft_histogram[2]), sum(p.ttft_histogram[3]),
 					 sum(p.ttft_histogram[4]), sum(p.ttft_histogram[5])]::bigint[] AS h
 		FROM parts p
