@@ -437,6 +437,52 @@ CREATE FUNCTION loomlat.ttft_histogram_approx(range text DEFAULT '24h', agent_id
 		ORDER BY b.bucket_index;
 	END;
 
+/*
+ * latency_over_time() of loomlat.invocations from the rollups, in buckets of
+ * whole hours (default 1 hour, 6 hours for 30d), cut as window_rollups() cuts
+ * them: [cut, next cut) on the multiples of bucket since 1970-01-01 00:00
+ * UTC, the first from the window's start (exclusive), the last to as_of
+ * (inclusive).  Every bucket, oldest first, an empty one with 0 invocations.
+ * Counts, cold-start shares and errors are exact; percentiles are within
+ * relative_error of percentile_cont's.
+ */
+CREATE FUNCTION loomlat.latency_over_time_approx(range text DEFAULT '24h', bucket interval DEFAULT NULL,
+													 agent_id bigint DEFAULT NULL,
+													 as_of timestamptz DEFAULT now())
+	RETURNS TABLE (bucket_start timestamptz, bucket_end timestamptz, invocations bigint,
+				   cold_start_pct float8, ttft_p50_ms float8, ttft_p95_ms float8, ttft_p99_ms float8,
+				   errors bigint, relative_error float8)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+#variable_conflict use_column
+DECLARE
+	w     record;
+	hours numeric;
+BEGIN
+	SELECT * INTO w
+	FROM loomlat.resolve_window(latency_over_time_approx.range, latency_over_time_approx.agent_id,
+								latency_over_time_approx.as_of, NULL, 'loomlat.invocations');
+	hours := extract(epoch FROM coalesce(latency_over_time_approx.bucket,
+		CASE WHEN latency_over_time_approx.range = '30d' THEN interval '6 hours' ELSE interval '1 hour' END))
+		/ 3600;
+	IF NOT (hours >= 1 AND hours = trunc(hours)) THEN
+		RAISE EXCEPTION 'bucket must be a whole number of hours, 1 or more, not %', latency_over_time_approx.bucket
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The rollups do not split an hour; latency_over_time() takes any bucket.';
+	END IF;
+
+	RETURN QUERY
+	SELECT r.bucket_start, r.bucket_end, r.invocations, r.cold_starts::float8 / nullif(r.invocations, 0),
+		   r.q[1], r.q[2], r.q[3], r.errors, coalesce(loomlat.sketch_relative_accuracy(r.ttft), 0.01)
+	FROM (SELECT r.*, loomlat.quantiles(r.ttft, '{0.5,0.95,0.99}') AS q
+		  FROM loomlat.window_rollups(w.window_start, latency_over_time_approx.as_of,
+									  latency_over_time_approx.agent_id,
+									  make_interval(secs => (hours * 3600)::float8)) r) r
+	ORDER BY r.bucket_start;
+END
+$$;
+
 COMMENT ON FUNCTION loomlat.mark_rollups_dirty() IS
 	'Trigger: marks the (agent_id, hour) pairs of the changed invocations in rollup_dirty';
 COMMENT ON FUNCTION loomlat.refresh_rollups(integer) IS
@@ -449,3 +495,5 @@ COMMENT ON FUNCTION loomlat.latency_by_agent_approx(text, bigint, integer, times
 	'latency_summary_approx''s agents as rows, by agent_id: exact counts, percentiles within relative_error';
 COMMENT ON FUNCTION loomlat.ttft_histogram_approx(text, bigint, timestamptz) IS
 	'ttft_histogram of loomlat.invocations (default bounds) from the rollups: exact counts';
+COMMENT ON FUNCTION loomlat.latency_over_time_approx(text, interval, bigint, timestamptz) IS
+	'latency_over_time of loomlat.invocations from the rollups, in whole-hour buckets on UTC multiples of bucket: exact counts, percentiles within relative_error';
