@@ -2,7 +2,8 @@
  * Hourly and daily rollups: each agent's invocations of each UTC hour, as
  * counts, TTFT and duration latency_sketches and the default TTFT histogram,
  * and the same per UTC day merged from the hours, so that long windows are
- * answered from a few rows per agent and day (latency_summary_approx).
+ * answered from a few rows per agent and day or hour (latency_summary_approx
+ * and latency_over_time_approx, both through window_rollups).
  *
  * Freshness.  A statement-level trigger on loomlat.invocations marks the
  * (agent_id, hour) pairs a statement inserts, updates (old and new hour) or
@@ -231,7 +232,6 @@ CREATE FUNCTION loomlat.window_rollups(window_start timestamptz, as_of timestamp
 	SET plan_cache_mode = force_custom_plan
 	SET enable_sort = off
 	AS $$
-#variable_conflict use_column
 DECLARE
 	origin     CONSTANT timestamptz := '1970-01-01 00:00:00+00';
 	-- the bucket of the instant as_of is that of the time just before it
@@ -455,19 +455,21 @@ CREATE FUNCTION loomlat.latency_over_time_approx(range text DEFAULT '24h', bucke
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-#variable_conflict use_column
 DECLARE
 	w     record;
-	hours numeric;
+	-- as a time span (a day is 24 h, a month 30 days, as extract() counts
+	-- them), so that no calendar or time zone moves the cuts
+	width interval;
 BEGIN
 	SELECT * INTO w
 	FROM loomlat.resolve_window(latency_over_time_approx.range, latency_over_time_approx.agent_id,
 								latency_over_time_approx.as_of, NULL, 'loomlat.invocations');
-	hours := extract(epoch FROM coalesce(latency_over_time_approx.bucket,
-		CASE WHEN latency_over_time_approx.range = '30d' THEN interval '6 hours' ELSE interval '1 hour' END))
-		/ 3600;
-	IF NOT (hours >= 1 AND hours = trunc(hours)) THEN
-		RAISE EXCEPTION 'bucket must be a whole number of hours, 1 or more, not %', latency_over_time_approx.bucket
+	width := make_interval(secs => extract(epoch FROM coalesce(latency_over_time_approx.bucket,
+		CASE WHEN latency_over_time_approx.range = '30d' THEN interval '6 hours'
+			 ELSE interval '1 hour' END))::float8);
+	IF NOT (width >= interval '1 hour' AND extract(epoch FROM width) % 3600 = 0) THEN
+		RAISE EXCEPTION 'bucket must be a whole number of hours, 1 or more, not %',
+			latency_over_time_approx.bucket
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'The rollups do not split an hour; latency_over_time() takes any bucket.';
 	END IF;
@@ -477,8 +479,7 @@ BEGIN
 		   r.q[1], r.q[2], r.q[3], r.errors, coalesce(loomlat.sketch_relative_accuracy(r.ttft), 0.01)
 	FROM (SELECT r.*, loomlat.quantiles(r.ttft, '{0.5,0.95,0.99}') AS q
 		  FROM loomlat.window_rollups(w.window_start, latency_over_time_approx.as_of,
-									  latency_over_time_approx.agent_id,
-									  make_interval(secs => (hours * 3600)::float8)) r) r
+									  latency_over_time_approx.agent_id, width) r) r
 	ORDER BY r.bucket_start;
 END
 $$;
