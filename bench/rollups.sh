@@ -4,6 +4,8 @@
 #   - latency_summary('30d') exact against latency_summary_approx('30d') from
 #     the daily and hourly rollups (target < 50 ms; the script checks the
 #     counts are equal),
+#   - latency_over_time('30d') exact against latency_over_time_approx('30d')
+#     (6 h buckets from the hourly rollups; the script checks the totals),
 #   - refresh_rollups() of one new hour of 15,000 invocations (target < 200 ms),
 #   - the cost of the dirty-hour trigger on that insert (with and without it).
 #
@@ -52,6 +54,9 @@ SELECT e ->> 'total_invocations' = a ->> 'total_invocations'
 	   round((abs((a ->> 'ttft_p99_ms')::numeric / (e ->> 'ttft_p99_ms')::numeric - 1)) * 100, 3) AS "p99 error %"
 FROM (SELECT loomlat.latency_summary('30d', as_of => :'as_of') AS e,
 			 loomlat.latency_summary_approx('30d', as_of => :'as_of') AS a) s;
+SELECT (SELECT sum(invocations) FROM loomlat.latency_over_time('30d', as_of => :'as_of'))
+	   = (SELECT sum(invocations) FROM loomlat.latency_over_time_approx('30d', as_of => :'as_of'))
+	   AS "over time: approx total = exact total";
 
 CREATE TABLE bench_time (name text, round int, ms float8);
 SELECT set_config('bench.rounds', :'rounds', false) AS rounds \g /dev/null
@@ -78,6 +83,12 @@ BEGIN
 		start := clock_timestamp();
 		PERFORM loomlat.latency_summary_approx('30d', as_of => as_of);
 		INSERT INTO bench_time VALUES ('approx', round, extract(epoch FROM clock_timestamp() - start) * 1000);
+		start := clock_timestamp();
+		PERFORM count(*) FROM loomlat.latency_over_time('30d', as_of => as_of);
+		INSERT INTO bench_time VALUES ('over_time', round, extract(epoch FROM clock_timestamp() - start) * 1000);
+		start := clock_timestamp();
+		PERFORM count(*) FROM loomlat.latency_over_time_approx('30d', as_of => as_of);
+		INSERT INTO bench_time VALUES ('over_time_approx', round, extract(epoch FROM clock_timestamp() - start) * 1000);
 
 		ALTER TABLE loomlat.invocations DISABLE TRIGGER loomlat_rollups_insert;
 		start := clock_timestamp();
@@ -102,9 +113,11 @@ SELECT c.label AS "median ms", round(m.ms::numeric, 1) AS ms, c.target,
 	   CASE WHEN c.target IS NULL THEN '' WHEN m.ms < c.target THEN 'PASS' ELSE 'FAIL' END AS result
 FROM (VALUES (1, 'exact', 'latency_summary(''30d'')', NULL),
 			 (2, 'approx', 'latency_summary_approx(''30d'') from the rollups', 50),
-			 (3, 'insert_untracked', 'INSERT 15,000 rows, rollup trigger disabled', NULL),
-			 (4, 'insert', 'INSERT 15,000 rows, rollup trigger on', NULL),
-			 (5, 'refresh', 'refresh_rollups() of that hour (50 agents)', 200)) AS c(i, name, label, target)
+			 (3, 'over_time', 'latency_over_time(''30d''), 6 h buckets', NULL),
+			 (4, 'over_time_approx', 'latency_over_time_approx(''30d'') from the rollups', NULL),
+			 (5, 'insert_untracked', 'INSERT 15,000 rows, rollup trigger disabled', NULL),
+			 (6, 'insert', 'INSERT 15,000 rows, rollup trigger on', NULL),
+			 (7, 'refresh', 'refresh_rollups() of that hour (50 agents)', 200)) AS c(i, name, label, target)
 	 JOIN median m USING (name)
 ORDER BY c.i;
 SQL

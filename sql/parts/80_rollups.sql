@@ -2,7 +2,8 @@
  * Hourly and daily rollups: each agent's invocations of each UTC hour, as
  * counts, TTFT and duration latency_sketches and the default TTFT histogram,
  * and the same per UTC day merged from the hours, so that long windows are
- * answered from a few rows per agent and day (latency_summary_approx).
+ * answered from a few rows per agent and day or hour (latency_summary_approx
+ * and latency_over_time_approx, both through window_rollups).
  *
  * Freshness.  A statement-level trigger on loomlat.invocations marks the
  * (agent_id, hour) pairs a statement inserts, updates (old and new hour) or
@@ -207,12 +208,133 @@ END
 $$;
 
 /*
- * latency_summary() of loomlat.invocations from the rollups: the whole UTC
- * days of the window whose hours are all clean come from rollups_daily, the
- * other whole hours that are rolled up and not dirty from rollups_hourly, the
- * partial hours at its edges and the dirty hours from the raw rows.  Counts and cold-start percentages are exact; percentiles are
- * latency_sketch quantiles, within relative_error of percentile_cont's.  The
- * same keys as latency_summary, plus "approximate" and "relative_error".
+ * The invocations of the window (window_start, as_of] of one agent or all
+ * as rollup rows: one per agent when width is NULL, else one per bucket,
+ * every bucket, agent_id NULL.  Buckets are cut at the multiples of width
+ * (whole hours) since 1970-01-01 00:00 UTC strictly inside the window:
+ * [cut, next cut), the first from the window's start, the last to as_of
+ * inclusive.  The whole UTC days of the window whose hours are all clean
+ * come from rollups_daily when each lies in one bucket, the other whole hours
+ * that are rolled up and not dirty from rollups_hourly (no row, not dirty: no
+ * invocations), the partial hours at its edges and the dirty hours from the
+ * raw rows; nothing else is read.  Custom plans only: a generic plan cannot
+ * tell how many rollup rows the window has, and sorted them all to disk.
+ */
+CREATE FUNCTION loomlat.window_rollups(window_start timestamptz, as_of timestamptz, agent bigint,
+										   width interval)
+	RETURNS TABLE (agent_id bigint, bucket_start timestamptz, bucket_end timestamptz,
+				   invocations bigint, errors bigint, cold_starts bigint,
+				   ttft loomlat.latency_sketch, ttft_cold loomlat.latency_sketch,
+				   ttft_warm loomlat.latency_sketch, duration loomlat.latency_sketch,
+				   ttft_histogram bigint[])
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_custom_plan
+	SET enable_sort = off
+	AS $$
+DECLARE
+	origin     CONSTANT timestamptz := '1970-01-01 00:00:00+00';
+	-- the bucket of the instant as_of is that of the time just before it
+	last_cut   CONSTANT timestamptz := date_bin(width, as_of - interval '1 microsecond', origin);
+	full_start timestamptz;
+	full_end   timestamptz;
+	day_start  timestamptz;
+	day_end    timestamptz;
+BEGIN
+	-- the whole hours [full_start, full_end) of the window
+	full_start := date_trunc('hour', window_start, 'UTC') + interval '1 hour';
+	full_end := greatest(date_trunc('hour', as_of, 'UTC'), full_start);
+	-- the whole days [day_start, day_end) among them, when buckets take whole days
+	day_start := full_end;
+	day_end := full_end;
+	IF width IS NULL OR extract(epoch FROM width) % 86400 = 0 THEN
+		day_start := date_trunc('day', full_start - interval '1 microsecond', 'UTC') + interval '24 hours';
+		day_start := least(day_start, full_end);
+		day_end := greatest(date_trunc('day', full_end, 'UTC'), day_start);
+	END IF;
+
+	RETURN QUERY
+	-- each part is labelled t, the start of the hour or day it lies in
+	WITH raw AS (
+		SELECT full_start - interval '1 hour' AS t, i.* FROM loomlat.invocations i
+		WHERE i.client_invoke_time > window_start AND i.client_invoke_time < full_start
+		  AND (agent IS NULL OR i.agent_id = agent)
+		UNION ALL
+		SELECT full_end, i.* FROM loomlat.invocations i
+		WHERE i.client_invoke_time >= full_end AND i.client_invoke_time <= as_of
+		  AND (agent IS NULL OR i.agent_id = agent)
+		UNION ALL
+		SELECT d.hour, i.* FROM loomlat.rollup_dirty d
+			 CROSS JOIN LATERAL (SELECT i.* FROM loomlat.invocations i
+								 WHERE i.agent_id = d.agent_id AND i.client_invoke_time >= d.hour
+								   AND i.client_invoke_time < d.hour + interval '1 hour' OFFSET 0) i
+		WHERE d.hour >= full_start AND d.hour < full_end
+		  AND (agent IS NULL OR d.agent_id = agent)),
+	stale_days AS (
+		SELECT DISTINCT d.agent_id, date_trunc('day', d.hour, 'UTC') AS day
+		FROM loomlat.rollup_dirty d
+		WHERE d.hour >= day_start AND d.hour < day_end
+		  AND (agent IS NULL OR d.agent_id = agent)),
+	hours AS (
+		SELECT r.* FROM loomlat.rollups_hourly r
+		WHERE ((r.hour >= full_start AND r.hour < day_start) OR (r.hour >= day_end AND r.hour < full_end))
+		  AND (agent IS NULL OR r.agent_id = agent)
+		UNION ALL
+		SELECT r.* FROM stale_days s
+			 JOIN loomlat.rollups_hourly r
+			   ON r.agent_id = s.agent_id AND r.hour >= s.day AND r.hour < s.day + interval '24 hours'),
+	parts AS (
+		SELECT r.agent_id, r.hour AS t, r.invocations, r.errors, r.cold_starts, r.ttft, r.ttft_cold,
+			   r.ttft_warm, r.duration, r.ttft_histogram
+		FROM hours r
+		WHERE NOT EXISTS (SELECT FROM loomlat.rollup_dirty d
+						  WHERE d.agent_id = r.agent_id AND d.hour = r.hour)
+		UNION ALL
+		SELECT r.agent_id, r.day, r.invocations, r.errors, r.cold_starts, r.ttft, r.ttft_cold,
+			   r.ttft_warm, r.duration, r.ttft_histogram
+		FROM loomlat.rollups_daily r
+		WHERE r.day >= day_start AND r.day < day_end
+		  AND (agent IS NULL OR r.agent_id = agent)
+		  AND NOT EXISTS (SELECT FROM stale_days s WHERE s.agent_id = r.agent_id AND s.day = r.day)
+		UNION ALL
+		SELECT x.agent_id, x.t, count(*), count(*) FILTER (WHERE x.status = 'error'),
+			   count(*) FILTER (WHERE x.was_cold_start),
+			   loomlat.sketch(x.ttft_ms), loomlat.sketch(x.ttft_ms) FILTER (WHERE x.was_cold_start),
+			   loomlat.sketch(x.ttft_ms) FILTER (WHERE NOT x.was_cold_start),
+			   loomlat.sketch(x.client_duration_ms),
+			   coalesce(loomlat.ttft_histogram_counts(x.ttft_ms, '{1000,3000,5000,10000}'),
+						array_fill(0::bigint, ARRAY[5]))
+		FROM raw x
+		GROUP BY x.agent_id, x.t),
+	groups AS (
+		SELECT CASE WHEN width IS NULL THEN p.agent_id END AS agent_id,
+			   date_bin(width, least(p.t, last_cut), origin) AS cut,
+			   sum(p.invocations)::bigint AS n, sum(p.errors)::bigint AS e, sum(p.cold_starts)::bigint AS c,
+			   loomlat.merge(p.ttft) AS ttft,
+			   -- a bucket's row leaves the other sketches out: merging them would double its cost
+			   loomlat.merge(p.ttft_cold) FILTER (WHERE width IS NULL) AS ttft_cold,
+			   loomlat.merge(p.ttft_warm) FILTER (WHERE width IS NULL) AS ttft_warm,
+			   loomlat.merge(p.duration) FILTER (WHERE width IS NULL) AS duration,
+			   ARRAY[sum(p.ttft_histogram[1]), sum(p.ttft_histogram[2]), sum(p.ttft_histogram[3]),
+					 sum(p.ttft_histogram[4]), sum(p.ttft_histogram[5])]::bigint[] AS h
+		FROM parts p
+		GROUP BY 1, 2)
+	-- no buckets without a width: then the one row per agent spans the window
+	SELECT g.agent_id, greatest(b.cut, window_start), least(b.cut + width, as_of),
+		   coalesce(g.n, 0), coalesce(g.e, 0), coalesce(g.c, 0),
+		   g.ttft, g.ttft_cold, g.ttft_warm, g.duration, coalesce(g.h, array_fill(0::bigint, ARRAY[5]))
+	FROM groups g
+		 FULL JOIN generate_series(date_bin(width, window_start, origin), last_cut, width) b(cut)
+		   ON b.cut = g.cut;
+END
+$$;
+
+/*
+ * latency_summary() of loomlat.invocations from the rollups, per agent as
+ * window_rollups() reads them.  Counts and cold-start percentages are exact;
+ * percentiles are latency_sketch quantiles, within relative_error of
+ * percentile_cont's.  The same keys as latency_summary, plus "approximate"
+ * and "relative_error".
  */
 CREATE FUNCTION loomlat.latency_summary_approx(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 												   min_invocations integer DEFAULT 1,
@@ -222,84 +344,19 @@ CREATE FUNCTION loomlat.latency_summary_approx(range text DEFAULT '24h', agent_i
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	w          record;
-	full_start timestamptz;
-	full_end   timestamptz;
-	day_start  timestamptz;
-	day_end    timestamptz;
-	doc        jsonb;
+	w   record;
+	doc jsonb;
 BEGIN
 	IF min_invocations IS NULL OR min_invocations < 0 THEN
 		RAISE EXCEPTION 'min_invocations must be 0 or more, not %', coalesce(min_invocations::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	SELECT * INTO w FROM loomlat.resolve_window(range, agent_id, as_of, NULL, 'loomlat.invocations');
-	-- the whole hours [full_start, full_end) of the window (as_of - range, as_of]
-	full_start := date_trunc('hour', w.window_start, 'UTC') + interval '1 hour';
-	full_end := greatest(date_trunc('hour', as_of, 'UTC'), full_start);
-	-- the whole days [day_start, day_end) among them
-	day_start := date_trunc('day', full_start - interval '1 microsecond', 'UTC') + interval '24 hours';
-	day_start := least(day_start, full_end);
-	day_end := greatest(date_trunc('day', full_end, 'UTC'), day_start);
 
-	WITH raw AS (
-		SELECT i.* FROM loomlat.invocations i
-		WHERE i.client_invoke_time > w.window_start AND i.client_invoke_time < full_start
-		  AND (latency_summary_approx.agent_id IS NULL OR i.agent_id = latency_summary_approx.agent_id)
-		UNION ALL
-		SELECT i.* FROM loomlat.invocations i
-		WHERE i.client_invoke_time >= full_end AND i.client_invoke_time <= as_of
-		  AND (latency_summary_approx.agent_id IS NULL OR i.agent_id = latency_summary_approx.agent_id)
-		UNION ALL
-		SELECT i.* FROM loomlat.rollup_dirty d
-			 CROSS JOIN LATERAL (SELECT i.* FROM loomlat.invocations i
-								 WHERE i.agent_id = d.agent_id AND i.client_invoke_time >= d.hour
-								   AND i.client_invoke_time < d.hour + interval '1 hour' OFFSET 0) i
-		WHERE d.hour >= full_start AND d.hour < full_end
-		  AND (latency_summary_approx.agent_id IS NULL OR d.agent_id = latency_summary_approx.agent_id)),
-	stale_days AS (
-		SELECT DISTINCT d.agent_id, date_trunc('day', d.hour, 'UTC') AS day
-		FROM loomlat.rollup_dirty d
-		WHERE d.hour >= day_start AND d.hour < day_end
-		  AND (latency_summary_approx.agent_id IS NULL OR d.agent_id = latency_summary_approx.agent_id)),
-	hours AS (
-		SELECT r.* FROM loomlat.rollups_hourly r
-		WHERE ((r.hour >= full_start AND r.hour < day_start) OR (r.hour >= day_end AND r.hour < full_end))
-		  AND (latency_summary_approx.agent_id IS NULL OR r.agent_id = latency_summary_approx.agent_id)
-		UNION ALL
-		SELECT r.* FROM stale_days s
-			 JOIN loomlat.rollups_hourly r
-			   ON r.agent_id = s.agent_id AND r.hour >= s.day AND r.hour < s.day + interval '24 hours'),
-	parts AS (
-		SELECT r.agent_id, r.invocations, r.cold_starts, r.ttft, r.ttft_cold, r.ttft_warm, r.duration,
-			   r.ttft_histogram
-		FROM hours r
-		WHERE NOT EXISTS (SELECT FROM loomlat.rollup_dirty d
-						  WHERE d.agent_id = r.agent_id AND d.hour = r.hour)
-		UNION ALL
-		SELECT r.agent_id, r.invocations, r.cold_starts, r.ttft, r.ttft_cold, r.ttft_warm, r.duration,
-			   r.ttft_histogram
-		FROM loomlat.rollups_daily r
-		WHERE r.day >= day_start AND r.day < day_end
-		  AND (latency_summary_approx.agent_id IS NULL OR r.agent_id = latency_summary_approx.agent_id)
-		  AND NOT EXISTS (SELECT FROM stale_days s WHERE s.agent_id = r.agent_id AND s.day = r.day)
-		UNION ALL
-		SELECT x.agent_id, count(*), count(*) FILTER (WHERE x.was_cold_start),
-			   loomlat.sketch(x.ttft_ms), loomlat.sketch(x.ttft_ms) FILTER (WHERE x.was_cold_start),
-			   loomlat.sketch(x.ttft_ms) FILTER (WHERE NOT x.was_cold_start),
-			   loomlat.sketch(x.client_duration_ms),
-			   coalesce(loomlat.ttft_histogram_counts(x.ttft_ms, '{1000,3000,5000,10000}'),
-						array_fill(0::bigint, ARRAY[5]))
-		FROM raw x
-		GROUP BY x.agent_id),
-	by_agent AS (
-		SELECT p.agent_id, sum(p.invocations)::bigint AS n, sum(p.cold_starts)::bigint AS cold,
-			   loomlat.merge(p.ttft) AS ttft, loomlat.merge(p.ttft_cold) AS ttft_cold,
-			   loomlat.merge(p.ttft_warm) AS ttft_warm, loomlat.merge(p.duration) AS duration,
-			   ARRAY[sum(p.ttft_histogram[1]), sum(p.ttft_histogram[2]), sum(p.ttft_histogram[3]),
-					 sum(p.ttft_histogram[4]), sum(p.ttft_histogram[5])]::bigint[] AS h
-		FROM parts p
-		GROUP BY p.agent_id),
+	WITH by_agent AS (
+		SELECT r.agent_id, r.invocations AS n, r.cold_starts AS cold, r.ttft, r.ttft_cold, r.ttft_warm,
+			   r.duration, r.ttft_histogram AS h
+		FROM loomlat.window_rollups(w.window_start, as_of, latency_summary_approx.agent_id, NULL) r),
 	agents AS (
 		SELECT ROW(a.agent_id, a.name, coalesce(b.n, 0), coalesce(b.cold, 0),
 				   b.cold::float8 / nullif(b.n, 0),
@@ -380,13 +437,64 @@ CREATE FUNCTION loomlat.ttft_histogram_approx(range text DEFAULT '24h', agent_id
 		ORDER BY b.bucket_index;
 	END;
 
+/*
+ * latency_over_time() of loomlat.invocations from the rollups, in buckets of
+ * whole hours (default 1 hour, 6 hours for 30d), cut as window_rollups() cuts
+ * them: [cut, next cut) on the multiples of bucket since 1970-01-01 00:00
+ * UTC, the first from the window's start (exclusive), the last to as_of
+ * (inclusive).  Every bucket, oldest first, an empty one with 0 invocations.
+ * Counts, cold-start shares and errors are exact; percentiles are within
+ * relative_error of percentile_cont's.
+ */
+CREATE FUNCTION loomlat.latency_over_time_approx(range text DEFAULT '24h', bucket interval DEFAULT NULL,
+													 agent_id bigint DEFAULT NULL,
+													 as_of timestamptz DEFAULT now())
+	RETURNS TABLE (bucket_start timestamptz, bucket_end timestamptz, invocations bigint,
+				   cold_start_pct float8, ttft_p50_ms float8, ttft_p95_ms float8, ttft_p99_ms float8,
+				   errors bigint, relative_error float8)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	w     record;
+	-- as a time span (a day is 24 h, a month 30 days, as extract() counts
+	-- them), so that no calendar or time zone moves the cuts
+	width interval;
+BEGIN
+	SELECT * INTO w
+	FROM loomlat.resolve_window(latency_over_time_approx.range, latency_over_time_approx.agent_id,
+								latency_over_time_approx.as_of, NULL, 'loomlat.invocations');
+	width := make_interval(secs => extract(epoch FROM coalesce(latency_over_time_approx.bucket,
+		CASE WHEN latency_over_time_approx.range = '30d' THEN interval '6 hours'
+			 ELSE interval '1 hour' END))::float8);
+	IF NOT (width >= interval '1 hour' AND extract(epoch FROM width) % 3600 = 0) THEN
+		RAISE EXCEPTION 'bucket must be a whole number of hours, 1 or more, not %',
+			latency_over_time_approx.bucket
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The rollups do not split an hour; latency_over_time() takes any bucket.';
+	END IF;
+
+	RETURN QUERY
+	SELECT r.bucket_start, r.bucket_end, r.invocations, r.cold_starts::float8 / nullif(r.invocations, 0),
+		   r.q[1], r.q[2], r.q[3], r.errors, coalesce(loomlat.sketch_relative_accuracy(r.ttft), 0.01)
+	FROM (SELECT r.*, loomlat.quantiles(r.ttft, '{0.5,0.95,0.99}') AS q
+		  FROM loomlat.window_rollups(w.window_start, latency_over_time_approx.as_of,
+									  latency_over_time_approx.agent_id, width) r) r
+	ORDER BY r.bucket_start;
+END
+$$;
+
 COMMENT ON FUNCTION loomlat.mark_rollups_dirty() IS
 	'Trigger: marks the (agent_id, hour) pairs of the changed invocations in rollup_dirty';
 COMMENT ON FUNCTION loomlat.refresh_rollups(integer) IS
 	'Recomputes the rollups of up to max_hours dirty hours no other transaction holds, and their days; returns how many hours (call until 0 to catch up)';
+COMMENT ON FUNCTION loomlat.window_rollups(timestamptz, timestamptz, bigint, interval) IS
+	'Internal: the window''s invocations as rollup rows per agent, or per whole-hour bucket, from the daily and hourly rollups plus the raw rows of partial and dirty hours';
 COMMENT ON FUNCTION loomlat.latency_summary_approx(text, bigint, integer, timestamptz) IS
 	'latency_summary of loomlat.invocations from the daily and hourly rollups plus the raw rows of partial and dirty hours: exact counts, percentiles within relative_error';
 COMMENT ON FUNCTION loomlat.latency_by_agent_approx(text, bigint, integer, timestamptz) IS
 	'latency_summary_approx''s agents as rows, by agent_id: exact counts, percentiles within relative_error';
 COMMENT ON FUNCTION loomlat.ttft_histogram_approx(text, bigint, timestamptz) IS
 	'ttft_histogram of loomlat.invocations (default bounds) from the rollups: exact counts';
+COMMENT ON FUNCTION loomlat.latency_over_time_approx(text, interval, bigint, timestamptz) IS
+	'latency_over_time of loomlat.invocations from the rollups, in whole-hour buckets on UTC multiples of bucket: exact counts, percentiles within relative_error';

@@ -184,6 +184,116 @@ SELECT * FROM loomlat.latency_by_agent_approx('2d');
 SELECT * FROM loomlat.ttft_histogram_approx('24h', 99999);
 \set VERBOSITY default
 
+-- latency_over_time_approx against plain SQL over its own buckets.  Rows on
+-- the windows' edges and on bucket cuts, rolled up; then dirty hours (a late
+-- insert, late errors, a delete) left unrefreshed.
+INSERT INTO loomlat.invocations (invocation_id, agent_id, status, client_invoke_time,
+								 cold_start_latency_ms, ttft_ms, client_duration_ms)
+SELECT md5('edge' || e.t || a)::uuid, a,
+	   CASE WHEN a = 802 THEN 'error' ELSE 'complete' END::loomlat.invocation_status,
+	   e.t, CASE WHEN a = 801 THEN 4000 ELSE 10 END, e.ttft, 900
+FROM (VALUES ('2031-01-01 13:30:00+00'::timestamptz, 31000::float8), ('2031-01-02 13:30:00+00', 32000),
+			 ('2031-01-02 12:30:00+00', 33000), ('2031-01-02 13:00:00+00', 34000),
+			 ('2031-01-02 06:00:00+00', 35000), ('2031-01-02 12:00:00+00', 36000),
+			 ('2031-01-02 00:00:00+00', 37000), ('2031-01-02 23:00:00+00', NULL),
+			 ('2031-01-03 00:00:00+00', 39000)) e(t, ttft),
+	 (VALUES (801), (802)) g(a);
+SELECT loomlat.refresh_rollups() AS recomputed;
+INSERT INTO loomlat.invocations (invocation_id, agent_id, status, client_invoke_time,
+								 cold_start_latency_ms, ttft_ms, client_duration_ms)
+SELECT md5('late edge' || i)::uuid, 802, 'complete', '2031-01-02 07:00:00+00'::timestamptz + i * interval '1 minute',
+	   CASE WHEN i % 3 = 0 THEN 3000 ELSE 20 END, 20000 + i, 30000
+FROM generate_series(0, 19) i;
+UPDATE loomlat.invocations SET status = 'error'
+WHERE agent_id = 801 AND client_invoke_time >= '2031-01-01 20:00:00+00'
+  AND client_invoke_time < '2031-01-01 20:20:00+00' AND status <> 'error';
+DELETE FROM loomlat.invocations
+WHERE agent_id = 802 AND client_invoke_time >= '2031-01-02 17:00:00+00'
+  AND client_invoke_time < '2031-01-02 17:30:00+00';
+SELECT agent_id, hour AT TIME ZONE 'UTC' AS hour FROM loomlat.rollup_dirty ORDER BY 1, 2;
+
+-- Per case: the buckets tile the window (as_of - range, as_of], cut on the
+-- UTC multiples of the width; each bucket's invocations, errors and
+-- cold-start share equal plain SQL's over [bucket_start, bucket_end) (the
+-- window's own edges as the window has them), its percentiles are within
+-- relative_error of percentile_cont's; empty buckets are there.
+CREATE FUNCTION pg_temp.over_time_check(rng text, bucket interval, agent bigint, as_of timestamptz,
+										width interval)
+RETURNS TABLE (buckets bigint, empty bigint, invocations numeric, tiled boolean, counts_equal boolean,
+			   percentiles_within boolean)
+LANGUAGE sql AS $$
+	WITH a AS (
+		SELECT a.*, lead(a.bucket_start) OVER (ORDER BY a.bucket_start) AS next_start,
+			   row_number() OVER (ORDER BY a.bucket_start) AS k, count(*) OVER () AS n,
+			   as_of - CASE rng WHEN '1h' THEN interval '1 hour' WHEN '24h' THEN interval '24 hours'
+								WHEN '7d' THEN interval '168 hours' ELSE interval '720 hours' END AS lo
+		FROM loomlat.latency_over_time_approx(rng, bucket, agent, as_of) a),
+	e AS (
+		SELECT a.*, x.*
+		FROM a,
+			 LATERAL (SELECT count(*) AS e_n, count(*) FILTER (WHERE i.status = 'error') AS e_errors,
+							 count(*) FILTER (WHERE i.was_cold_start) AS e_cold,
+							 percentile_cont('{0.5,0.95,0.99}'::float8[]) WITHIN GROUP (ORDER BY i.ttft_ms) AS q
+					  FROM loomlat.invocations i
+					  WHERE i.client_invoke_time > a.lo AND i.client_invoke_time <= as_of
+						AND i.client_invoke_time >= a.bucket_start
+						AND (i.client_invoke_time < a.bucket_end OR a.bucket_end = as_of)
+						AND (agent IS NULL OR i.agent_id = agent)) x)
+	SELECT count(*), count(*) FILTER (WHERE e.invocations = 0 AND e.errors = 0 AND e.cold_start_pct IS NULL
+										AND e.ttft_p50_ms IS NULL),
+		   sum(e.invocations),
+		   bool_and(e.bucket_start < e.bucket_end AND e.bucket_end - e.bucket_start <= width
+					AND (e.k > 1 OR e.bucket_start = e.lo) AND (e.k < e.n OR e.bucket_end = as_of)
+					AND (e.k = e.n OR (e.bucket_end = e.next_start
+									   AND extract(epoch FROM e.bucket_end) % extract(epoch FROM width) = 0))
+					AND (e.k IN (1, e.n) OR e.bucket_end - e.bucket_start = width)),
+		   bool_and(e.invocations = e.e_n AND e.errors = e.e_errors
+					AND e.cold_start_pct IS NOT DISTINCT FROM e.e_cold::float8 / nullif(e.e_n, 0)),
+		   bool_and(coalesce(abs(e.ttft_p50_ms - e.q[1]) <= e.relative_error * abs(e.q[1]) + 1e-9
+							 AND abs(e.ttft_p95_ms - e.q[2]) <= e.relative_error * abs(e.q[2]) + 1e-9
+							 AND abs(e.ttft_p99_ms - e.q[3]) <= e.relative_error * abs(e.q[3]) + 1e-9,
+							 e.ttft_p50_ms IS NULL AND e.ttft_p95_ms IS NULL AND e.ttft_p99_ms IS NULL
+							 AND e.q IS NULL))
+	FROM e
+$$;
+SELECT c.rng, c.bucket, c.agent, c.as_of AT TIME ZONE 'UTC' AS as_of, r.*
+FROM (VALUES ('24h', NULL::interval, NULL::bigint, '2031-01-02 13:30:00+00'::timestamptz, interval '1 hour'),
+			 ('24h', '3 hours', 801, '2031-01-02 13:30:00+00', '3 hours'),
+			 ('24h', '5 hours', 802, '2031-01-02 13:30:00+00', '5 hours'),
+			 ('7d', NULL, NULL, '2031-01-03 00:00:00+00', '1 hour'),
+			 ('7d', '2 days', 801, '2031-01-02 20:17:00+00', '48 hours'),
+			 ('30d', NULL, 802, '2031-01-02 13:30:00+00', '6 hours'),
+			 ('30d', '1 day', NULL, '2031-01-03 00:00:00+00', '24 hours'),
+			 ('30d', '1 month', NULL, '2031-01-02 13:30:00+00', '720 hours'),
+			 ('1h', NULL, NULL, '2031-01-02 13:30:00+00', '1 hour'),
+			 ('1h', NULL, 801, '2031-01-03 00:00:00+00', '1 hour')) c(rng, bucket, agent, as_of, width),
+	 LATERAL pg_temp.over_time_check(c.rng, c.bucket, c.agent, c.as_of, c.width) r;
+-- The buckets of one case: partial at both ends, cut at 00, 06, 12, 18 UTC.
+SELECT bucket_start AT TIME ZONE 'UTC' AS bucket_start, bucket_end AT TIME ZONE 'UTC' AS bucket_end,
+	   invocations, errors, relative_error
+FROM loomlat.latency_over_time_approx('24h', '6 hours', 801, '2031-01-02 13:30:00+00');
+-- Whole clean days come from rollups_daily when a bucket takes whole days,
+-- from their hours otherwise (changes undone in the same transaction).
+BEGIN;
+UPDATE loomlat.rollups_daily SET invocations = invocations + 1000
+WHERE agent_id = 802 AND day = '2031-01-01 00:00:00+00';
+UPDATE loomlat.rollups_hourly SET invocations = invocations + 7
+WHERE agent_id = 802 AND hour = '2031-01-01 10:00:00+00';
+SELECT b.bucket, (SELECT sum(a.invocations)
+				  FROM loomlat.latency_over_time_approx('30d', b.bucket, 802, '2031-01-03 00:00:00+00') a)
+				 - (SELECT sum(e.invocations)
+					FROM loomlat.latency_over_time('30d', NULL, 802, '2031-01-03 00:00:00+00') e) AS added
+FROM (VALUES (interval '1 day'), ('6 hours')) b(bucket);
+ROLLBACK;
+\set VERBOSITY terse
+SELECT * FROM loomlat.latency_over_time_approx('24h', '30 minutes');
+SELECT * FROM loomlat.latency_over_time_approx('24h', '90 minutes');
+SELECT * FROM loomlat.latency_over_time_approx('7d', '0');
+SELECT * FROM loomlat.latency_over_time_approx('7d', '-2 hours');
+SELECT * FROM loomlat.latency_over_time_approx('2d');
+SELECT * FROM loomlat.latency_over_time_approx('24h', agent_id => 99999);
+\set VERBOSITY default
+
 DELETE FROM loomlat.invocations WHERE agent_id BETWEEN 801 AND 803;
 SELECT loomlat.refresh_rollups() > 0 AS cleaned;
 DELETE FROM loomlat.agents WHERE agent_id BETWEEN 801 AND 803;
