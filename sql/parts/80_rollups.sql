@@ -17,10 +17,11 @@
  * disjoint hours.  Their daily phases take turns (a self-conflicting lock on
  * rollups_daily, so each merges the hours the other committed).  A daily row
  * is current only while no hour of its day is dirty; readers fall back to the
- * hours of such a day.  TRUNCATE is not tracked.
+ * hours of such a day.  A TRUNCATE of invocations empties the rollups.
  *
  * Privileges.  Whoever writes invocations needs INSERT and UPDATE on
- * rollup_dirty (the trigger runs as the writer); whoever reads them can be
+ * rollup_dirty (the trigger runs as the writer), whoever truncates them
+ * TRUNCATE on the three rollup tables; whoever reads them can be
  * granted SELECT on rollups_hourly and rollups_daily; refresh_rollups()
  * needs SELECT on invocations and write access to the three rollup tables.
  */
@@ -128,6 +129,26 @@ CREATE TRIGGER loomlat_rollups_delete
 	AFTER DELETE ON loomlat.invocations
 	REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION loomlat.mark_rollups_dirty();
+
+/*
+ * Empty the rollups when loomlat.invocations is truncated (AFTER TRUNCATE,
+ * FOR EACH STATEMENT, also through TRUNCATE ... CASCADE): the statement
+ * trigger above never sees the rows TRUNCATE removes.
+ */
+CREATE FUNCTION loomlat.clear_rollups()
+	RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	TRUNCATE loomlat.rollups_hourly, loomlat.rollups_daily, loomlat.rollup_dirty;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER loomlat_rollups_truncate
+	AFTER TRUNCATE ON loomlat.invocations
+	FOR EACH STATEMENT EXECUTE FUNCTION loomlat.clear_rollups();
 
 -- Invocations written before the rollups existed (an update from 0.1.0).
 INSERT INTO loomlat.rollup_dirty (agent_id, hour)
@@ -486,6 +507,8 @@ $$;
 
 COMMENT ON FUNCTION loomlat.mark_rollups_dirty() IS
 	'Trigger: marks the (agent_id, hour) pairs of the changed invocations in rollup_dirty';
+COMMENT ON FUNCTION loomlat.clear_rollups() IS
+	'Trigger: empties the rollups and the dirty marks when invocations is truncated';
 COMMENT ON FUNCTION loomlat.refresh_rollups(integer) IS
 	'Recomputes the rollups of up to max_hours dirty hours no other transaction holds, and their days; returns how many hours (call until 0 to catch up)';
 COMMENT ON FUNCTION loomlat.window_rollups(timestamptz, timestamptz, bigint, interval) IS

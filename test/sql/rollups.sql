@@ -294,6 +294,19 @@ SELECT * FROM loomlat.latency_over_time_approx('2d');
 SELECT * FROM loomlat.latency_over_time_approx('24h', agent_id => 99999);
 \set VERBOSITY default
 
+-- TRUNCATE (here through CASCADE from agents) empties the rollups and the
+-- dirty marks, so the approximate summary agrees with the empty table.
+SELECT (SELECT count(*) FROM loomlat.rollups_hourly) > 0 AS hourly_before,
+	   (SELECT count(*) FROM loomlat.rollups_daily) > 0 AS daily_before;
+BEGIN;
+INSERT INTO loomlat.invocations (invocation_id, agent_id, client_invoke_time, ttft_ms)
+VALUES ('00000000-0000-4000-8000-00000000beef', 801, '2031-01-01 10:30:00+00', 5);
+TRUNCATE loomlat.agents CASCADE;
+SELECT (SELECT count(*) FROM loomlat.rollups_hourly) AS hourly, (SELECT count(*) FROM loomlat.rollups_daily) AS daily,
+	   (SELECT count(*) FROM loomlat.rollup_dirty) AS dirty,
+	   loomlat.latency_summary_approx('30d', as_of => '2031-01-03 00:00:00+00')->'total_invocations' AS approx_total;
+ROLLBACK;
+
 DELETE FROM loomlat.invocations WHERE agent_id BETWEEN 801 AND 803;
 SELECT loomlat.refresh_rollups() > 0 AS cleaned;
 DELETE FROM loomlat.agents WHERE agent_id BETWEEN 801 AND 803;
