@@ -62,12 +62,18 @@ typedef struct PercentileFractions
 	(offsetof(PercentileFractions, value) + (Size) (n) * (sizeof(double) + sizeof(bool)))
 #define FRACTIONS_ISNULL(f) ((bool *) &(f)->value[(f)->nitems])
 
-/* Transition state: the group's non-NULL values and its fractions. */
-typedef struct PercentileState
+/* What every state of this file starts with: the group's fractions. */
+typedef struct FractionsHead
 {
-	ValueArray values;
 	const PercentileFractions *fractions; /* NULL when the argument was NULL */
 	bool check_rows;                      /* the argument may vary: compare every row */
+} FractionsHead;
+
+/* Transition state: the group's fractions and non-NULL values. */
+typedef struct PercentileState
+{
+	FractionsHead head;
+	ValueArray values;
 } PercentileState;
 
 /* The cold-start classes of percentiles_by_class, by their row's cold flag. */
@@ -88,11 +94,11 @@ typedef struct ClassPart
 	ValueArray values;
 } ClassPart;
 
-/* percentiles_by_class state: the parts by class, and the sum of all values in row order. */
+/* percentiles_by_class state: the parts by class (no values kept when the
+ * fractions are NULL), and the sum of all values in row order. */
 typedef struct ClassState
 {
-	const PercentileFractions *fractions; /* NULL: keep no values */
-	bool check_rows;
+	FractionsHead head;
 	double sum_all;
 	ClassPart part[ROW_NCLASSES];
 } ClassState;
@@ -280,13 +286,13 @@ PercentileAccum(FunctionCallInfo fcinfo, FractionsReader read, const char *fname
 	if (PG_ARGISNULL(0))
 	{
 		state = MemoryContextAllocZero(aggcontext, sizeof(PercentileState));
-		state->fractions = FractionsBegin(fcinfo, aggcontext, read, &state->check_rows);
+		state->head.fractions = FractionsBegin(fcinfo, aggcontext, read, &state->head.check_rows);
 	}
 	else
 	{
 		state = (PercentileState *) PG_GETARG_POINTER(0);
-		if (state->check_rows)
-			FractionsCheckRow(fcinfo, read, state->fractions);
+		if (state->head.check_rows)
+			FractionsCheckRow(fcinfo, read, state->head.fractions);
 	}
 
 	if (!PG_ARGISNULL(1))
@@ -315,25 +321,33 @@ loomlat_latency_percentiles_transfn(PG_FUNCTION_ARGS)
 	return PercentileAccum(fcinfo, ReadLatencyFractions, "loomlat_latency_percentiles_transfn");
 }
 
+/* An empty state of size bytes in mcxt with the fractions of src, whose state starts with a head.
+ */
+static void *
+HeadEmptyLike(const void *src, Size size, MemoryContext mcxt)
+{
+	const FractionsHead *from = src;
+	FractionsHead *head = MemoryContextAllocZero(mcxt, size);
+
+	head->fractions = FractionsCopy(from->fractions, mcxt);
+	head->check_rows = from->check_rows;
+	return head;
+}
+
+/* CombineOps of every state here: both must have the same fractions. */
+static void
+HeadCheckSame(const void *dst, const void *src)
+{
+	if (!FractionsEqual(((const FractionsHead *) dst)->fractions,
+	                    ((const FractionsHead *) src)->fractions))
+		FractionsMismatch();
+}
+
 /* CombineOps: an empty state with src's fractions. */
 static void *
 StateEmptyLike(const void *src, MemoryContext mcxt)
 {
-	const PercentileState *from = src;
-	PercentileState *state = MemoryContextAllocZero(mcxt, sizeof(PercentileState));
-
-	state->fractions = FractionsCopy(from->fractions, mcxt);
-	state->check_rows = from->check_rows;
-	return state;
-}
-
-/* CombineOps: both states must have the same fractions. */
-static void
-StateCheckSame(const void *dst, const void *src)
-{
-	if (!FractionsEqual(((const PercentileState *) dst)->fractions,
-	                    ((const PercentileState *) src)->fractions))
-		FractionsMismatch();
+	return HeadEmptyLike(src, sizeof(PercentileState), mcxt);
 }
 
 /* CombineOps: appends the values of src. */
@@ -345,7 +359,7 @@ StateAbsorb(void *dst, const void *src, MemoryContext mcxt)
 	ValueArrayAppend(&((PercentileState *) dst)->values, from->values, from->count, mcxt);
 }
 
-static const CombineOps percentile_combine_ops = {StateEmptyLike, StateCheckSame, StateAbsorb};
+static const CombineOps percentile_combine_ops = {StateEmptyLike, HeadCheckSame, StateAbsorb};
 
 /* Combines two partial states into the first. */
 Datum
@@ -378,7 +392,7 @@ loomlat_percentile_serialize(PG_FUNCTION_ARGS)
 	LoomlatAggContext(fcinfo, "loomlat_percentile_serialize");
 	state = (PercentileState *) PG_GETARG_POINTER(0);
 	WireWriterBegin(&w, PERCENTILE_WIRE_MAGIC, "percentile");
-	FractionsWrite(&w, state->fractions);
+	FractionsWrite(&w, state->head.fractions);
 	WirePutInt64(&w, state->values.count);
 	WirePutArray(&w, state->values.values, state->values.count, sizeof(double));
 	PG_RETURN_BYTEA_P(WireWriterEnd(&w));
@@ -439,7 +453,7 @@ loomlat_percentile_deserialize(PG_FUNCTION_ARGS)
 	LoomlatAggContext(fcinfo, "loomlat_percentile_deserialize");
 	WireReaderBegin(&r, PG_GETARG_BYTEA_PP(0), PERCENTILE_WIRE_MAGIC, "percentile");
 	state = palloc0(sizeof(PercentileState));
-	state->fractions = FractionsRead(&r);
+	state->head.fractions = FractionsRead(&r);
 	state->values.count = WireGetCount(&r, PG_INT64_MAX);
 	state->values.capacity = state->values.count;
 	state->values.values = (double *) WireGetArray(&r, state->values.count, sizeof(double));
@@ -458,15 +472,15 @@ loomlat_percentile_final(PG_FUNCTION_ARGS)
 	state = (PercentileState *) PG_GETARG_POINTER(0);
 
 	/* like percentile_cont: a NULL fraction gives NULL, a bad one fails first */
-	if (state->fractions == NULL)
+	if (state->head.fractions == NULL)
 		PG_RETURN_NULL();
-	if (state->fractions->nitems != 1)
-		elog(ERROR, "percentile state holds %d fractions, not 1", state->fractions->nitems);
-	LoomlatCheckFraction(state->fractions->value[0]);
+	if (state->head.fractions->nitems != 1)
+		elog(ERROR, "percentile state holds %d fractions, not 1", state->head.fractions->nitems);
+	LoomlatCheckFraction(state->head.fractions->value[0]);
 	if (state->values.count == 0)
 		PG_RETURN_NULL();
 
-	PercentileCompute(state->values.values, state->values.count, state->fractions->value, 1,
+	PercentileCompute(state->values.values, state->values.count, state->head.fractions->value, 1,
 	                  &result);
 	PG_RETURN_FLOAT8(result);
 }
@@ -522,7 +536,8 @@ loomlat_percentiles_final(PG_FUNCTION_ARGS)
 	state = (PercentileState *) PG_GETARG_POINTER(0);
 
 	/* like percentile_cont: no values, or NULL fractions, give NULL */
-	result = PercentilesDatum(state->values.values, state->values.count, state->fractions, &isnull);
+	result =
+	    PercentilesDatum(state->values.values, state->values.count, state->head.fractions, &isnull);
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
@@ -539,14 +554,14 @@ loomlat_percentiles_by_class_transfn(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 	{
 		state = MemoryContextAllocZero(aggcontext, sizeof(ClassState));
-		state->fractions =
-		    FractionsBegin(fcinfo, aggcontext, ReadArrayFractions, &state->check_rows);
+		state->head.fractions =
+		    FractionsBegin(fcinfo, aggcontext, ReadArrayFractions, &state->head.check_rows);
 	}
 	else
 	{
 		state = (ClassState *) PG_GETARG_POINTER(0);
-		if (state->check_rows)
-			FractionsCheckRow(fcinfo, ReadArrayFractions, state->fractions);
+		if (state->head.check_rows)
+			FractionsCheckRow(fcinfo, ReadArrayFractions, state->head.fractions);
 	}
 
 	part = &state->part[PG_ARGISNULL(3) ? ROW_UNKNOWN : PG_GETARG_BOOL(3) ? ROW_COLD : ROW_WARM];
@@ -558,7 +573,7 @@ loomlat_percentiles_by_class_transfn(PG_FUNCTION_ARGS)
 		part->count++;
 		part->sum += value;
 		state->sum_all += value;
-		if (state->fractions != NULL)
+		if (state->head.fractions != NULL)
 			ValueArrayPush(&part->values, value, aggcontext);
 	}
 	PG_RETURN_POINTER(state);
@@ -568,21 +583,7 @@ loomlat_percentiles_by_class_transfn(PG_FUNCTION_ARGS)
 static void *
 ClassStateEmptyLike(const void *src, MemoryContext mcxt)
 {
-	const ClassState *from = src;
-	ClassState *state = MemoryContextAllocZero(mcxt, sizeof(ClassState));
-
-	state->fractions = FractionsCopy(from->fractions, mcxt);
-	state->check_rows = from->check_rows;
-	return state;
-}
-
-/* CombineOps: both states must have the same fractions. */
-static void
-ClassStateCheckSame(const void *dst, const void *src)
-{
-	if (!FractionsEqual(((const ClassState *) dst)->fractions,
-	                    ((const ClassState *) src)->fractions))
-		FractionsMismatch();
+	return HeadEmptyLike(src, sizeof(ClassState), mcxt);
 }
 
 /* CombineOps: adds the rows, counts, sums and values of src, class by class. */
@@ -603,8 +604,7 @@ ClassStateAbsorb(void *dst, const void *src, MemoryContext mcxt)
 	}
 }
 
-static const CombineOps class_combine_ops = {ClassStateEmptyLike, ClassStateCheckSame,
-                                             ClassStateAbsorb};
+static const CombineOps class_combine_ops = {ClassStateEmptyLike, HeadCheckSame, ClassStateAbsorb};
 
 /* Combines two partial percentiles_by_class states into the first. */
 Datum
@@ -623,7 +623,7 @@ loomlat_percentiles_by_class_serialize(PG_FUNCTION_ARGS)
 	LoomlatAggContext(fcinfo, "loomlat_percentiles_by_class_serialize");
 	state = (ClassState *) PG_GETARG_POINTER(0);
 	WireWriterBegin(&w, CLASS_WIRE_MAGIC, "percentiles_by_class");
-	FractionsWrite(&w, state->fractions);
+	FractionsWrite(&w, state->head.fractions);
 	WirePutArray(&w, &state->sum_all, 1, sizeof(double));
 	for (int c = 0; c < ROW_NCLASSES; c++)
 	{
@@ -651,7 +651,7 @@ loomlat_percentiles_by_class_deserialize(PG_FUNCTION_ARGS)
 	LoomlatAggContext(fcinfo, "loomlat_percentiles_by_class_deserialize");
 	WireReaderBegin(&r, PG_GETARG_BYTEA_PP(0), CLASS_WIRE_MAGIC, "percentiles_by_class");
 	state = palloc0(sizeof(ClassState));
-	state->fractions = FractionsRead(&r);
+	state->head.fractions = FractionsRead(&r);
 	memcpy(&state->sum_all, WireGetArray(&r, 1, sizeof(double)), sizeof(double));
 	for (int c = 0; c < ROW_NCLASSES; c++)
 	{
@@ -661,7 +661,7 @@ loomlat_percentiles_by_class_deserialize(PG_FUNCTION_ARGS)
 		part->rows = WireGetCount(&r, PG_INT64_MAX);
 		part->count = WireGetCount(&r, part->rows);
 		memcpy(&part->sum, WireGetArray(&r, 1, sizeof(double)), sizeof(double));
-		nvalues = state->fractions != NULL ? part->count : 0;
+		nvalues = state->head.fractions != NULL ? part->count : 0;
 		part->values.count = part->values.capacity = nvalues;
 		part->values.values = (double *) WireGetArray(&r, nvalues, sizeof(double));
 	}
@@ -720,12 +720,12 @@ loomlat_percentiles_by_class_final(PG_FUNCTION_ARGS)
 		ValueArrayAppend(&all, state->part[c].values.values, state->part[c].values.count,
 		                 CurrentMemoryContext);
 	classes[1] = ClassDatum(tupdesc, "cold", cold->rows, cold->count, cold->sum, all.values,
-	                        state->fractions);
+	                        state->head.fractions);
 	classes[2] = ClassDatum(tupdesc, "warm", warm->rows, warm->count, warm->sum,
-	                        all.values + cold->values.count, state->fractions);
+	                        all.values + cold->values.count, state->head.fractions);
 	classes[0] = ClassDatum(tupdesc, "all", cold->rows + warm->rows + unknown->rows,
 	                        cold->count + warm->count + unknown->count, state->sum_all, all.values,
-	                        state->fractions);
+	                        state->head.fractions);
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	PG_RETURN_ARRAYTYPE_P(
