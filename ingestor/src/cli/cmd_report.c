@@ -110,7 +110,7 @@ cmd_report(int argc, char **argv)
 	enum report_format format = FORMAT_TEXT;
 	enum dash_status status;
 	char err[1024];
-	PGconn *conns[2];
+	PGconn *conns[3];
 	size_t n_conns;
 	json_t *reports;
 	FILE *out;
@@ -170,8 +170,8 @@ cmd_report(int argc, char **argv)
 	args.series = format != FORMAT_TEXT; /* the text has no chart over time */
 	args.timeout_ms = REPORT_TIMEOUT_MS;
 
-	/* the report's two statements on two connections, when the server allows */
-	n_conns = dash_cli_connect_many(db, conns, 2);
+	/* a connection per statement (summary, breakdown, series), as the server allows */
+	n_conns = dash_cli_connect_many(db, conns, args.series ? 3 : 2);
 	if (n_conns == 0)
 		return EX_UNAVAILABLE;
 	reports = dash_fetch_report(conns, n_conns, &args, &status, err, sizeof(err));

@@ -7,32 +7,31 @@
 
 #include "present/dash_query.h"
 
-/* The report's two statements; both take the parameters of REPORT_TYPES. */
+/* The report's statements, each one document per range; all take the
+ * parameters of REPORT_TYPES.  The series is read only when asked for. */
 enum
 {
-	REPORT_SUMMARY, /* per range: latency_summary() and, when $5, latency_over_time() */
-	REPORT_PHASES,  /* per range: phase_breakdown() */
+	REPORT_SUMMARY, /* latency_summary() */
+	REPORT_PHASES,  /* phase_breakdown() */
+	REPORT_SERIES,  /* latency_over_time() */
 	REPORT_NSTATEMENTS
 };
 
 static const char *const REPORT_SQL[REPORT_NSTATEMENTS] = {
     "SELECT jsonb_agg(jsonb_build_object("
-    "   'range', r.range,"
-    "   'summary', loomlat.latency_summary(r.range, $2, $3, $4))"
-    "   || CASE WHEN $5 THEN jsonb_build_object('latency_over_time',"
-    "      (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'ordinality' ORDER BY t.ordinality), '[]')"
-    "       FROM loomlat.latency_over_time(r.range, NULL, $2, $4) WITH ORDINALITY t))"
-    "      ELSE '{}' END"
-    "   ORDER BY r.n)"
+    "   'range', r.range, 'summary', loomlat.latency_summary(r.range, $2, $3, $4)) ORDER BY r.n)"
     " FROM unnest($1) WITH ORDINALITY r(range, n)",
     "SELECT jsonb_agg(jsonb_build_object("
     "   'phase_breakdown', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'ordinality' ORDER BY p.ordinality), '[]')"
-    "      FROM loomlat.phase_breakdown(r.range, $2, $4) WITH ORDINALITY p))"
-    "   ORDER BY r.n)"
+    "      FROM loomlat.phase_breakdown(r.range, $2, $4) WITH ORDINALITY p)) ORDER BY r.n)"
+    " FROM unnest($1) WITH ORDINALITY r(range, n)",
+    "SELECT jsonb_agg(jsonb_build_object("
+    "   'latency_over_time', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'ordinality' ORDER BY t.ordinality), '[]')"
+    "      FROM loomlat.latency_over_time(r.range, NULL, $2, $4) WITH ORDINALITY t)) ORDER BY r.n)"
     " FROM unnest($1) WITH ORDINALITY r(range, n)"};
 
-/* text[] ranges, bigint agent_id, integer min_invocations, timestamptz as_of, boolean series */
-static const Oid REPORT_TYPES[] = {1009, 20, 23, 1184, 16};
+/* text[] ranges, bigint agent_id, integer min_invocations, timestamptz as_of */
+static const Oid REPORT_TYPES[] = {1009, 20, 23, 1184};
 #define REPORT_NPARAMS         (sizeof(REPORT_TYPES) / sizeof(REPORT_TYPES[0]))
 
 #define SQLSTATE_NO_DATA_FOUND "P0002" /* resolve_window(): no such agent */
@@ -224,8 +223,8 @@ begin_report(PGconn *const *conns, size_t n_conns, const char *as_of, int timeou
 }
 
 /* Ranges as a text[] literal: they come from a fixed set, so no quoting is
- * needed.  Each statement runs on its own connection when there are enough,
- * else one after the other; the documents are merged range by range. */
+ * needed.  Statement s runs on connection s % n_conns, all at once when there
+ * are enough connections; the documents are merged range by range. */
 json_t *
 dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *args,
                   enum dash_status *status, char *err, size_t errlen)
@@ -234,7 +233,8 @@ dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *
 	char agent[24];
 	char min_inv[24];
 	char as_of[64];
-	const char *params[REPORT_NPARAMS] = {ranges, agent, min_inv, as_of, args->series ? "t" : "f"};
+	const char *params[REPORT_NPARAMS] = {ranges, agent, min_inv, as_of};
+	size_t n = args->series ? REPORT_NSTATEMENTS : REPORT_SERIES;
 	json_t *part[REPORT_NSTATEMENTS] = {NULL};
 	bool ok;
 
@@ -248,18 +248,23 @@ dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	if (n_conns > REPORT_NSTATEMENTS)
-		n_conns = REPORT_NSTATEMENTS;
+	n_conns = n_conns < n ? n_conns : n;
 
 	ok = begin_report(conns, n_conns, args->as_of, args->timeout_ms, as_of, status, err, errlen);
-	/* statement s runs on connection s % n_conns: send, and collect once the connection is needed
-	 * again */
-	for (size_t s = 0; ok && s < REPORT_NSTATEMENTS; s++)
+	for (size_t s = 0; s < n; s++)
 	{
 		PGconn *conn = conns[s % n_conns];
 
+		/* a connection's earlier statement is collected before it takes the next */
 		if (s >= n_conns)
-			ok = (part[s - n_conns] = take_one(last_result(conn), status, err, errlen)) != NULL;
+		{
+			PGresult *res = last_result(conn);
+
+			if (ok)
+				ok = (part[s - n_conns] = take_one(res, status, err, errlen)) != NULL;
+			else
+				PQclear(res);
+		}
 		if (ok && !PQsendQueryParams(conn, REPORT_SQL[s], (int) REPORT_NPARAMS, REPORT_TYPES,
 		                             params, NULL, NULL, 0))
 		{
@@ -268,7 +273,7 @@ dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *
 			ok = false;
 		}
 	}
-	for (size_t s = REPORT_NSTATEMENTS - n_conns; s < REPORT_NSTATEMENTS; s++)
+	for (size_t s = n - n_conns; s < n; s++)
 	{
 		/* always drain what was sent, so every connection is idle again */
 		PGresult *res = last_result(conns[s % n_conns]);
@@ -281,16 +286,19 @@ dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *
 	for (size_t i = 0; i < n_conns; i++)
 		end_read(conns[i], ok);
 
-	if (ok && json_array_size(part[REPORT_SUMMARY]) != json_array_size(part[REPORT_PHASES]))
+	for (size_t s = 1; ok && s < n; s++)
 	{
-		*status = DASH_UNAVAILABLE;
-		snprintf(err, errlen, "the report's statements returned different ranges");
-		ok = false;
+		ok = json_array_size(part[s]) == json_array_size(part[REPORT_SUMMARY]);
+		if (!ok)
+		{
+			*status = DASH_UNAVAILABLE;
+			snprintf(err, errlen, "the report's statements returned different ranges");
+		}
+		for (size_t i = 0; ok && i < json_array_size(part[s]); i++)
+			json_object_update(json_array_get(part[REPORT_SUMMARY], i), json_array_get(part[s], i));
 	}
-	for (size_t i = 0; ok && i < json_array_size(part[REPORT_SUMMARY]); i++)
-		json_object_update(json_array_get(part[REPORT_SUMMARY], i),
-		                   json_array_get(part[REPORT_PHASES], i));
-	json_decref(part[REPORT_PHASES]);
+	for (size_t s = 1; s < n; s++)
+		json_decref(part[s]);
 	if (!ok)
 	{
 		json_decref(part[REPORT_SUMMARY]);

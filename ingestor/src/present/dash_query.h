@@ -8,9 +8,10 @@
  *   {"range", "summary": latency_summary(...) verbatim,
  *    "phase_breakdown": [rows, "(ttft)" ones included],
  *    "latency_over_time": [rows] (only with series)}
- * The report is two statements (the summary and series; the breakdown):
- * given two connections they run at once in REPEATABLE READ transactions
- * sharing one snapshot and one as_of, so they read the same rows.
+ * The report is two or three statements (the summary, the breakdown, the
+ * series when asked for): given as many connections they run at once, in
+ * REPEATABLE READ transactions sharing one snapshot and one as_of, so they
+ * read the same rows; given fewer, one after the other.
  * Failures are classified so that commands and the server answer alike.
  */
 #ifndef LOOMLAT_DASH_QUERY_H
@@ -44,7 +45,7 @@ struct dash_args
 	int timeout_ms;                /* dash_fetch_report()'s statement_timeout */
 };
 
-/* The report document for args, read over n_conns (1 or 2) connections;
+/* The report document for args, read over n_conns (1 to 3) connections;
  * NULL with err set and *status not DASH_OK. */
 json_t *dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *args,
                           enum dash_status *status, char *err, size_t errlen);
