@@ -94,6 +94,9 @@ typedef struct ClassPart
 	ValueArray values;
 } ClassPart;
 
+/* The columns of loomlat.class_percentiles: class, rows, count, sum, percentiles. */
+#define CLASS_NATTS 5
+
 /* percentiles_by_class state: the parts by class (no values kept when the
  * fractions are NULL), and the sum of all values in row order. */
 typedef struct ClassState
@@ -674,8 +677,8 @@ static Datum
 ClassDatum(TupleDesc tupdesc, const char *name, int64 rows, int64 count, double sum, double *v,
            const PercentileFractions *f)
 {
-	Datum values[5];
-	bool nulls[5] = {false, false, false, count == 0, false};
+	Datum values[CLASS_NATTS];
+	bool nulls[CLASS_NATTS] = {false, false, false, count == 0, false};
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int64GetDatum(rows);
@@ -713,8 +716,8 @@ loomlat_percentiles_by_class_final(PG_FUNCTION_ARGS)
 	if (!OidIsValid(elemtype))
 		elog(ERROR, "percentiles_by_class must return an array of loomlat.class_percentiles");
 	tupdesc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(elemtype, -1));
-	if (tupdesc->natts != lengthof(classes) + 2)
-		elog(ERROR, "loomlat.class_percentiles must have 5 columns");
+	if (tupdesc->natts != CLASS_NATTS)
+		elog(ERROR, "loomlat.class_percentiles must have %d columns", CLASS_NATTS);
 
 	for (int c = 0; c < ROW_NCLASSES; c++)
 		ValueArrayAppend(&all, state->part[c].values.values, state->part[c].values.count,

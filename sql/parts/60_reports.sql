@@ -104,7 +104,7 @@ CREATE AGGREGATE loomlat.percentiles_by_class(value float8, fractions float8[], 
  * TTFT itself, the span the TTFT shares divide (not a phase: its
  * on_critical_path is NULL).  Rows come by class, "(ttft)" first, then the
  * class's phases in the order they happen (median start, then mean start),
- * "(other)" last.  The invocations are read in one pass.
+ * "(other)" last.  The classes' totals come from one pass over the window.
  */
 CREATE FUNCTION loomlat.phase_breakdown(range text DEFAULT '24h', agent_id bigint DEFAULT NULL,
 										as_of timestamptz DEFAULT now(),

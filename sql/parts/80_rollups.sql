@@ -176,6 +176,9 @@ BEGIN
 		RAISE EXCEPTION 'max_hours must be 1 or more, not %', coalesce(max_hours::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- invocations before the rollup tables, the order writers and TRUNCATE
+	-- (through clear_rollups) take them in, so that none of them deadlocks
+	LOCK TABLE loomlat.invocations IN ACCESS SHARE MODE;
 	WITH taken AS (
 		DELETE FROM loomlat.rollup_dirty d
 		WHERE (d.agent_id, d.hour) IN (SELECT f.agent_id, f.hour FROM loomlat.rollup_dirty f

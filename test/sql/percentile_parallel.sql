@@ -86,6 +86,15 @@ SET parallel_leader_participation = on;
 SELECT c.class, c.rows, c.count, c.sum, c.percentiles
   FROM unnest((SELECT loomlat.percentiles_by_class(id, NULL, id % 2 = 0) FROM pct_par WHERE id <= 10)) c;
 SELECT loomlat.percentiles_by_class(v, '{0.5}', true) IS NULL AS no_rows FROM pct_par WHERE id < 0;
+-- As a window aggregate over a growing frame: each row's answer is the
+-- frame's, the state untouched by the final calls.
+SELECT id, (w[2]).rows AS cold_rows, (w[1]).percentiles AS all_p50
+  FROM (SELECT id, loomlat.percentiles_by_class(id, '{0.5}', id % 2 = 0) OVER (ORDER BY id) AS w
+          FROM pct_par WHERE id <= 4) x;
+-- Fractions that vary by row are refused, as for percentiles.
+\set VERBOSITY terse
+SELECT loomlat.percentiles_by_class(v, ARRAY[CASE WHEN id > 100000 THEN 0.5 ELSE 0.6 END], true) FROM pct_par;
+\set VERBOSITY default
 
 -- A fraction that varies by row is checked in every worker (terse: the
 -- leader or a worker may be the one to report it).

@@ -87,11 +87,27 @@ begin_read(PGconn *conn, const char *isolation, const char *also, int timeout_ms
 	return ok;
 }
 
-/* End conn's transaction: COMMIT after success, else ROLLBACK. */
+/* End conn's transaction, if it is in one: COMMIT after success, else ROLLBACK. */
 static void
 end_read(PGconn *conn, bool ok)
 {
-	PQclear(PQexec(conn, ok ? "COMMIT" : "ROLLBACK"));
+	PGTransactionStatusType in = PQtransactionStatus(conn);
+
+	if (in == PQTRANS_INTRANS || in == PQTRANS_INERROR)
+		PQclear(PQexec(conn, ok ? "COMMIT" : "ROLLBACK"));
+}
+
+/* Ask the server to stop the query running on conn, if any (best effort). */
+static void
+cancel_query(PGconn *conn)
+{
+	PGcancel *cancel = PQgetCancel(conn);
+	char ignored[256];
+
+	if (cancel == NULL)
+		return;
+	PQcancel(cancel, ignored, sizeof(ignored));
+	PQfreeCancel(cancel);
 }
 
 /* The single json value of res's single row; NULL with *status set otherwise
@@ -167,59 +183,82 @@ format_args(const struct dash_args *args, char agent[24], char min_inv[24])
  * Open the report's transactions: REPEATABLE READ on every connection, the
  * first one exporting its snapshot to the others, so that all statements
  * read the same rows; as_of (NULL: the first transaction's now()) is fixed
- * into as_of_text so that they all cut the same window.  With more than one
- * connection the statements are the parallelism: each runs without parallel
- * workers, which on two cores halves the report's time where workers
- * competing with the other statement gain nothing.
+ * into as_of_text, as ISO 8601 whatever the DateStyle, so that they all cut
+ * the same window.  With more than one connection the statements are the
+ * parallelism: each runs without parallel workers, which on two cores halves
+ * the report's time where workers competing with the other statements gain
+ * nothing.  A connection that cannot join (a multi-host conninfo may reach
+ * another server) is left out.  Returns how many connections took part, 0
+ * after a failure with *status and err set.
  */
-static bool
+static size_t
 begin_report(PGconn *const *conns, size_t n_conns, const char *as_of, int timeout_ms,
              char as_of_text[64], enum dash_status *status, char *err, size_t errlen)
 {
 	const char *params[1] = {as_of};
 	const char *also = n_conns > 1 ? "; SET LOCAL max_parallel_workers_per_gather = 0" : "";
 	PGresult *res;
-	bool ok;
+	size_t joined;
 
 	if (!begin_read(conns[0], "ISOLATION LEVEL REPEATABLE READ", also, timeout_ms, status, err,
 	                errlen))
-		return false;
+		return 0;
 	res = PQexecParams(conns[0],
-	                   n_conns > 1 ? "SELECT coalesce($1::timestamptz, now()), pg_export_snapshot()"
-	                               : "SELECT coalesce($1::timestamptz, now())",
+	                   n_conns > 1 ? "SELECT to_json(coalesce($1::timestamptz, now())) #>> '{}',"
+	                                 " pg_export_snapshot()"
+	                               : "SELECT to_json(coalesce($1::timestamptz, now())) #>> '{}'",
 	                   1, NULL, params, NULL, NULL, 0);
-	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-	     (size_t) PQgetlength(res, 0, 0) < 64;
-	if (!ok)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    (size_t) PQgetlength(res, 0, 0) >= 64)
 	{
 		*status = classify(res);
 		set_error(err, errlen, PQresultErrorMessage(res));
+		PQclear(res);
+		end_read(conns[0], false);
+		return 0;
 	}
-	else
-		snprintf(as_of_text, 64, "%s", PQgetvalue(res, 0, 0));
-	for (size_t i = 1; ok && i < n_conns; i++)
+	snprintf(as_of_text, 64, "%s", PQgetvalue(res, 0, 0));
+	for (joined = 1; joined < n_conns; joined++)
 	{
-		ok = begin_read(conns[i], "ISOLATION LEVEL REPEATABLE READ", also, timeout_ms, status, err,
-		                errlen);
-		if (ok)
-		{
-			char set[96];
-			PGresult *imported;
+		enum dash_status ignored;
+		char set[96];
+		PGresult *imported;
+		bool ok;
 
-			/* a snapshot id is hex digits and dashes: no quoting needed */
-			snprintf(set, sizeof(set), "SET TRANSACTION SNAPSHOT '%s'", PQgetvalue(res, 0, 1));
-			imported = PQexec(conns[i], set);
-			ok = PQresultStatus(imported) == PGRES_COMMAND_OK;
-			if (!ok)
-			{
-				*status = DASH_UNAVAILABLE;
-				set_error(err, errlen, PQresultErrorMessage(imported));
-			}
-			PQclear(imported);
-		}
+		if (!begin_read(conns[joined], "ISOLATION LEVEL REPEATABLE READ", also, timeout_ms,
+		                &ignored, set, sizeof(set)))
+			break;
+		/* a snapshot id is hex digits and dashes: no quoting needed */
+		snprintf(set, sizeof(set), "SET TRANSACTION SNAPSHOT '%s'", PQgetvalue(res, 0, 1));
+		imported = PQexec(conns[joined], set);
+		ok = PQresultStatus(imported) == PGRES_COMMAND_OK;
+		PQclear(imported);
+		if (!ok)
+			break;
 	}
+	for (size_t i = joined; i < n_conns; i++)
+		end_read(conns[i], false);
 	PQclear(res);
-	return ok;
+	return joined;
+}
+
+/* The document of the statement sent on conn into *doc, if the report is
+ * still ok; else the statement is cancelled and its result dropped, so that
+ * the connection is idle again without waiting for it.  Returns the new ok. */
+static bool
+collect(PGconn *conn, bool ok, json_t **doc, enum dash_status *status, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	if (!ok)
+		cancel_query(conn);
+	res = last_result(conn);
+	if (!ok)
+	{
+		PQclear(res);
+		return false;
+	}
+	return (*doc = take_one(res, status, err, errlen)) != NULL;
 }
 
 /* Ranges as a text[] literal: they come from a fixed set, so no quoting is
@@ -248,23 +287,18 @@ dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *
 	format_args(args, agent, min_inv);
 	if (agent[0] == '\0')
 		params[1] = NULL;
-	n_conns = n_conns < n ? n_conns : n;
-
-	ok = begin_report(conns, n_conns, args->as_of, args->timeout_ms, as_of, status, err, errlen);
+	n_conns = begin_report(conns, n_conns < n ? n_conns : n, args->as_of, args->timeout_ms, as_of,
+	                       status, err, errlen);
+	if (n_conns == 0)
+		return NULL;
+	ok = true;
 	for (size_t s = 0; s < n; s++)
 	{
 		PGconn *conn = conns[s % n_conns];
 
 		/* a connection's earlier statement is collected before it takes the next */
 		if (s >= n_conns)
-		{
-			PGresult *res = last_result(conn);
-
-			if (ok)
-				ok = (part[s - n_conns] = take_one(res, status, err, errlen)) != NULL;
-			else
-				PQclear(res);
-		}
+			ok = collect(conn, ok, &part[s - n_conns], status, err, errlen);
 		if (ok && !PQsendQueryParams(conn, REPORT_SQL[s], (int) REPORT_NPARAMS, REPORT_TYPES,
 		                             params, NULL, NULL, 0))
 		{
@@ -276,12 +310,7 @@ dash_fetch_report(PGconn *const *conns, size_t n_conns, const struct dash_args *
 	for (size_t s = n - n_conns; s < n; s++)
 	{
 		/* always drain what was sent, so every connection is idle again */
-		PGresult *res = last_result(conns[s % n_conns]);
-
-		if (ok)
-			ok = (part[s] = take_one(res, status, err, errlen)) != NULL;
-		else
-			PQclear(res);
+		ok = collect(conns[s % n_conns], ok, &part[s], status, err, errlen);
 	}
 	for (size_t i = 0; i < n_conns; i++)
 		end_read(conns[i], ok);

@@ -92,9 +92,10 @@ put_totals(FILE *out, const json_t *report, const json_t *summary, bool color)
 	fputc('\n', out);
 	fprintf(out, "       cold  ");
 	put_percentiles(out, cold, ROW_TTFT);
-	fprintf(out, " (%.0f)\n       warm  ", cold != NULL ? dash_num(cold, "invocation_count") : 0.0);
+	fprintf(out, " (%.0f TTFTs)\n       warm  ",
+	        cold != NULL ? dash_num(cold, "invocation_count") : 0.0);
 	put_percentiles(out, warm, ROW_TTFT);
-	fprintf(out, " (%.0f)\n       warm is ",
+	fprintf(out, " (%.0f TTFTs)\n       warm is ",
 	        warm != NULL ? dash_num(warm, "invocation_count") : 0.0);
 	for (int i = 0; i < 3; i++)
 	{
