@@ -10,6 +10,11 @@
 #       Returns only inside the cluster.
 #   bench_extensions  inside it: CREATE EXTENSION loomlat, and tdigest when
 #       the package is installed; prints 1 when tdigest is there, else 0.
+#   bench_invocations [HEADER]  inside it, for the scripts on bench/summary_data.sql
+#       (psql_run passing -v as_of="$AS_OF" defined): the extensions, a header
+#       (version; CPUs, rows, rounds and HEADER), then $ROWS invocations over the
+#       30 days up to AS_OF; prints "# loaded in N s" without its newline, for
+#       the caller to complete.
 #   bench_rounds CASES TIMES  every "name|workers|query" line of CASES once per
 #       round, interleaved, in one psql session per round (psql_run, which the
 #       script defines): a warm-up round 0, then ROUNDS timed rounds, whose
@@ -51,6 +56,17 @@ bench_extensions() {
 	tdigest=$(psql_run -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'tdigest'")
 	[ "$tdigest" = 1 ] && psql_run -c 'CREATE EXTENSION tdigest' >&2
 	echo "$tdigest"
+}
+
+bench_invocations() {
+	local start
+
+	bench_extensions >/dev/null
+	echo "# $(psql_run -At -c 'SELECT version()')"
+	echo "# $(nproc) CPUs, $ROWS invocations, $ROUNDS rounds (median)${1:+, $1}"
+	start=$(date +%s)
+	psql_run -v rows="$ROWS" -f "$(dirname "$0")/summary_data.sql" >/dev/null
+	echo -n "# loaded in $(($(date +%s) - start)) s"
 }
 
 bench_rounds() {

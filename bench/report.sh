@@ -49,12 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bench_extensions >/dev/null
-echo "# $(psql_run -At -c 'SELECT version()')"
-echo "# $(nproc) CPUs, $ROWS invocations, $ROUNDS rounds (median), $CLIENTS clients for ${LOAD_SECONDS} s per round"
-start=$(date +%s)
-psql_run -v rows="$ROWS" -f "$bench/summary_data.sql" >/dev/null
-echo "# loaded in $(($(date +%s) - start)) s, window ending $AS_OF"
+bench_invocations "$CLIENTS clients for ${LOAD_SECONDS} s per round"
+echo ", window ending $AS_OF"
 
 "$loomlat" report --range 30d --as-of "$AS_OF" --format json -o "$work/report.json"
 # compared as parsed JSON: the command prints a float8 in 17 digits, jsonb in the shortest form

@@ -23,18 +23,13 @@ source "$(dirname "$0")/options.sh"
 # shellcheck source=bench/cluster.sh
 source "$(dirname "$0")/cluster.sh"
 bench_cluster -o shared_buffers=2GB -o jit=off
-bench=$(cd "$(dirname "$0")" && pwd)
 
 # ---- inside the throwaway cluster ----
 AS_OF='2031-01-31 00:00:00+00'
 psql_run() { psql -X -q -v ON_ERROR_STOP=1 -v as_of="$AS_OF" "$@"; }
 
-psql_run -c 'CREATE EXTENSION loomlat'
-echo "# $(psql_run -At -c 'SELECT version()')"
-echo "# $(nproc) CPUs, $ROWS invocations, $ROUNDS rounds (median)"
-start=$(date +%s)
-psql_run -v rows="$ROWS" -f "$bench/summary_data.sql" >/dev/null
-echo "# loaded in $(($(date +%s) - start)) s, $(psql_run -At -c "SELECT count(*) FROM loomlat.rollup_dirty") dirty hours"
+bench_invocations ''
+echo ", $(psql_run -At -c "SELECT count(*) FROM loomlat.rollup_dirty") dirty hours"
 # The catch-up over the whole history: refresh_rollups() until it returns 0.
 start=$(date +%s%N)
 hours=0

@@ -29,12 +29,8 @@ bench=$(cd "$(dirname "$0")" && pwd)
 AS_OF='2031-01-31 00:00:00+00'
 psql_run() { psql -X -q -v ON_ERROR_STOP=1 -v as_of="$AS_OF" "$@"; }
 
-psql_run -c 'CREATE EXTENSION loomlat'
-echo "# $(psql_run -At -c 'SELECT version()')"
-echo "# $(nproc) CPUs, $ROWS invocations, $ROUNDS rounds (median), work_mem $(psql_run -At -c 'SHOW work_mem')"
-start=$(date +%s)
-psql_run -v rows="$ROWS" -f "$bench/summary_data.sql" >/dev/null
-echo "# loaded in $(($(date +%s) - start)) s: $(psql_run -At -c "SELECT pg_size_pretty(pg_total_relation_size('loomlat.invocations'))")"
+bench_invocations "work_mem $(psql_run -At -c 'SHOW work_mem')"
+echo ": $(psql_run -At -c "SELECT pg_size_pretty(pg_total_relation_size('loomlat.invocations'))")"
 psql_run -v view=plain_30d -v range=30d -v span='720 hours' -f "$bench/summary_plain.sql"
 
 # Where latency_summary('24h') reads from (its query runs inside the function).
