@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rollups kept by pg_cron, and refresh_rollups() racing writers.  Needs a
+# Rollups kept by pg_cron, and refresh_rollups() racing writers and TRUNCATE.  Needs a
 # cluster that preloads pg_cron; when the PG* cluster does not, this script
 # runs itself again in a throwaway one that does (pg_virtualenv, as root or
 # not).  pg_cron runs its jobs in background workers (no libpq connection, so
@@ -92,5 +92,26 @@ check "and each daily row is the merge of its day's hours" \
 check "and the merge is of the new TTFTs" \
 	"$(q "SELECT loomlat.sketch_max(loomlat.merge(ttft)) = (SELECT max(ttft_ms) FROM loomlat.invocations)
 		  FROM loomlat.rollups_daily")" t
+
+# A TRUNCATE racing a refresh: the truncating transaction holds invocations
+# (as TRUNCATE does before its trigger empties the rollups) while a refresh
+# starts.  The refresh waits for invocations before it touches a rollup
+# table, so the TRUNCATE goes through and the refresh then finds nothing to
+# do; taking the rollups first, the two would deadlock.
+q "UPDATE loomlat.invocations SET ttft_ms = ttft_ms + 1" >/dev/null
+truncate_log=$(mktemp)
+psql -qXtA -v ON_ERROR_STOP=1 -c "BEGIN" -c "LOCK TABLE loomlat.invocations IN ACCESS EXCLUSIVE MODE" \
+	-c "SELECT pg_sleep(2)" -c "TRUNCATE loomlat.invocations, loomlat.invocation_phases" -c "COMMIT" \
+	>"$truncate_log" 2>&1 &
+truncating=$!
+sleep 0.5
+check "a refresh during a TRUNCATE waits for it, then has nothing to do" \
+	"$(q "SELECT loomlat.refresh_rollups()" 2>&1)" 0
+wait "$truncating"
+check "the TRUNCATE committed (no deadlock)" "$? $(grep -c ERROR "$truncate_log")" "0 0"
+rm -f "$truncate_log"
+check "and left no rollup row and no dirty mark" \
+	"$(q "SELECT (SELECT count(*) FROM loomlat.rollups_hourly) + (SELECT count(*) FROM loomlat.rollups_daily)
+			 + (SELECT count(*) FROM loomlat.rollup_dirty)")" 0
 
 tap_end
