@@ -2,8 +2,9 @@
  * cmd_report.c - "loomlat report": the latency summary of a window as text
  * for a terminal, as one JSON document, or as a self-contained HTML page.
  *
- * Everything comes from one read-only query (present/dash_query.h): the
- * JSON's "summary" member is latency_summary()'s value itself.
+ * Everything comes from read-only statements on up to three connections
+ * sharing one snapshot (present/dash_query.h): the JSON's "summary" member is
+ * latency_summary()'s value itself.
  */
 #include <getopt.h>
 #include <stdlib.h>
