@@ -642,14 +642,16 @@ loomlat_percentiles_by_class_serialize(PG_FUNCTION_ARGS)
 
 /*
  * Rebuilds a state from its serialized form: counts within 0 <= count <=
- * rows, and exactly count values when the fractions keep them, else none.
- * Values are used in place, as in percentile_deserialize.
+ * rows, rows whose sum over the classes fits an int64 (the class "all"),
+ * and exactly count values when the fractions keep them, else none.  Values
+ * are used in place, as in percentile_deserialize.
  */
 Datum
 loomlat_percentiles_by_class_deserialize(PG_FUNCTION_ARGS)
 {
 	ClassState *state;
 	WireReader r;
+	int64 rows = 0;
 
 	LoomlatAggContext(fcinfo, "loomlat_percentiles_by_class_deserialize");
 	WireReaderBegin(&r, PG_GETARG_BYTEA_PP(0), CLASS_WIRE_MAGIC, "percentiles_by_class");
@@ -661,7 +663,8 @@ loomlat_percentiles_by_class_deserialize(PG_FUNCTION_ARGS)
 		ClassPart *part = &state->part[c];
 		int64 nvalues;
 
-		part->rows = WireGetCount(&r, PG_INT64_MAX);
+		part->rows = WireGetCount(&r, PG_INT64_MAX - rows);
+		rows += part->rows;
 		part->count = WireGetCount(&r, part->rows);
 		memcpy(&part->sum, WireGetArray(&r, 1, sizeof(double)), sizeof(double));
 		nvalues = state->head.fractions != NULL ? part->count : 0;
