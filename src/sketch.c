@@ -10,10 +10,12 @@
  * in the zero bucket; a larger magnitude, NaN or an infinity is an error.
  * Bucket i stands for 2 gamma^i / (gamma + 1), within alpha of every magnitude
  * in (gamma^(i-1), gamma^i].  SKETCH_INDEX_SLACK keeps exact powers of gamma
- * in the bucket they close despite the rounding of log().  The index is
- * computed from a table-driven logarithm, several times cheaper than log(),
- * whose error is far below SKETCH_FAST_MARGIN; a value that close to a bucket
- * boundary takes the formula above, so every index is the formula's.
+ * in the bucket they close despite the rounding of log().  The aggregates
+ * look the index up instead of calling log(): each octave [2^e, 2^(e+1)) is
+ * cut into slices narrower than a bucket by the leading mantissa bits, and a
+ * slice knows its bucket and the one boundary it may hold; a value within
+ * SKETCH_BOUNDARY_GUARD of that boundary takes the formula above, so every
+ * index is the formula's.  An octave's slices are built on first use.
  *
  * Layout.  One flat varlena is both the stored value and the aggregate state:
  * a header with the exact count, sum, min and max, then each store as a dense
@@ -46,6 +48,7 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "loomlat.h"
 
@@ -57,12 +60,13 @@
 #define SKETCH_DEFAULT_ALPHA  0.01
 #define SKETCH_MIN_ALPHA      0.001
 #define SKETCH_MAX_ALPHA      0.5
-#define SKETCH_ZERO_THRESHOLD 1e-9 /* magnitudes up to this count as zero */
-#define SKETCH_MAX_MAGNITUDE  1e15 /* larger magnitudes are an error */
-#define SKETCH_INDEX_SLACK    1e-9 /* in buckets: log() rounding at exact powers */
-#define SKETCH_MIN_GROWTH     16   /* buckets a window grows by, at least */
-#define SKETCH_LOG_BITS       7    /* leading mantissa bits that index LogTable */
-#define SKETCH_FAST_MARGIN    1e-7 /* in buckets: the fast index is exact farther from an integer */
+#define SKETCH_ZERO_THRESHOLD 1e-9  /* magnitudes up to this count as zero */
+#define SKETCH_MAX_MAGNITUDE  1e15  /* larger magnitudes are an error */
+#define SKETCH_INDEX_SLACK    1e-9  /* in buckets: log() rounding at exact powers */
+#define SKETCH_MIN_GROWTH     16    /* buckets a window grows by, at least */
+#define SKETCH_BOUNDARY_GUARD 1e-12 /* relative: this near a boundary the formula decides */
+#define SKETCH_FIRST_EXPONENT (-30) /* the octave of SKETCH_ZERO_THRESHOLD */
+#define SKETCH_OCTAVES        80    /* through the octave of SKETCH_MAX_MAGNITUDE */
 
 #define SKETCH_NEG            0
 #define SKETCH_POS            1
@@ -101,6 +105,28 @@ typedef struct SketchMapping
 	int32 max_index; /* bucket of SKETCH_MAX_MAGNITUDE */
 } SketchMapping;
 
+/*
+ * A slice of an octave: the bucket of its smallest values, and the boundary
+ * above which its values are in the next bucket (HUGE_VAL when it holds
+ * none); within guard of the boundary (always, when guard is HUGE_VAL) the
+ * formula decides.
+ */
+typedef struct BucketSlice
+{
+	double boundary;
+	double guard;
+	int32 index;
+} BucketSlice;
+
+/* An aggregate's mapping and its slices, cached in fn_extra (see CheckAggCall). */
+typedef struct SketchIndexCache
+{
+	SketchMapping mapping;
+	int slice_bits;                      /* leading mantissa bits that pick a slice */
+	MemoryContext slices_cxt;            /* the octaves' slices, reset with the mapping */
+	BucketSlice *octave[SKETCH_OCTAVES]; /* from SKETCH_FIRST_EXPONENT; NULL until used */
+} SketchIndexCache;
+
 PG_FUNCTION_INFO_V1(loomlat_latency_sketch_in);
 PG_FUNCTION_INFO_V1(loomlat_latency_sketch_out);
 PG_FUNCTION_INFO_V1(loomlat_latency_sketch_recv);
@@ -121,75 +147,15 @@ PG_FUNCTION_INFO_V1(loomlat_sketch_relative_accuracy);
 #define PG_GETARG_SKETCH_P(n) DatumGetSketchP(PG_GETARG_DATUM(n))
 
 /*
- * For each value j of a mantissa's leading SKETCH_LOG_BITS bits: the
- * reciprocal of the middle of that mantissa range, and its logarithm.
- * Filled by MappingInit, so before any BucketIndex.
- */
-static struct
-{
-	double reciprocal;
-	double log_reciprocal;
-} LogTable[1 << SKETCH_LOG_BITS];
-
-/* Fills LogTable, once per process. */
-static void
-LogTableInit(void)
-{
-	static bool filled = false;
-
-	if (filled)
-		return;
-	for (int j = 0; j < 1 << SKETCH_LOG_BITS; j++)
-	{
-		LogTable[j].reciprocal = 1 / (1 + (j + 0.5) / (1 << SKETCH_LOG_BITS));
-		LogTable[j].log_reciprocal = log(LogTable[j].reciprocal);
-	}
-	filled = true;
-}
-
-/*
- * log(x) of a normal x > 0, within 2e-13: x = 2^e f with f in [1, 2), and
- * log(x) = e log(2) - log(r) + log1p(f r - 1), r the reciprocal of the middle
- * of f's table range, so |f r - 1| <= 2^-(SKETCH_LOG_BITS+1); four terms of
- * log1p's series leave an error below 2^-40 / 5.
- */
-static inline double
-FastLog(double x)
-{
-	uint64 bits;
-	uint64 mantissa_bits;
-	double f;
-	double r;
-	int j;
-
-	memcpy(&bits, &x, sizeof(bits));
-	j = (int) (bits >> (52 - SKETCH_LOG_BITS)) & ((1 << SKETCH_LOG_BITS) - 1);
-	mantissa_bits = (bits & ((UINT64CONST(1) << 52) - 1)) | (UINT64CONST(1023) << 52);
-	memcpy(&f, &mantissa_bits, sizeof(f));
-	r = f * LogTable[j].reciprocal - 1;
-	return ((int) (bits >> 52) - 1023) * M_LN2 - LogTable[j].log_reciprocal +
-	       r * (1 + r * (-1.0 / 2 + r * (1.0 / 3 + r * (-1.0 / 4))));
-}
-
-/*
  * The bucket of a magnitude in (SKETCH_ZERO_THRESHOLD, SKETCH_MAX_MAGNITUDE]:
- * ceil(log(m) / log(gamma) - SKETCH_INDEX_SLACK).  FastLog's error, times
- * 1 / log(gamma) <= 500, moves t by less than 1e-10, so where t is farther
- * than SKETCH_FAST_MARGIN from an integer its ceiling is the formula's; nearer,
- * the formula itself decides.
+ * ceil(log(m) / log(gamma) - SKETCH_INDEX_SLACK), the pinned convention.
  */
-static inline int32
+static int32
 BucketIndex(const SketchMapping *m, double magnitude)
 {
-	double t = FastLog(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
+	double t = log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
 	int32 i = (int32) t; /* toward zero: the ceiling unless t > 0 has a fraction */
-	double fraction = fabs(t - i);
 
-	if (unlikely(fraction < SKETCH_FAST_MARGIN || fraction > 1 - SKETCH_FAST_MARGIN))
-	{
-		t = log(magnitude) * m->inv_log_gamma - SKETCH_INDEX_SLACK;
-		i = (int32) t;
-	}
 	return i + (i < t);
 }
 
@@ -214,7 +180,6 @@ CheckAlpha(double alpha, int code)
 static void
 MappingInit(SketchMapping *m, double alpha)
 {
-	LogTableInit();
 	m->alpha = alpha;
 	m->gamma = (1 + alpha) / (1 - alpha);
 	m->inv_log_gamma = 1 / log(m->gamma);
@@ -224,32 +189,112 @@ MappingInit(SketchMapping *m, double alpha)
 
 /*
  * Refuses a call outside an aggregate (the state is updated in place), once
- * per FmgrInfo: its fn_extra is then the mapping cache MappingFor fills.
+ * per FmgrInfo: its fn_extra is then the cache MappingFor fills.
  */
 static inline void
 CheckAggCall(FunctionCallInfo fcinfo, const char *fname)
 {
 	if (unlikely(fcinfo->flinfo->fn_extra == NULL))
 	{
+		SketchIndexCache *cache;
+
 		LoomlatAggContext(fcinfo, fname);
 		/* alpha 0 is never valid, so MappingFor fills it on first use */
-		fcinfo->flinfo->fn_extra =
-		    MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SketchMapping));
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SketchIndexCache));
+		cache->slices_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "latency_sketch slices",
+		                                          ALLOCSET_SMALL_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
 	}
 }
 
-/* The mapping of alpha, validated and cached in fn_extra (see CheckAggCall). */
-static inline const SketchMapping *
+/*
+ * The mapping of alpha with its slices, validated and cached in fn_extra
+ * (see CheckAggCall).  A slice is narrower than a bucket, so it holds one
+ * boundary at most.
+ */
+static inline SketchIndexCache *
 MappingFor(FunctionCallInfo fcinfo, double alpha)
 {
-	SketchMapping *m = fcinfo->flinfo->fn_extra;
+	SketchIndexCache *cache = fcinfo->flinfo->fn_extra;
 
-	if (unlikely(m->alpha != alpha))
+	if (unlikely(cache->mapping.alpha != alpha))
 	{
 		CheckAlpha(alpha, ERRCODE_INVALID_PARAMETER_VALUE);
-		MappingInit(m, alpha);
+		MappingInit(&cache->mapping, alpha);
+		cache->slice_bits = 0;
+		while (ldexp(1, -cache->slice_bits) >= cache->mapping.gamma - 1)
+			cache->slice_bits++;
+		MemoryContextReset(cache->slices_cxt);
+		memset(cache->octave, 0, sizeof(cache->octave));
 	}
-	return m;
+	return cache;
+}
+
+/* The upper boundary of bucket i: the largest magnitudes the formula puts there are near it. */
+static double
+BucketBoundary(const SketchMapping *m, int32 i)
+{
+	return exp((i + SKETCH_INDEX_SLACK) / m->inv_log_gamma);
+}
+
+/*
+ * Builds the slices of octave e.  A slice is left to the formula (guard
+ * HUGE_VAL) when a boundary lies within the guard of its ends or it holds
+ * two, which a slice narrower than a bucket never does in practice.
+ */
+static BucketSlice *
+OctaveBuild(SketchIndexCache *cache, int e)
+{
+	const SketchMapping *m = &cache->mapping;
+	int slices = 1 << cache->slice_bits;
+	BucketSlice *octave = MemoryContextAlloc(cache->slices_cxt, slices * sizeof(BucketSlice));
+
+	for (int j = 0; j < slices; j++)
+	{
+		double start = ldexp(1 + (double) j / slices, e);
+		double end = ldexp(1 + (double) (j + 1) / slices, e);
+		int32 i = BucketIndex(m, start);
+		double below = BucketBoundary(m, i - 1);
+		double boundary = BucketBoundary(m, i);
+		BucketSlice *slice = &octave[j];
+
+		slice->index = i;
+		slice->boundary = HUGE_VAL;
+		slice->guard = 0;
+		if (below >= start * (1 - SKETCH_BOUNDARY_GUARD))
+			slice->guard = HUGE_VAL;
+		else if (boundary < end * (1 + SKETCH_BOUNDARY_GUARD))
+		{
+			slice->boundary = boundary;
+			slice->guard = boundary * SKETCH_BOUNDARY_GUARD;
+			if (boundary <= start * (1 + SKETCH_BOUNDARY_GUARD) ||
+			    boundary >= end * (1 - SKETCH_BOUNDARY_GUARD) ||
+			    BucketBoundary(m, i + 1) < end * (1 + SKETCH_BOUNDARY_GUARD))
+				slice->guard = HUGE_VAL;
+		}
+	}
+	cache->octave[e - SKETCH_FIRST_EXPONENT] = octave;
+	return octave;
+}
+
+/* BucketIndex by the octave's slices: the formula's index without log(). */
+static inline int32
+BucketIndexCached(SketchIndexCache *cache, double magnitude)
+{
+	uint64 bits;
+	int e;
+	const BucketSlice *octave;
+	const BucketSlice *slice;
+
+	memcpy(&bits, &magnitude, sizeof(bits));
+	e = (int) (bits >> 52) - 1023;
+	octave = cache->octave[e - SKETCH_FIRST_EXPONENT];
+	if (unlikely(octave == NULL))
+		octave = OctaveBuild(cache, e);
+	slice = &octave[(bits & ((UINT64CONST(1) << 52) - 1)) >> (52 - cache->slice_bits)];
+	if (unlikely(fabs(magnitude - slice->boundary) <= slice->guard))
+		return BucketIndex(&cache->mapping, magnitude);
+	return slice->index + (magnitude > slice->boundary);
 }
 
 /* The counts of store s: its window's first bucket is counts[0]. */
@@ -309,7 +354,7 @@ SketchRewindow(const LatencySketch *sk, const SketchStore *window)
  * of half its width (at least SKETCH_MIN_GROWTH) on each side that grew,
  * within the mapping's index range.
  */
-static LatencySketch *
+static pg_noinline LatencySketch *
 SketchWiden(const LatencySketch *sk, const SketchMapping *m, int s, int32 lo, int32 hi)
 {
 	SketchStore window[2] = {sk->store[0], sk->store[1]};
@@ -432,7 +477,7 @@ CountAdd(LatencySketch *sk, int64 count)
  * place when its bucket is in the window; returns sk or a wider copy.
  */
 static LatencySketch *
-SketchInsert(LatencySketch *sk, const SketchMapping *m, double x)
+SketchInsert(LatencySketch *sk, SketchIndexCache *cache, double x)
 {
 	double magnitude = fabs(x);
 
@@ -443,10 +488,10 @@ SketchInsert(LatencySketch *sk, const SketchMapping *m, double x)
 	else
 	{
 		int s = x < 0 ? SKETCH_NEG : SKETCH_POS;
-		int32 i = BucketIndex(m, magnitude);
+		int32 i = BucketIndexCached(cache, magnitude);
 
 		if (i < sk->store[s].offset || i >= sk->store[s].offset + sk->store[s].len)
-			sk = SketchWiden(sk, m, s, i, i);
+			sk = SketchWiden(sk, &cache->mapping, s, i, i);
 		StoreCounts(sk, s)[i - sk->store[s].offset]++;
 	}
 	CountAdd(sk, 1);
@@ -467,11 +512,27 @@ StateArg(FunctionCallInfo fcinfo, int n)
 	return DatumGetSketchP(d);
 }
 
+/*
+ * An empty sketch whose min and max are the first value (the insert checks
+ * it), out of the transition's line so that its frame stays small.
+ */
+static pg_noinline LatencySketch *
+SketchCreate(double alpha, double first)
+{
+	SketchStore empty[2] = {{0, 0}, {0, 0}};
+	LatencySketch head = {0};
+
+	head.version = SKETCH_VERSION;
+	head.alpha = alpha;
+	head.min = head.max = first + 0.0;
+	return SketchRewindow(&head, empty);
+}
+
 /* Shared transition: the first non-NULL value creates the state, later ones are added in place. */
 static Datum
 SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 {
-	const SketchMapping *m;
+	SketchIndexCache *cache;
 	LatencySketch *sk;
 
 	CheckAggCall(fcinfo, fname);
@@ -481,18 +542,9 @@ SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	m = MappingFor(fcinfo, alpha);
+	cache = MappingFor(fcinfo, alpha);
 	if (PG_ARGISNULL(0))
-	{
-		SketchStore empty[2] = {{0, 0}, {0, 0}};
-		LatencySketch head = {0};
-
-		head.version = SKETCH_VERSION;
-		head.alpha = alpha;
-		/* the first value is the min and the max (the insert checks it) */
-		head.min = head.max = PG_GETARG_FLOAT8(1) + 0.0;
-		sk = SketchRewindow(&head, empty);
-	}
+		sk = SketchCreate(alpha, PG_GETARG_FLOAT8(1));
 	else
 	{
 		sk = StateArg(fcinfo, 0);
@@ -502,7 +554,7 @@ SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 			         errmsg("relative_accuracy must be the same for every row of a group"),
 			         errdetail("The group's sketch has %g, this row %g.", sk->alpha, alpha)));
 	}
-	PG_RETURN_POINTER(SketchInsert(sk, m, PG_GETARG_FLOAT8(1)));
+	PG_RETURN_POINTER(SketchInsert(sk, cache, PG_GETARG_FLOAT8(1)));
 }
 
 /* sketch(value float8) transition, at the default relative accuracy. */
@@ -544,7 +596,7 @@ loomlat_sketch_merge(PG_FUNCTION_ARGS)
 		         errmsg("cannot merge latency sketches of different relative accuracy (%g and %g)",
 		                sk->alpha, other->alpha),
 		         errhint("Build the sketches to be merged with the same relative_accuracy.")));
-	m = MappingFor(fcinfo, sk->alpha);
+	m = &MappingFor(fcinfo, sk->alpha)->mapping;
 	for (int s = 0; s < 2; s++)
 	{
 		SketchStore used = StoreUsed(other, s);

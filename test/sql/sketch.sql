@@ -52,7 +52,7 @@ SELECT alpha, expect, substring(s FROM ';(neg=.*)$') = expect AS ok
   FROM (SELECT id, alpha, x, expect, loomlat.sketch(x, alpha)::text AS s FROM golden GROUP BY id, alpha, x, expect) g
  ORDER BY alpha, x, id;
 
--- The index is computed from a table-driven logarithm that defers to the
+-- The aggregates look the index up in octave slices that defer to the
 -- formula near bucket boundaries; it must be the formula's for every value.
 -- SQL's float8 ln() is the same log(), so this is the formula, in the same
 -- operations: values spread log-uniformly over (1e-9, 1e15], and powers of
