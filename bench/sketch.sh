@@ -12,7 +12,9 @@
 # Prints the median of the rounds for every query, whole table and
 # GROUP BY agent_id, serial and with 2 workers, the worst relative error of
 # p50/p95/p99 against percentile_cont (whole table and every agent), then the
-# ratios the targets name.  Needs pg_virtualenv and PostgreSQL 15.
+# ratios the targets name (issue 10: whole table, serial) and, for reference,
+# the grouped ratio to tdigest with the bound the grouped scan floor sets.
+# Needs pg_virtualenv and PostgreSQL 15.
 set -euo pipefail
 
 # shellcheck source=bench/lat_bench.sh
@@ -102,6 +104,8 @@ awk -F'|' -v tdigest="$tdigest" "$LAT_AWK"'
 		check("worst relative error of the sketch", err["sketch"], "<=", 0.01)
 		if (tdigest == 1) {
 			check("whole: tdigest serial / sketch serial", m("tdigest|0") / m("sketch|0"), ">=", 3)
-			check("grouped: tdigest serial / sketch serial", m("tdigest_grouped|0") / m("sketch_grouped|0"), ">=", 3)
+			# not a target: grouped, even a free transition stays under tdigest / floor
+			printf "%-58s %6.2f  (bound: tdigest / scan floor %.2f)\n", "grouped: tdigest serial / sketch serial",
+				m("tdigest_grouped|0") / m("sketch_grouped|0"), m("tdigest_grouped|0") / m("floor_grouped|0")
 		}
 	}' "$errors" "$times"
