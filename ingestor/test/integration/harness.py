@@ -270,7 +270,9 @@ class TcpProxy:
     While cut, every open connection is reset and new ones are accepted and
     closed at once, so the client sees the server go away and stay away.
     While deaf, the client's bytes still reach the server but the server's
-    answers are dropped: the client's statements run, it never hears so."""
+    answers are dropped: the client's statements run, it never hears so.
+    While slow, the server's answers reach the client that much later, so
+    every round trip takes longer."""
 
     def __init__(self, target_host, target_port):
         self.target = (target_host, target_port)
@@ -280,6 +282,7 @@ class TcpProxy:
         self.pairs = []
         self.up = True
         self.deaf = False
+        self.delay = 0.0
         self.accepted = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -312,6 +315,8 @@ class TcpProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if answer and self.delay:
+                    time.sleep(self.delay)
                 if not (answer and self.deaf):
                     dst.sendall(data)
         except OSError:
@@ -343,6 +348,10 @@ class TcpProxy:
     def deafen(self):
         with self.lock:
             self.deaf = True
+
+    def slow(self, seconds):
+        with self.lock:
+            self.delay = seconds
 
     def close(self):
         self.cut()

@@ -7,7 +7,9 @@ show matches invocation_detail(), and bad input gets the documented exits."""
 import json
 import os
 import re
+import subprocess
 import tempfile
+import time
 
 import dash_seed
 import harness
@@ -58,6 +60,58 @@ def fewer_connections(tap, db):
         finally:
             harness.psql("DROP OWNED BY regress_report_few; DROP ROLE regress_report_few",
                          dbname=db.name, check=False)
+
+
+def one_snapshot(tap):
+    """The report's statements run on up to three connections: a writer
+    committing rows into the window while reports run must not make them
+    disagree (they share one exported snapshot).  The connections go through
+    a proxy that delays every answer by 50 ms, so that without the shared
+    snapshot hundreds of rows would land between the first statement's
+    snapshot and the others'."""
+    db = dash_seed.seed("report_snapshot")
+    proxy = harness.TcpProxy(*harness.pg_target())
+    proxy.slow(0.05)
+    conninfo = "host=127.0.0.1 port=%d dbname=%s" % (proxy.port, db.name)
+    writer = subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.name,
+         "-c", "SET synchronous_commit = off",
+         "-c", "DO $$ DECLARE deadline timestamptz := clock_timestamp() + interval '8 s';"
+               " BEGIN FOR k IN 1..10000000 LOOP"
+               "  EXIT WHEN clock_timestamp() > deadline;"
+               "  INSERT INTO loomlat.invocations (invocation_id, agent_id, status,"
+               "   client_invoke_time, cold_start_latency_ms, ttft_ms, client_duration_ms)"
+               "  VALUES (('00000000-0000-7000-9000-' || lpad(to_hex(k), 12, '0'))::uuid, 1,"
+               "   'complete', '%s'::timestamptz - interval '30 minutes', 5, 700, 2000);"
+               "  COMMIT;"
+               " END LOOP; END $$" % dash_seed.AS_OF],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        count = lambda: db.value("SELECT count(*) FROM loomlat.invocations")
+        seeded = 16
+        deadline = time.monotonic() + 5
+        while count() == seeded and time.monotonic() < deadline:
+            time.sleep(0.05)
+        totals = []
+        for _ in range(6):
+            res = harness.loomlat("report", "--db", conninfo, "--range", "1h", "--as-of",
+                                  dash_seed.AS_OF, "--format", "json")
+            doc = res.json() or {}
+            total = (doc.get("summary") or {}).get("total_invocations")
+            ttfts = [r["invocation_count"] for r in doc.get("phase_breakdown", [])
+                     if r["class"] == "all" and r["phase"] == "(ttft)"]
+            series = sum(b["invocations"] for b in doc.get("latency_over_time", []))
+            totals.append(total)
+            if not tap.ok(res.rc == 0 and ttfts == [total] and series == total,
+                          "writes during the report: summary %s, breakdown %s, series %s agree"
+                          % (total, ttfts, series), *res.explain()):
+                break
+        tap.ok(None not in totals and totals[-1] > totals[0] > seeded,
+               "rows were committed while the reports ran (%s)" % totals)
+    finally:
+        proxy.close()
+        writer.wait(timeout=30)
+    tap.eq(writer.returncode, 0, "the writer ran to its end") or tap.diag(writer.stderr.read())
 
 
 def text_report(tap, db):
@@ -212,6 +266,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         json_report(tap, db)
         fewer_connections(tap, db)
+        one_snapshot(tap)
         text_report(tap, db)
         colours(tap, db)
         html_report(tap, db, tmp)
