@@ -15,7 +15,10 @@
  * cut into slices narrower than a bucket by the leading mantissa bits, and a
  * slice knows its bucket and the one boundary it may hold; a value within
  * SKETCH_BOUNDARY_GUARD of that boundary takes the formula above, so every
- * index is the formula's.  An octave's slices are built on first use.
+ * index is the formula's.  An octave's slices are built on first use, once
+ * the accuracy has held for SKETCH_ROWS_PER_SLICE rows per slice: until then
+ * (and for a query that switches accuracy from row to row) the formula
+ * serves, so building never costs more than the formula would have.
  *
  * Layout.  One flat varlena is both the stored value and the aggregate state:
  * a header with the exact count, sum, min and max, then each store as a dense
@@ -67,6 +70,7 @@
 #define SKETCH_BOUNDARY_GUARD 1e-12 /* relative: this near a boundary the formula decides */
 #define SKETCH_FIRST_EXPONENT (-30) /* the octave of SKETCH_ZERO_THRESHOLD */
 #define SKETCH_OCTAVES        80    /* through the octave of SKETCH_MAX_MAGNITUDE */
+#define SKETCH_ROWS_PER_SLICE 4     /* formula rows that pay for building a slice */
 
 #define SKETCH_NEG            0
 #define SKETCH_POS            1
@@ -123,8 +127,9 @@ typedef struct SketchIndexCache
 {
 	SketchMapping mapping;
 	int slice_bits;                      /* leading mantissa bits that pick a slice */
-	MemoryContext slices_cxt;            /* the octaves' slices, reset with the mapping */
-	BucketSlice *octave[SKETCH_OCTAVES]; /* from SKETCH_FIRST_EXPONENT; NULL until used */
+	int64 formula_rows;                  /* rows the formula served since the mapping changed */
+	MemoryContext slices_cxt;            /* the octaves' slices (NULL until one is built) */
+	BucketSlice *octave[SKETCH_OCTAVES]; /* from SKETCH_FIRST_EXPONENT; NULL until built */
 } SketchIndexCache;
 
 PG_FUNCTION_INFO_V1(loomlat_latency_sketch_in);
@@ -196,21 +201,17 @@ CheckAggCall(FunctionCallInfo fcinfo, const char *fname)
 {
 	if (unlikely(fcinfo->flinfo->fn_extra == NULL))
 	{
-		SketchIndexCache *cache;
-
 		LoomlatAggContext(fcinfo, fname);
 		/* alpha 0 is never valid, so MappingFor fills it on first use */
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SketchIndexCache));
-		cache->slices_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "latency_sketch slices",
-		                                          ALLOCSET_SMALL_SIZES);
-		fcinfo->flinfo->fn_extra = cache;
+		fcinfo->flinfo->fn_extra =
+		    MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SketchIndexCache));
 	}
 }
 
 /*
- * The mapping of alpha with its slices, validated and cached in fn_extra
- * (see CheckAggCall).  A slice is narrower than a bucket, so it holds one
- * boundary at most.
+ * The mapping of alpha, validated and cached in fn_extra (see CheckAggCall),
+ * its slices dropped when alpha changes.  A slice is narrower than a bucket
+ * (2^-slice_bits < gamma - 1), so it normally holds one boundary at most.
  */
 static inline SketchIndexCache *
 MappingFor(FunctionCallInfo fcinfo, double alpha)
@@ -224,7 +225,9 @@ MappingFor(FunctionCallInfo fcinfo, double alpha)
 		cache->slice_bits = 0;
 		while (ldexp(1, -cache->slice_bits) >= cache->mapping.gamma - 1)
 			cache->slice_bits++;
-		MemoryContextReset(cache->slices_cxt);
+		cache->formula_rows = 0;
+		if (cache->slices_cxt != NULL)
+			MemoryContextReset(cache->slices_cxt);
 		memset(cache->octave, 0, sizeof(cache->octave));
 	}
 	return cache;
@@ -238,16 +241,21 @@ BucketBoundary(const SketchMapping *m, int32 i)
 }
 
 /*
- * Builds the slices of octave e.  A slice is left to the formula (guard
- * HUGE_VAL) when a boundary lies within the guard of its ends or it holds
- * two, which a slice narrower than a bucket never does in practice.
+ * Builds the slices of octave e, in a context under the cache's.  A slice is
+ * left to the formula (guard HUGE_VAL) when a boundary lies within the guard
+ * of its ends or it holds two, which a slice narrower than a bucket does not.
  */
-static BucketSlice *
+static pg_noinline BucketSlice *
 OctaveBuild(SketchIndexCache *cache, int e)
 {
 	const SketchMapping *m = &cache->mapping;
 	int slices = 1 << cache->slice_bits;
-	BucketSlice *octave = MemoryContextAlloc(cache->slices_cxt, slices * sizeof(BucketSlice));
+	BucketSlice *octave;
+
+	if (cache->slices_cxt == NULL)
+		cache->slices_cxt = AllocSetContextCreate(GetMemoryChunkContext(cache),
+		                                          "latency_sketch slices", ALLOCSET_SMALL_SIZES);
+	octave = MemoryContextAlloc(cache->slices_cxt, slices * sizeof(BucketSlice));
 
 	for (int j = 0; j < slices; j++)
 	{
@@ -277,7 +285,11 @@ OctaveBuild(SketchIndexCache *cache, int e)
 	return octave;
 }
 
-/* BucketIndex by the octave's slices: the formula's index without log(). */
+/*
+ * BucketIndex by the octave's slices: the formula's index without log();
+ * the formula itself until the mapping has served enough rows to pay for
+ * building them.
+ */
 static inline int32
 BucketIndexCached(SketchIndexCache *cache, double magnitude)
 {
@@ -288,9 +300,17 @@ BucketIndexCached(SketchIndexCache *cache, double magnitude)
 
 	memcpy(&bits, &magnitude, sizeof(bits));
 	e = (int) (bits >> 52) - 1023;
+	Assert(e >= SKETCH_FIRST_EXPONENT && e < SKETCH_FIRST_EXPONENT + SKETCH_OCTAVES);
 	octave = cache->octave[e - SKETCH_FIRST_EXPONENT];
 	if (unlikely(octave == NULL))
+	{
+		if (cache->formula_rows < ((int64) SKETCH_ROWS_PER_SLICE << cache->slice_bits))
+		{
+			cache->formula_rows++;
+			return BucketIndex(&cache->mapping, magnitude);
+		}
 		octave = OctaveBuild(cache, e);
+	}
 	slice = &octave[(bits & ((UINT64CONST(1) << 52) - 1)) >> (52 - cache->slice_bits)];
 	if (unlikely(fabs(magnitude - slice->boundary) <= slice->guard))
 		return BucketIndex(&cache->mapping, magnitude);
