@@ -16,9 +16,11 @@
  * slice knows its bucket and the one boundary it may hold; a value within
  * SKETCH_BOUNDARY_GUARD of that boundary takes the formula above, so every
  * index is the formula's.  An octave's slices are built on first use, once
- * the accuracy has held for SKETCH_ROWS_PER_SLICE rows per slice: until then
- * (and for a query that switches accuracy from row to row) the formula
- * serves, so building never costs more than the formula would have.
+ * the accuracy has served SKETCH_ROWS_PER_SLICE rows per slice: until then
+ * the formula serves, so building never costs more than the formula would
+ * have.  The slices of the last two accuracies are kept (groups of two
+ * accuracies side by side); a query that cycles through more keeps using
+ * the formula.
  *
  * Layout.  One flat varlena is both the stored value and the aggregate state:
  * a header with the exact count, sum, min and max, then each store as a dense
@@ -122,14 +124,26 @@ typedef struct BucketSlice
 	int32 index;
 } BucketSlice;
 
-/* An aggregate's mapping and its slices, cached in fn_extra (see CheckAggCall). */
-typedef struct SketchIndexCache
+/* One accuracy's mapping and its slices. */
+typedef struct SketchIndex
 {
 	SketchMapping mapping;
 	int slice_bits;                      /* leading mantissa bits that pick a slice */
-	int64 formula_rows;                  /* rows the formula served since the mapping changed */
+	int64 formula_rows;                  /* rows the formula served since the mapping was set */
+	MemoryContext mcxt;                  /* where the slices' context goes */
 	MemoryContext slices_cxt;            /* the octaves' slices (NULL until one is built) */
 	BucketSlice *octave[SKETCH_OCTAVES]; /* from SKETCH_FIRST_EXPONENT; NULL until built */
+} SketchIndex;
+
+/*
+ * An aggregate's cache in fn_extra (see CheckAggCall): the indexes of the
+ * last two accuracies it saw, so that groups of two accuracies side by side
+ * keep their slices.
+ */
+typedef struct SketchIndexCache
+{
+	SketchIndex index[2];
+	int current;
 } SketchIndexCache;
 
 PG_FUNCTION_INFO_V1(loomlat_latency_sketch_in);
@@ -201,36 +215,54 @@ CheckAggCall(FunctionCallInfo fcinfo, const char *fname)
 {
 	if (unlikely(fcinfo->flinfo->fn_extra == NULL))
 	{
+		SketchIndexCache *cache;
+
 		LoomlatAggContext(fcinfo, fname);
-		/* alpha 0 is never valid, so MappingFor fills it on first use */
-		fcinfo->flinfo->fn_extra =
-		    MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SketchIndexCache));
+		/* alpha 0 is never valid, so MappingFor fills an index on first use */
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SketchIndexCache));
+		cache->index[0].mcxt = cache->index[1].mcxt = fcinfo->flinfo->fn_mcxt;
+		fcinfo->flinfo->fn_extra = cache;
 	}
 }
 
 /*
- * The mapping of alpha, validated and cached in fn_extra (see CheckAggCall),
- * its slices dropped when alpha changes.  A slice is narrower than a bucket
- * (2^-slice_bits < gamma - 1), so it normally holds one boundary at most.
+ * Makes the other of the cache's two indexes current, set to alpha (validated)
+ * unless it already is; its old slices are dropped.  A slice is narrower than
+ * a bucket (2^-slice_bits < gamma - 1), so it normally holds one boundary at
+ * most.
  */
-static inline SketchIndexCache *
+static pg_noinline SketchIndex *
+IndexSwitch(SketchIndexCache *cache, double alpha)
+{
+	SketchIndex *ix;
+
+	cache->current = 1 - cache->current;
+	ix = &cache->index[cache->current];
+	if (ix->mapping.alpha != alpha)
+	{
+		CheckAlpha(alpha, ERRCODE_INVALID_PARAMETER_VALUE);
+		MappingInit(&ix->mapping, alpha);
+		ix->slice_bits = 0;
+		while (ldexp(1, -ix->slice_bits) >= ix->mapping.gamma - 1)
+			ix->slice_bits++;
+		ix->formula_rows = 0;
+		if (ix->slices_cxt != NULL)
+			MemoryContextReset(ix->slices_cxt);
+		memset(ix->octave, 0, sizeof(ix->octave));
+	}
+	return ix;
+}
+
+/* The index of alpha, from the cache in fn_extra (see CheckAggCall). */
+static inline SketchIndex *
 MappingFor(FunctionCallInfo fcinfo, double alpha)
 {
 	SketchIndexCache *cache = fcinfo->flinfo->fn_extra;
+	SketchIndex *ix = &cache->index[cache->current];
 
-	if (unlikely(cache->mapping.alpha != alpha))
-	{
-		CheckAlpha(alpha, ERRCODE_INVALID_PARAMETER_VALUE);
-		MappingInit(&cache->mapping, alpha);
-		cache->slice_bits = 0;
-		while (ldexp(1, -cache->slice_bits) >= cache->mapping.gamma - 1)
-			cache->slice_bits++;
-		cache->formula_rows = 0;
-		if (cache->slices_cxt != NULL)
-			MemoryContextReset(cache->slices_cxt);
-		memset(cache->octave, 0, sizeof(cache->octave));
-	}
-	return cache;
+	if (unlikely(ix->mapping.alpha != alpha))
+		ix = IndexSwitch(cache, alpha);
+	return ix;
 }
 
 /* The upper boundary of bucket i: the largest magnitudes the formula puts there are near it. */
@@ -241,21 +273,21 @@ BucketBoundary(const SketchMapping *m, int32 i)
 }
 
 /*
- * Builds the slices of octave e, in a context under the cache's.  A slice is
+ * Builds the slices of octave e, in a context of its own.  A slice is
  * left to the formula (guard HUGE_VAL) when a boundary lies within the guard
  * of its ends or it holds two, which a slice narrower than a bucket does not.
  */
 static pg_noinline BucketSlice *
-OctaveBuild(SketchIndexCache *cache, int e)
+OctaveBuild(SketchIndex *ix, int e)
 {
-	const SketchMapping *m = &cache->mapping;
-	int slices = 1 << cache->slice_bits;
+	const SketchMapping *m = &ix->mapping;
+	int slices = 1 << ix->slice_bits;
 	BucketSlice *octave;
 
-	if (cache->slices_cxt == NULL)
-		cache->slices_cxt = AllocSetContextCreate(GetMemoryChunkContext(cache),
-		                                          "latency_sketch slices", ALLOCSET_SMALL_SIZES);
-	octave = MemoryContextAlloc(cache->slices_cxt, slices * sizeof(BucketSlice));
+	if (ix->slices_cxt == NULL)
+		ix->slices_cxt =
+		    AllocSetContextCreate(ix->mcxt, "latency_sketch slices", ALLOCSET_SMALL_SIZES);
+	octave = MemoryContextAlloc(ix->slices_cxt, slices * sizeof(BucketSlice));
 
 	for (int j = 0; j < slices; j++)
 	{
@@ -281,7 +313,7 @@ OctaveBuild(SketchIndexCache *cache, int e)
 				slice->guard = HUGE_VAL;
 		}
 	}
-	cache->octave[e - SKETCH_FIRST_EXPONENT] = octave;
+	ix->octave[e - SKETCH_FIRST_EXPONENT] = octave;
 	return octave;
 }
 
@@ -291,7 +323,7 @@ OctaveBuild(SketchIndexCache *cache, int e)
  * building them.
  */
 static inline int32
-BucketIndexCached(SketchIndexCache *cache, double magnitude)
+BucketIndexCached(SketchIndex *ix, double magnitude)
 {
 	uint64 bits;
 	int e;
@@ -301,19 +333,19 @@ BucketIndexCached(SketchIndexCache *cache, double magnitude)
 	memcpy(&bits, &magnitude, sizeof(bits));
 	e = (int) (bits >> 52) - 1023;
 	Assert(e >= SKETCH_FIRST_EXPONENT && e < SKETCH_FIRST_EXPONENT + SKETCH_OCTAVES);
-	octave = cache->octave[e - SKETCH_FIRST_EXPONENT];
+	octave = ix->octave[e - SKETCH_FIRST_EXPONENT];
 	if (unlikely(octave == NULL))
 	{
-		if (cache->formula_rows < ((int64) SKETCH_ROWS_PER_SLICE << cache->slice_bits))
+		if (ix->formula_rows < ((int64) SKETCH_ROWS_PER_SLICE << ix->slice_bits))
 		{
-			cache->formula_rows++;
-			return BucketIndex(&cache->mapping, magnitude);
+			ix->formula_rows++;
+			return BucketIndex(&ix->mapping, magnitude);
 		}
-		octave = OctaveBuild(cache, e);
+		octave = OctaveBuild(ix, e);
 	}
-	slice = &octave[(bits & ((UINT64CONST(1) << 52) - 1)) >> (52 - cache->slice_bits)];
+	slice = &octave[(bits & ((UINT64CONST(1) << 52) - 1)) >> (52 - ix->slice_bits)];
 	if (unlikely(fabs(magnitude - slice->boundary) <= slice->guard))
-		return BucketIndex(&cache->mapping, magnitude);
+		return BucketIndex(&ix->mapping, magnitude);
 	return slice->index + (magnitude > slice->boundary);
 }
 
@@ -497,7 +529,7 @@ CountAdd(LatencySketch *sk, int64 count)
  * place when its bucket is in the window; returns sk or a wider copy.
  */
 static LatencySketch *
-SketchInsert(LatencySketch *sk, SketchIndexCache *cache, double x)
+SketchInsert(LatencySketch *sk, SketchIndex *ix, double x)
 {
 	double magnitude = fabs(x);
 
@@ -508,10 +540,10 @@ SketchInsert(LatencySketch *sk, SketchIndexCache *cache, double x)
 	else
 	{
 		int s = x < 0 ? SKETCH_NEG : SKETCH_POS;
-		int32 i = BucketIndexCached(cache, magnitude);
+		int32 i = BucketIndexCached(ix, magnitude);
 
 		if (i < sk->store[s].offset || i >= sk->store[s].offset + sk->store[s].len)
-			sk = SketchWiden(sk, &cache->mapping, s, i, i);
+			sk = SketchWiden(sk, &ix->mapping, s, i, i);
 		StoreCounts(sk, s)[i - sk->store[s].offset]++;
 	}
 	CountAdd(sk, 1);
@@ -552,7 +584,7 @@ SketchCreate(double alpha, double first)
 static Datum
 SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 {
-	SketchIndexCache *cache;
+	SketchIndex *ix;
 	LatencySketch *sk;
 
 	CheckAggCall(fcinfo, fname);
@@ -562,7 +594,7 @@ SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	cache = MappingFor(fcinfo, alpha);
+	ix = MappingFor(fcinfo, alpha);
 	if (PG_ARGISNULL(0))
 		sk = SketchCreate(alpha, PG_GETARG_FLOAT8(1));
 	else
@@ -574,7 +606,7 @@ SketchAccum(FunctionCallInfo fcinfo, double alpha, const char *fname)
 			         errmsg("relative_accuracy must be the same for every row of a group"),
 			         errdetail("The group's sketch has %g, this row %g.", sk->alpha, alpha)));
 	}
-	PG_RETURN_POINTER(SketchInsert(sk, cache, PG_GETARG_FLOAT8(1)));
+	PG_RETURN_POINTER(SketchInsert(sk, ix, PG_GETARG_FLOAT8(1)));
 }
 
 /* sketch(value float8) transition, at the default relative accuracy. */
