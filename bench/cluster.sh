@@ -19,7 +19,16 @@
 #       round, interleaved, in one psql session per round (psql_run, which the
 #       script defines): a warm-up round 0, then ROUNDS timed rounds, whose
 #       "name|workers|ms" lines are appended to TIMES.
+#   MEDIAN_AWK  the awk function median(list) of a space-separated list, for
+#       the scripts that report bench_rounds' TIMES.
 BENCH_LOCK=/tmp/loomlat-ext.lock
+# shellcheck disable=SC2034 # used by the sourcing scripts
+MEDIAN_AWK='
+	function median(list,   a, n, i, j, x) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}'
 
 bench_cluster() {
 	local repo port version rc

@@ -6,7 +6,7 @@
 # psql_run and a scratch directory $work (removed on exit), creates the
 # extensions (tdigest=1 when tdigest is there, else 0), prints the header and
 # loads lat with $ROWS rows.  LAT_AWK holds the awk functions of both reports:
-#   median(list)  of a space-separated list;  m(key)  the median of t[key], 0 if none
+#   median(list)  MEDIAN_AWK's (bench/cluster.sh);  m(key)  the median of t[key], 0 if none
 #   cell(key)     that median in a 10-wide cell, "-" if none
 #   check(label, value, op, target)  a target line ending in PASS or FAIL
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -32,12 +32,7 @@ echo "# generating data ..."
 psql_run -v rows="$ROWS" -f "$(dirname "$0")/lat_data.sql"
 
 # shellcheck disable=SC2034 # used by the sourcing script
-LAT_AWK='
-	function median(list,   a, n, i, j, x) {
-		n = split(list, a, " ")
-		for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
+LAT_AWK="$MEDIAN_AWK"'
 	function m(k) { return (k in t) ? median(t[k]) : 0 }
 	function cell(k) { return (k in t) ? sprintf("%10.0f", median(t[k])) : sprintf("%10s", "-") }
 	function check(label, value, op, target) {

@@ -60,12 +60,7 @@ times="$work/times"
 : >"$times"
 bench_rounds "$cases" "$times"
 
-awk -F'|' '
-	function median(list,   a, n, i, j, x) {
-		n = split(list, a, " ")
-		for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
+awk -F'|' "$MEDIAN_AWK"'
 	{ t[$1] = t[$1] " " $3 }
 	END {
 		print ""
